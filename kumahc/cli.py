@@ -1,0 +1,262 @@
+"""``kumahc`` command line (spec 07). Thin: parses flags, runs the pipeline, prints. Exit codes: 0 ok, 1 invalid
+input (or golden mismatch, or any failure), 2 usage."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+import click
+
+from kumahc import __version__
+from kumahc.diagnostics import InputError, summary
+from kumahc.mesh.protocol import KNOWN as PROTOCOLS
+from kumahc.pipeline import Options, Result, run
+from kumahc.resources.files import walk_directory
+from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
+
+EPILOG_RENDER = """\b
+Examples:
+  kumahc render examples/meshhealthcheck/web-to-backend.yaml
+  kumahc render mesh/ --proxy web-01 --format yaml
+  kumahc render policies/ --protocol http -o clusters.json
+
+Without any Dataplane in the inputs kumahc runs in preview mode: it synthesises one proxy per policy selector
+and one destination per referenced service, so a single policy file shows what it does."""
+
+
+def _stderr(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line, err=True)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool) -> Result:
+    """Run the pipeline; on invalid input print every line and ``found N errors``, then exit 1."""
+    try:
+        result = run(list(paths), Options(protocol=protocol, strict=strict))
+    except InputError as exc:
+        _stderr(exc.report.lines(exc.strict))
+        click.echo(summary(exc.report.error_count(exc.strict)), err=True)
+        sys.exit(1)
+    _stderr(result.report.lines(strict))
+    return result
+
+
+def _guard(fn: Callable[[], None]) -> None:
+    """Never a traceback: an unexpected exception becomes ``error: internal: <Type>: <message>``, exit 1."""
+    try:
+        fn()
+    except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence of the CLI
+        click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+protocol_option = click.option(
+    "--protocol", type=click.Choice(PROTOCOLS), default=None, metavar="P",
+    help="Protocol of destinations whose protocol is otherwise unknown, and of preview destinations without "
+         "appProtocol: one of " + ", ".join(PROTOCOLS) + ".")
+strict_option = click.option("--strict", is_flag=True, help="Treat every warning as an error (info notes stay notes).")
+paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kumahc", message="%(prog)s %(version)s")
+def main() -> None:
+    """kumahc: health-check policies (Kuma MeshHealthCheck and HealthCheck, Kong KongUpstreamPolicy) to Envoy
+    clusters.
+
+    \b
+    Each PATH is a YAML/JSON file or a directory (read recursively: *.yaml, *.yml, *.json).
+    Exit codes: 0 ok (warnings allowed), 1 invalid input, 2 usage error.
+    """
+
+
+@main.command(epilog=EPILOG_RENDER)
+@paths_argument
+@click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
+              help="Output format.")
+@protocol_option
+@strict_option
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the document to FILE atomically instead of stdout.")
+def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | None, strict: bool,
+           output: str | None) -> None:
+    """Print the Envoy clusters every proxy gets.
+
+    Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
+    envoy.config.cluster.v3.Cluster JSON. Only the document goes to stdout; errors, warnings and notes go to
+    stderr.
+    """
+
+    def go() -> None:
+        result = _pipeline(paths, protocol, strict)
+        try:
+            doc = document(result, proxy)
+        except NoProxyMatch as exc:
+            _fail(str(exc))
+        text = to_json(doc) if fmt == "json" else to_yaml(doc)
+        if output is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+    _guard(go)
+
+
+@main.command(epilog="""\b
+Examples:
+  kumahc validate policies/
+  kumahc validate mesh/ --strict""")
+@paths_argument
+@protocol_option
+@strict_option
+def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None:
+    """Check inputs without printing clusters.
+
+    Runs everything render runs. Valid: prints "ok: N resources in M files" (N = documents of the kinds kumahc
+    reads, M = files read) and exits 0; invalid: prints every error and "found N errors", exit 1.
+    """
+
+    def go() -> None:
+        result = _pipeline(paths, protocol, strict)
+        click.echo(f"ok: {result.loaded.counted} resources in {len(result.loaded.files)} files")
+
+    _guard(go)
+
+
+@main.group(epilog="""\b
+Examples:
+  kumahc golden check golden/
+  kumahc golden update golden/""")
+def golden() -> None:
+    """Golden files: each subdirectory of DIR is a case (input files, optional `args`, expected.json)."""
+
+
+def _cases(directory: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        _fail(f"{directory}: cannot read: {exc.strerror or exc}")
+    cases = []
+    for name in names:
+        case = os.path.join(directory, name)
+        if os.path.isdir(case) and not name.startswith(".") and any(
+            f.endswith((".yaml", ".yml", ".json")) and f != "expected.json" for _, _, fs in os.walk(case) for f in fs
+        ):
+            cases.append(name)
+    if not cases:
+        _fail(f"no golden cases in {directory}")
+    return cases
+
+
+def _render_case(case_dir: str) -> tuple[str | None, list[str]]:
+    """Render one case like ``kumahc render <case> <args>``: (JSON text, []) or (None, error lines)."""
+    args: list[str] = []
+    args_file = os.path.join(case_dir, "args")
+    if os.path.exists(args_file):
+        with open(args_file, encoding="utf-8") as fh:
+            args = shlex.split(fh.read())
+    opts = _parse_case_args(args)
+    paths = [os.path.join(case_dir, f) for f in _case_inputs(case_dir)]
+    try:
+        result = run(paths, Options(protocol=opts["protocol"], strict=opts["strict"]))
+        return to_json(document(result, opts["proxy"])), []
+    except InputError as exc:
+        return None, [*exc.report.lines(exc.strict), summary(exc.report.error_count(exc.strict))]
+    except NoProxyMatch as exc:
+        return None, [f"error: {exc}"]
+
+
+def _case_inputs(case_dir: str) -> list[str]:
+    """The case read as a directory (01 §1), without ``expected.json``."""
+    return [rel for rel in walk_directory(case_dir) if rel != "expected.json"]
+
+
+def _parse_case_args(args: list[str]) -> dict:
+    ctx = render.make_context("render", [*args, "."], resilient_parsing=False)
+    return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"]}
+
+
+@golden.command("check")
+@click.argument("directory", metavar="DIR", type=click.Path())
+def golden_check(directory: str) -> None:
+    """Render every case and diff it against its expected.json; exit 1 on any difference."""
+
+    def go() -> None:
+        passed = failed = 0
+        for name in _cases(directory):
+            case_dir = os.path.join(directory, name)
+            expected_path = os.path.join(case_dir, "expected.json")
+            actual, errors = _render_case(case_dir)
+            if actual is None:
+                click.echo("\n".join(errors))
+                failed += 1
+                continue
+            if not os.path.exists(expected_path):
+                click.echo(f"{name}: missing expected.json")
+                failed += 1
+                continue
+            with open(expected_path, encoding="utf-8") as fh:
+                expected = fh.read()
+            if expected == actual:
+                passed += 1
+                continue
+            failed += 1
+            diff = difflib.unified_diff(expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+                                        f"{name}/expected.json", f"{name}/actual", n=3)
+            sys.stdout.write("".join(diff))
+        click.echo(f"golden: {passed} passed, {failed} failed")
+        sys.exit(1 if failed else 0)
+
+    _guard(go)
+
+
+@golden.command("update")
+@click.argument("directory", metavar="DIR", type=click.Path())
+def golden_update(directory: str) -> None:
+    """Write expected.json for every case that renders; print the cases whose bytes changed."""
+
+    def go() -> None:
+        cases = _cases(directory)
+        updated = 0
+        broken = False
+        for name in cases:
+            case_dir = os.path.join(directory, name)
+            expected_path = os.path.join(case_dir, "expected.json")
+            actual, errors = _render_case(case_dir)
+            if actual is None:
+                click.echo("\n".join(errors))
+                broken = True
+                continue
+            old = None
+            if os.path.exists(expected_path):
+                with open(expected_path, encoding="utf-8") as fh:
+                    old = fh.read()
+            if old != actual:
+                write_atomic(expected_path, actual)
+                click.echo(f"updated {name}")
+                updated += 1
+        click.echo(f"golden: {len(cases)} cases, {updated} updated")
+        sys.exit(1 if broken else 0)
+
+    _guard(go)
+
+
+if __name__ == "__main__":
+    main()

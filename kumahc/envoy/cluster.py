@@ -1,0 +1,48 @@
+"""The rendered Cluster (spec 05 §1): skeleton, endpoints, HTTP/2 options, and the policy field groups."""
+
+from __future__ import annotations
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
+from google.protobuf.duration_pb2 import Duration
+
+from kumahc.combine import Combined
+
+Cluster = cluster_pb2.Cluster
+HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+HTTP2_PROTOCOLS = ("http2", "grpc")
+
+
+def _http2_options() -> http_protocol_options_pb2.HttpProtocolOptions:
+    opts = http_protocol_options_pb2.HttpProtocolOptions()
+    opts.explicit_http_config.http2_protocol_options.SetInParent()
+    return opts
+
+
+def build(name: str, protocol: str, endpoints: tuple[tuple[str, int], ...], groups: Combined) -> cluster_pb2.Cluster:
+    """One ``Cluster``: ``STATIC``, ``connect_timeout`` 5s, at most one health check, outlier detection, TLS
+    transport socket, panic settings, ``load_assignment`` (omitted without endpoints), and HTTP/2 upstream
+    options when ``protocol`` is http2/grpc or the health check needs HTTP/2 (gRPC)."""
+    c = Cluster(name=name, type=Cluster.STATIC, connect_timeout=Duration(seconds=5))
+    if groups.health_check is not None:
+        c.health_checks.append(groups.health_check.health_check)
+        if groups.health_check.transport_socket is not None:
+            c.transport_socket.CopyFrom(groups.health_check.transport_socket)
+    if groups.outlier is not None:
+        c.outlier_detection.CopyFrom(groups.outlier.outlier)
+    if groups.panic is not None:
+        c.common_lb_config.CopyFrom(groups.panic.panic)
+    if endpoints:
+        c.load_assignment.cluster_name = name
+        locality = c.load_assignment.endpoints.add()
+        for address, port in endpoints:
+            lb = locality.lb_endpoints.add()
+            sa = lb.endpoint.address.socket_address
+            sa.address, sa.port_value = address, port
+    needs_http2 = groups.health_check is not None and groups.health_check.http2
+    if protocol in HTTP2_PROTOCOLS or needs_http2:
+        c.typed_extension_protocol_options[HTTP_OPTIONS_KEY].Pack(_http2_options())
+    return c
+
+
+

@@ -1,0 +1,78 @@
+"""The rendered document (spec 05 §2): ``{"proxies": [{"mesh", "name", "clusters": [...]}]}`` as JSON or YAML,
+byte-stable, and atomic writing of ``-o FILE``."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import yaml
+from envoy.config.cluster.v3 import cluster_pb2
+from google.protobuf import any_pb2, json_format
+
+from kumahc.pipeline import Result
+
+
+class NoProxyMatch(LookupError):
+    """``--proxy NAME`` matched no proxy; ``str()`` is the message printed after ``error: `` (07 §2)."""
+
+
+def cluster_json(cluster: cluster_pb2.Cluster) -> dict[str, Any]:
+    """A Cluster packed in ``Any`` → dict via ``json_format`` (snake_case, field-number order, ``@type`` first)."""
+    packed = any_pb2.Any()
+    packed.Pack(cluster)
+    return json_format.MessageToDict(packed, preserving_proto_field_name=True)
+
+
+def matches_proxy(mesh: str, name: str, selector: str) -> bool:
+    """``--proxy NAME`` keeps proxies named NAME in any mesh, or exactly ``MESH/NAME``."""
+    return selector == name or selector == f"{mesh}/{name}"
+
+
+def document(result: Result, proxy: str | None = None) -> dict[str, Any]:
+    """The document for every proxy (sorted by mesh, name), or those matching ``proxy``.
+
+    Raises :class:`NoProxyMatch` when ``proxy`` is given and matches nothing."""
+    cache: dict[int, dict[str, Any]] = {}
+    proxies = []
+    for p in result.view.proxies:
+        if proxy is not None and not matches_proxy(p.mesh, p.name, proxy):
+            continue
+        clusters = []
+        for cr in result.clusters[(p.mesh, p.name)]:
+            key = id(cr)
+            if key not in cache:
+                cache[key] = cluster_json(cr.cluster)
+            clusters.append(cache[key])
+        proxies.append({"mesh": p.mesh, "name": p.name, "clusters": clusters})
+    if proxy is not None and not proxies:
+        raise NoProxyMatch(f'no proxy matches "{proxy}"')
+    return {"proxies": proxies}
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    """05 §2 bytes: ``json.dumps(indent=2, ensure_ascii=False)`` plus a newline."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_yaml(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000000)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers never see a
+    half-written file, and on failure nothing is left behind. Raises OSError."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kumahc-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,237 @@
+"""Load: files → documents → recognised, structurally valid resources (spec 01 §1–§4, §3.1).
+
+The only module of the pipeline that reads files. Everything it finds wrong goes into the :class:`Report`;
+documents with problems are left out of the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kumahc.diagnostics import Location, Report
+from kumahc.resources import files
+from kumahc.resources.fieldpath import format_path
+from kumahc.resources.model import (
+    API_VERSIONS,
+    CLUSTER_SCOPED,
+    KINDS,
+    KUBERNETES,
+    KUBERNETES_ONLY,
+    LEGACY,
+    UNIVERSAL,
+    Resource,
+    Source,
+)
+from kumahc.resources.schema import structural_problems
+from kumahc.resources.yamldoc import RawDocument, YamlSyntaxError, parse
+
+_KNOWN_GROUPS = ("kuma.io/", "configuration.konghq.com/")
+SKIPPED = "kumahc reads " + ", ".join(KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What loading produced: every file read (for ``validate``'s count), the resources in input order, and how
+    many documents were of a kumahc kind (``ok: N resources``, 07 §3)."""
+
+    files: tuple[files.InputFile, ...]
+    resources: tuple[Resource, ...]
+    counted: int
+
+
+def load(paths: list[str], report: Report) -> Loaded:
+    """Read ``paths`` (01 §1) and return the resources that passed the load and structural checks. Problems are
+    added to ``report``; ``error: no input files found`` when no file exists at all."""
+    inputs = files.discover(paths, report)
+    if not inputs and not report.has_errors():
+        report.plain_error("error: no input files found")
+    resources: list[Resource] = []
+    counted = 0
+    for index, f in enumerate(inputs):
+        try:
+            text = files.read_text(f)
+        except UnicodeDecodeError as exc:
+            report.plain_error(f"{f.name}:{_byte_line(f, exc.start)}: invalid YAML: not UTF-8 "
+                               f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
+            continue
+        except OSError as exc:
+            report.plain_error(f"{f.name}: cannot read: {exc.strerror or exc}")
+            continue
+        try:
+            documents = parse(text)
+        except YamlSyntaxError as exc:
+            documents = exc.documents
+            # No subject: the document's kind and name may be unreadable (01 §1).
+            report.error(Location(f.name, index, 0, ""), exc.line, None, f"invalid YAML: {exc.problem}")
+        for doc in documents:
+            res, is_kumahc = _resource(f, index, doc, report)
+            counted += is_kumahc
+            if res is not None:
+                resources.append(res)
+    return Loaded(tuple(inputs), tuple(_drop_duplicates(resources, report)), counted)
+
+
+def _byte_line(f: files.InputFile, offset: int) -> int:
+    try:
+        with open(f.path, "rb") as fh:
+            return fh.read(offset).count(b"\n") + 1
+    except OSError:
+        return 1
+
+
+def _recognise(value: dict) -> tuple[str, str] | tuple[None, tuple | None]:
+    """(format, kind) for a kumahc resource, or (None, skip path) for a document to skip."""
+    t, k, api = value.get("type"), value.get("kind"), value.get("apiVersion")
+    if isinstance(t, str) and t in KINDS:
+        return UNIVERSAL, t
+    if isinstance(k, str) and k in KINDS:
+        if api is None or (isinstance(api, str) and (api.startswith(_KNOWN_GROUPS) or api == "v1")):
+            return KUBERNETES, k
+        return None, ("kind",)
+    if "type" in value:
+        return None, ("type",)
+    if "kind" in value:
+        return None, ("kind",)
+    return None, ()
+
+
+def _resource(f: files.InputFile, index: int, doc: RawDocument, report: Report) -> tuple[Resource | None, bool]:
+    """One document → a Resource, or None (skipped or invalid). Second value: it is of a kumahc kind."""
+    anonymous = Location(f.name, index, doc.number, f"document {doc.number}")
+    value = doc.value
+    if not isinstance(value, dict):
+        report.error(anonymous, doc.mark.line, None, "must be a mapping")
+        return None, False
+    fmt, kind_or_path = _recognise(value)
+    if fmt is None:
+        path = kind_or_path
+        shown = value.get(path[0]) if path else ""
+        report.warning(anonymous, doc.line(path), format_path(path) or None,
+                       f'skipped kind "{_scalar_text(shown)}" ({SKIPPED})')
+        return None, False
+    kind = kind_or_path
+    name = _name(value, fmt)
+    loc = Location(f.name, index, doc.number, f"{kind} {_display(kind, fmt, value, name)}" if name else anonymous.subject)
+    src = Source(loc, doc)
+    for problem in doc.problems:
+        report.error(loc, problem.line, format_path(problem.path) or None, problem.message)
+    if doc.problems:
+        return None, True
+    if not _load_checks(kind, fmt, value, src, report):
+        return None, True
+    problems = structural_problems(kind, value)
+    for path, message in problems:
+        src.error(report, path, message)
+    if problems:
+        return None, True
+    return _build(kind, fmt, value, src, report), True
+
+
+def _scalar_text(v: Any) -> str:
+    return v if isinstance(v, str) else "" if v is None else str(v)
+
+
+def _name(value: dict, fmt: str) -> str | None:
+    if fmt == UNIVERSAL:
+        n = value.get("name")
+    else:
+        meta = value.get("metadata")
+        n = meta.get("name") if isinstance(meta, dict) else None
+    return n if isinstance(n, str) and n else None
+
+
+def _display(kind: str, fmt: str, value: dict, name: str) -> str:
+    if fmt == UNIVERSAL or kind in CLUSTER_SCOPED:
+        return name
+    meta = value.get("metadata") or {}
+    ns = meta.get("namespace", "default") if isinstance(meta, dict) else "default"
+    return f"{ns if isinstance(ns, str) else 'default'}/{name}"
+
+
+def _load_checks(kind: str, fmt: str, value: dict, src: Source, report: Report) -> bool:
+    """01 §3.1 rows that depend only on the document's shape. False when the document is rejected."""
+    if fmt == UNIVERSAL:
+        if "apiVersion" in value or "kind" in value:
+            src.error(report, ("type",), 'cannot mix Universal "type" with Kubernetes "apiVersion"/"kind"')
+            return False
+        if kind in KUBERNETES_ONLY:
+            src.error(report, ("type",), f"kind {kind} is only supported in Kubernetes format")
+            return False
+        return True
+    if "type" in value:
+        src.error(report, ("type",), 'cannot mix Universal "type" with Kubernetes "apiVersion"/"kind"')
+        return False
+    api = value.get("apiVersion")
+    if api is None:
+        src.error(report, ("apiVersion",), "must be defined")
+        return False
+    if api != API_VERSIONS[kind]:
+        src.error(report, ("apiVersion",), f'must be "{API_VERSIONS[kind]}" for kind {kind}')
+        return False
+    return True
+
+
+def _build(kind: str, fmt: str, value: dict, src: Source, report: Report) -> Resource | None:
+    if fmt == UNIVERSAL:
+        name = value["name"]
+        namespace = ""
+        labels = dict(value.get("labels") or {})
+        annotations: dict[str, str] = {}
+        mesh = value.get("mesh") or "default"
+        created = value.get("creationTime")
+        base: tuple = () if kind in LEGACY else ("spec",)
+    else:
+        meta = value["metadata"]
+        name = meta["name"]
+        namespace = "" if kind in CLUSTER_SCOPED else meta.get("namespace", "default")
+        labels = dict(meta.get("labels") or {})
+        annotations = dict(meta.get("annotations") or {})
+        created = meta.get("creationTimestamp")
+        base = ("spec",)
+        label_mesh = labels.get("kuma.io/mesh")
+        top_mesh = value.get("mesh")
+        if kind == "Service":
+            mesh = label_mesh or annotations.get("kuma.io/mesh") or "default"
+        else:
+            if top_mesh is not None and label_mesh is not None and top_mesh != label_mesh:
+                src.error(report, ("mesh",), f'conflicts with label kuma.io/mesh "{label_mesh}"')
+                return None
+            mesh = top_mesh or label_mesh or "default"
+    return Resource(kind, fmt, name, namespace, mesh, labels, annotations, _timestamp(created), value, base, src)
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T").replace(" ", "T"))
+
+
+def _drop_duplicates(resources: list[Resource], report: Report) -> list[Resource]:
+    """Same identity twice; two Dataplanes with the same proxy name in a mesh (01 §3.1). The later one is
+    reported (naming the first) and dropped."""
+    first: dict[tuple, Resource] = {}
+    proxies: dict[tuple[str, str], Resource] = {}
+    kept: list[Resource] = []
+    for r in resources:
+        prev = first.get(r.identity)
+        if prev is not None:
+            report.error(r.src.loc, r.src.doc.mark.line, None, f"duplicate resource: also defined at {prev.src.where}")
+            continue
+        first[r.identity] = r
+        if r.kind == "Dataplane":
+            key = (r.mesh, proxy_name(r))
+            prev = proxies.get(key)
+            if prev is not None:
+                report.error(r.src.loc, r.src.doc.mark.line, None,
+                             f'duplicate proxy name "{key[1]}" in mesh "{key[0]}": also defined at {prev.src.where}')
+                continue
+            proxies[key] = r
+        kept.append(r)
+    return kept
+
+
+def proxy_name(dp: Resource) -> str:
+    """Universal ``name``; Kubernetes ``<metadata.name>.<metadata.namespace>`` (01 §5.1)."""
+    return dp.name if dp.format == UNIVERSAL else f"{dp.name}.{dp.namespace}"

@@ -1,0 +1,255 @@
+"""YAML/JSON documents with a line number for every node (spec 01 §1).
+
+PyYAML composes the node graph (safe-loader semantics, YAML 1.1); this module builds plain Python values from it
+and, beside them, a :class:`Mark` tree so any field path can be turned into the line a message should name.
+Timestamps stay strings (the schema checks RFC 3339), mapping keys must be strings, duplicate keys are reported,
+merge keys (``<<``) and aliases work within a document. Alias expansion and nesting depth are bounded so hostile
+input ends in an error line, never in a hang or a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+# C parser when PyYAML was built with libyaml: same node graph, much faster on large meshes.
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """Safe loader whose timestamps stay strings: ``creationTime`` is validated as RFC 3339 text, and a value
+    such as ``2024-01-01`` in a string field must not turn into a ``date``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
+MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+@dataclass(slots=True)
+class Mark:
+    """Line of one node as messages use it: for a mapping value the line of its key, for a list item the line
+    where the item starts, for a document root the line where it starts (01 §2). ``children`` mirrors the value:
+    a dict key → Mark for mappings, a list of Marks for sequences, None for scalars."""
+
+    line: int
+    children: dict[str, Mark] | list[Mark] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A parse-level problem inside an otherwise readable document: ``path`` is the field path (tuple of keys and
+    indexes) of the mapping concerned, ``line`` the line of the offending key."""
+
+    path: tuple
+    line: int
+    message: str
+
+
+@dataclass(slots=True)
+class RawDocument:
+    """One document after expansion (01 §1): its value, marks, 1-based number in the file, and problems found
+    while building it (duplicate keys, non-string keys)."""
+
+    value: Any
+    mark: Mark
+    number: int
+    problems: list[Problem]
+
+    def line(self, path: tuple) -> int:
+        """Line of the deepest node of ``path`` present in the document."""
+        mark = self.mark
+        for step in path:
+            child = _child(mark.children, step)
+            if child is None:
+                break
+            mark = child
+        return mark.line
+
+
+def _child(children: dict[str, Mark] | list[Mark] | None, step: object) -> Mark | None:
+    if isinstance(children, dict):
+        return children.get(step) if isinstance(step, str) else None
+    if isinstance(children, list) and isinstance(step, int) and 0 <= step < len(children):
+        return children[step]
+    return None
+
+
+class YamlSyntaxError(Exception):
+    """``FILE:LINE: invalid YAML: <problem>``; documents before it in the file are still returned."""
+
+    def __init__(self, line: int, problem: str, documents: list[RawDocument]):
+        super().__init__(problem)
+        self.line = line
+        self.problem = problem
+        self.documents = documents
+
+
+class _TooLarge(Exception):
+    def __init__(self, line: int, problem: str):
+        super().__init__(problem)
+        self.line = line
+        self.problem = problem
+
+
+class _Builder:
+    """Turns one composed document into (value, Mark) with memoised aliases: a node reached twice is built once
+    and shared, so expansion costs memory only once; ``size`` bounds what later passes will walk."""
+
+    def __init__(self, constructor: yaml.constructor.SafeConstructor):
+        self.constructor = constructor
+        self.values: dict[int, Any] = {}
+        self.children: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}
+        self.active: set[int] = set()
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: tuple, depth: int) -> tuple[Any, Any, int]:
+        key = id(node)
+        if key in self.values:
+            return self.values[key], self.children[key], self.sizes[key]
+        line = node.start_mark.line + 1
+        if key in self.active:
+            raise _TooLarge(line, "recursive alias")
+        if depth > MAX_DEPTH:
+            raise _TooLarge(line, f"nesting deeper than {MAX_DEPTH} levels")
+        self.active.add(key)
+        try:
+            if isinstance(node, yaml.MappingNode):
+                value, children, size = self._mapping(node, path, depth)
+            elif isinstance(node, yaml.SequenceNode):
+                value, children, size = [], [], 1
+                for i, item in enumerate(node.value):
+                    v, c, s = self.build(item, (*path, i), depth + 1)
+                    value.append(v)
+                    children.append(Mark(item.start_mark.line + 1, c))
+                    size += s
+            else:
+                value, children, size = self.constructor.construct_object(node, deep=True), None, 1
+        finally:
+            self.active.discard(key)
+        if size > MAX_NODES:
+            raise _TooLarge(line, f"document larger than {MAX_NODES} nodes after alias expansion")
+        self.values[key], self.children[key], self.sizes[key] = value, children, size
+        return value, children, size
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> tuple[dict, dict, int]:
+        value: dict[str, Any] = {}
+        children: dict[str, Mark] = {}
+        size = 1
+        merged: list[yaml.MappingNode] = []
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE_TAG:
+                merged.extend(self._merge_sources(value_node))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(Problem(path, key_line, "mapping keys must be strings"))
+                continue
+            k = self.constructor.construct_object(key_node, deep=True)
+            if not isinstance(k, str):
+                self.problems.append(Problem(path, key_line, f"mapping key {key_node.value!r} must be a string"))
+                continue
+            if k in value:
+                self.problems.append(Problem(path, key_line, f'duplicate key "{k}"'))
+                continue
+            v, c, s = self.build(value_node, (*path, k), depth + 1)
+            value[k], children[k] = v, Mark(key_line, c)
+            size += s
+        # YAML 1.1 merge: explicit keys win, then earlier merged mappings over later ones; never duplicates.
+        for source in merged:
+            v, c, s = self.build(source, path, depth + 1)
+            for k in v:
+                if k not in value:
+                    value[k], children[k] = v[k], c[k]
+            size += s
+        return value, children, size
+
+    def _merge_sources(self, node: yaml.Node) -> list[yaml.MappingNode]:
+        if isinstance(node, yaml.MappingNode):
+            return [node]
+        if isinstance(node, yaml.SequenceNode) and all(isinstance(n, yaml.MappingNode) for n in node.value):
+            return list(node.value)
+        raise _TooLarge(node.start_mark.line + 1, "a merge key (<<) needs a mapping or a list of mappings")
+
+
+def _line_of_position(text: str, position: int) -> int:
+    return text.count("\n", 0, max(position, 0)) + 1
+
+
+def parse(text: str) -> list[RawDocument]:
+    """Split ``text`` into expanded documents (01 §1): empty/null ones skipped, a root sequence or a core
+    ``List`` gives one document per element.
+
+    Raises :class:`YamlSyntaxError` (with the documents read before the problem) on any YAML problem."""
+    documents: list[RawDocument] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            builder = _Builder(loader)
+            value, children, _ = builder.build(node, (), 0)
+            root = Mark(node.start_mark.line + 1, children)
+            for v, m, problems in _expand(value, root, builder.problems):
+                documents.append(RawDocument(v, m, len(documents) + 1, problems))
+    except _TooLarge as exc:
+        raise YamlSyntaxError(exc.line, exc.problem, documents) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or exc.context or "syntax error"
+        raise YamlSyntaxError(line, problem, documents) from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlSyntaxError(_line_of_position(text, exc.position), _reader_problem(exc), documents) from None
+    except yaml.YAMLError as exc:  # libyaml's reader errors are plain YAMLError with text only
+        raise YamlSyntaxError(1, str(exc).splitlines()[0] if str(exc) else "syntax error", documents) from None
+    except RecursionError:
+        raise YamlSyntaxError(1, "nesting too deep", documents) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _reader_problem(exc: yaml.reader.ReaderError) -> str:
+    if isinstance(exc.character, int):
+        return f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+    return str(exc.reason)
+
+
+def _expand(value: Any, mark: Mark, problems: list[Problem]):
+    """Yield (value, mark, problems) per counted document. Problems are rooted at the original document; an
+    expanded element keeps those under its own index, re-rooted."""
+    if value is None:
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if item is not None:
+                yield item, mark.children[i], _reroot(problems, (i,))
+        return
+    if isinstance(value, dict) and value.get("apiVersion") == "v1" and value.get("kind") == "List":
+        items = value.get("items")
+        if isinstance(items, list):
+            item_marks = mark.children["items"].children
+            for i, item in enumerate(items):
+                if item is not None:
+                    yield item, item_marks[i], _reroot(problems, ("items", i))
+            return
+    yield value, mark, problems
+
+
+def _reroot(problems: list[Problem], prefix: tuple) -> list[Problem]:
+    n = len(prefix)
+    return [Problem(p.path[n:], p.line, p.message) for p in problems if p.path[:n] == prefix]
