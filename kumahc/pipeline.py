@@ -13,10 +13,14 @@ from envoy.config.cluster.v3 import cluster_pb2
 from kumahc.combine import Combined, combine
 from kumahc.diagnostics import InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
+from kumahc.family import PolicyFamily
 from kumahc.mesh import view as mesh_view
 from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
 from kumahc.resources.loader import Loaded, load
+
+# Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
+FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,7 @@ class Result:
     loaded: Loaded
     view: mesh_view.MeshView
     mhc: MeshHealthCheckFamily
+    families: tuple[PolicyFamily, ...]
     clusters: dict[tuple[str, str], tuple[ClusterResult, ...]]
     report: Report
 
@@ -59,8 +64,8 @@ def run(paths: list[str], options: Options = Options()) -> Result:
     preview = not by_kind.get("Dataplane")
     mesh_services = [m for _, r in by_kind.get("MeshService", []) if (m := core.mesh_service(r, report)) is not None]
     services = [s for _, r in by_kind.get("Service", []) if (s := core.service(r, report)) is not None]
-    mhc = MeshHealthCheckFamily.load(by_kind.get("MeshHealthCheck", []), report, preview)
-    families = [mhc]
+    families: list[PolicyFamily] = [f.load(by_kind.get(f.KIND, []), report, preview, services) for f in FAMILIES]
+    mhc = families[0]
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
 
@@ -97,4 +102,4 @@ def run(paths: list[str], options: Options = Options()) -> Result:
         f.mesh_warnings(view, report)
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
-    return Result(loaded, view, mhc, clusters, report)
+    return Result(loaded, view, mhc, tuple(families), clusters, report)

@@ -12,6 +12,7 @@ from kumahc.envoy import healthcheck as hcb
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.meshhealthcheck import api, match, translate
 from kumahc.meshhealthcheck.validate import validate
+from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 from kumahc.resources.tags import SERVICE
 
@@ -33,14 +34,16 @@ class Outcome:
 class Family:
     """The validated MeshHealthChecks of the inputs, in input order, with per-proxy caches."""
 
+    KIND = KIND
     policies: list[api.MeshHealthCheck] = field(default_factory=list)
     _selecting: dict[int, tuple[api.MeshHealthCheck, ...]] = field(default_factory=dict)
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
 
-    @staticmethod
-    def load(resources: Sequence[tuple[int, Resource]], report: Report, preview: bool) -> Family:
+    @classmethod
+    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
+             services: Sequence[Service] = ()) -> Family:
         """Validate every MeshHealthCheck (``(input order, resource)`` pairs); keep the valid ones."""
-        fam = Family()
+        fam = cls()
         for order, res in resources:
             if validate(res, report, preview):
                 fam.policies.append(api.parse(res, order))

@@ -11,7 +11,7 @@ from envoy.config.core.v3 import health_check_pb2
 from envoy.type.v3 import http_pb2
 
 from kumahc.envoy import healthcheck as hcb
-from kumahc.meshhealthcheck.validate import decode_payload
+from kumahc.payload import decode_payload
 
 HTTP_PROTOCOLS = ("http", "http2")
 

@@ -3,12 +3,12 @@ rules are marked (kumahc) in the spec). All problems of a document are reported,
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
 from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
+from kumahc.payload import payload_problem
 from kumahc.resources.model import Resource
 from kumahc.resources.tags import selector_problems, tag_problems
 
@@ -18,7 +18,6 @@ TO_KINDS = ("Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService"
 _RESOURCE_NAME = re.compile(r"^[0-9a-z.\-_]*$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,256}$")
-_B64 = re.compile(r"^[A-Za-z0-9+/\-_]*$")
 _PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -198,22 +197,6 @@ class _Validator:
         problem = payload_problem(text)
         if problem:
             self.error(path, problem)
-
-
-def payload_problem(text: str) -> str | None:
-    """(kumahc) TCP payload rule shared with the legacy HealthCheck: ``must not be empty`` for ``""`` or base64
-    that decodes to no bytes, ``must be valid base64`` otherwise when it does not decode (standard or URL-safe
-    alphabet, padding optional, no whitespace)."""
-    stripped = text.rstrip("=")
-    if not _B64.match(stripped) or len(stripped) % 4 == 1 or len(text) - len(stripped) > 2:
-        return "must be valid base64" if text else "must not be empty"
-    return None if decode_payload(text) else "must not be empty"
-
-
-def decode_payload(text: str) -> bytes:
-    """Decode a payload accepted by :func:`payload_problem` (either alphabet, padding optional)."""
-    s = text.rstrip("=").replace("-", "+").replace("_", "/")
-    return base64.b64decode(s + "=" * (-len(s) % 4))
 
 
 def _value(v: Any) -> int:
