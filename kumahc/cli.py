@@ -140,6 +140,43 @@ def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None
     _guard(go)
 
 
+def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
+    from kumahc.xds.app import Address
+
+    try:
+        return Address.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command(epilog="""\b
+Examples:
+  kumahc serve mesh/
+  kumahc serve mesh/ --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
+
+\b
+Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS or ADS config source
+(api_type GRPC or DELTA_GRPC); envoy-testbed/ has ready-made bootstraps.""")
+@paths_argument
+@click.option("--xds-address", default="127.0.0.1:18000", show_default=True, callback=_address, metavar="HOST:PORT",
+              help="gRPC xDS listener; IPv6 as [::1]:PORT; port 0 = any free port.")
+@click.option("--admin-address", default="127.0.0.1:18001", show_default=True, callback=_address,
+              metavar="HOST:PORT", help="Admin HTTP listener (/ready, /metrics, /config_dump, /status).")
+@protocol_option
+@strict_option
+def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, protocol: str | None,
+          strict: bool) -> None:
+    """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
+
+    Prints "xds listening on ADDR" and "admin listening on ADDR" to stdout once both listeners are up; logs go
+    to stderr. Policy files are watched (polled every 0.5 s) and re-rendered on change; invalid new inputs are
+    logged and the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT stop it.
+    """
+    from kumahc.xds.app import serve as run_server
+
+    _guard(lambda: sys.exit(run_server(list(paths), xds_address, admin_address, protocol, strict)))
+
+
 @main.group(epilog="""\b
 Examples:
   kumahc golden check golden/

@@ -31,11 +31,13 @@ def matches_proxy(mesh: str, name: str, selector: str) -> bool:
     return selector == name or selector == f"{mesh}/{name}"
 
 
-def document(result: Result, proxy: str | None = None) -> dict[str, Any]:
-    """The document for every proxy (sorted by mesh, name), or those matching ``proxy``.
+def document(result: Result, proxy: str | None = None, cache: dict[int, dict[str, Any]] | None = None
+             ) -> dict[str, Any]:
+    """The document for every proxy (sorted by mesh, name), or those matching ``proxy``. ``cache`` (keyed by
+    ``id`` of a pipeline ClusterResult) lets a caller share the per-cluster JSON it also needs.
 
     Raises :class:`NoProxyMatch` when ``proxy`` is given and matches nothing."""
-    cache: dict[int, dict[str, Any]] = {}
+    cache = {} if cache is None else cache
     proxies = []
     for p in result.view.proxies:
         if proxy is not None and not matches_proxy(p.mesh, p.name, proxy):

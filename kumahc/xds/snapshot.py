@@ -1,0 +1,155 @@
+"""Immutable snapshots of every proxy's clusters, serialized once (spec 06 §3–§4).
+
+Proxies whose rendered clusters are identical share one :class:`ProxyResources`; its SotW response body and the
+delta ``Resource`` entries are serialized when the snapshot is built, so a push to N streams costs N nonces, not
+N serializations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from envoy.service.discovery.v3 import discovery_pb2
+from google.protobuf import any_pb2
+
+from kumahc import __version__
+from kumahc.pipeline import Result
+from kumahc.render import cluster_json, document
+
+CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+CONTROL_PLANE = f"kumahc/{__version__}"
+
+
+def content_version(value: Any) -> str:
+    """First 16 hex digits of SHA-256 of ``json.dumps(value, indent=2, ensure_ascii=False)`` (06 §4)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+EMPTY_VERSION = content_version([])  # "4f53cda18c2baa0c"
+
+
+def _len_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: lets responses be assembled from pre-serialized parts."""
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ProxyResources:
+    """One cluster set. ``version`` = proxy version; ``versions`` = cluster name → resource version;
+    ``delta_entries`` = cluster name → serialized ``Resource`` field (field 2 of DeltaDiscoveryResponse);
+    ``sotw_body`` = a serialized DiscoveryResponse of type Cluster without nonce."""
+
+    version: str
+    names: tuple[str, ...]
+    versions: dict[str, str]
+    delta_entries: dict[str, bytes]
+    sotw_body: bytes
+    clusters: int
+
+    def sotw(self, nonce: str) -> bytes:
+        """The full SotW response with ``nonce`` appended (protobuf fields may come in any order)."""
+        return self.sotw_body + _len_field(5, nonce.encode())
+
+    def delta(self, names: list[str], removed: list[str], nonce: str, type_url: str = CLUSTER_TYPE) -> bytes:
+        msg = discovery_pb2.DeltaDiscoveryResponse(system_version_info=self.version, type_url=type_url,
+                                                   removed_resources=removed, nonce=nonce)
+        msg.control_plane.identifier = CONTROL_PLANE
+        return msg.SerializeToString() + b"".join(self.delta_entries[n] for n in names)
+
+
+def _resources(clusters: list[tuple[str, dict[str, Any], bytes]], type_url: str = CLUSTER_TYPE) -> ProxyResources:
+    """``clusters``: (name, render JSON, serialized Any) sorted by name."""
+    version = content_version([c for _, c, _ in clusters])
+    versions: dict[str, str] = {}
+    entries: dict[str, bytes] = {}
+    resp = discovery_pb2.DiscoveryResponse(version_info=version, type_url=type_url)
+    resp.control_plane.identifier = CONTROL_PLANE
+    body = resp.SerializeToString()
+    parts = [body]
+    for name, as_json, any_bytes in clusters:
+        rv = content_version(as_json)
+        versions[name] = rv
+        # Resource{name=3, version=1, resource=2}
+        resource = _len_field(3, name.encode()) + _len_field(1, rv.encode()) + _len_field(2, any_bytes)
+        entries[name] = _len_field(2, resource)
+        parts.append(_len_field(2, any_bytes))
+    return ProxyResources(version, tuple(n for n, _, _ in clusters), versions, entries, b"".join(parts), len(clusters))
+
+
+def empty_resources(type_url: str) -> ProxyResources:
+    """The empty set for unknown nodes and for non-Cluster types on ADS (06 §2–§3)."""
+    return _resources([], type_url)
+
+
+EMPTY = empty_resources(CLUSTER_TYPE)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Snapshot:
+    """Every proxy's resources, keyed by (mesh, proxy name); the render document for ``/config_dump``."""
+
+    proxies: dict[tuple[str, str], ProxyResources]
+    meshes: tuple[str, ...]  # longest name first, for node resolution
+    document: dict[str, Any]
+    loaded_at: datetime
+
+    @property
+    def cluster_count(self) -> int:
+        return sum(r.clusters for r in self.proxies.values())
+
+    def resolve(self, node_id: str) -> tuple[str, str] | None:
+        """06 §3: ``<mesh>.<proxy>`` with the longest mesh first, else the whole id in mesh ``default``."""
+        for mesh in self.meshes:
+            prefix = mesh + "."
+            if node_id.startswith(prefix) and (mesh, node_id[len(prefix):]) in self.proxies:
+                return (mesh, node_id[len(prefix):])
+        if ("default", node_id) in self.proxies:
+            return ("default", node_id)
+        return None
+
+    def resources(self, key: tuple[str, str] | None) -> ProxyResources:
+        return self.proxies.get(key, EMPTY) if key is not None else EMPTY
+
+
+def build(result: Result) -> Snapshot:
+    """Snapshot of a pipeline result. Identical cluster sets (same rendered clusters) share one ProxyResources;
+    each distinct cluster is packed and turned into JSON once."""
+    json_cache: dict[int, dict[str, Any]] = {}
+    doc = document(result, cache=json_cache)
+    packed: dict[int, tuple[str, dict[str, Any], bytes]] = {}
+    shared: dict[tuple[int, ...], ProxyResources] = {}
+    proxies: dict[tuple[str, str], ProxyResources] = {}
+    for key, results in result.clusters.items():
+        ids = tuple(id(cr) for cr in results)
+        res = shared.get(ids)
+        if res is None:
+            items = []
+            for cr in results:
+                item = packed.get(id(cr))
+                if item is None:
+                    a = any_pb2.Any()
+                    a.Pack(cr.cluster)
+                    as_json = json_cache.get(id(cr)) or cluster_json(cr.cluster)
+                    item = packed[id(cr)] = (cr.cluster.name, as_json, a.SerializeToString())
+                items.append(item)
+            res = shared[ids] = _resources(items)
+        proxies[key] = res
+    meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
+    return Snapshot(proxies, meshes, doc, datetime.now(UTC))

@@ -1,0 +1,194 @@
+"""xDS stream state machines (spec 06 §2, §5, §6): what to send after each request and after each new snapshot.
+
+No gRPC and no I/O here: a :class:`Stream` takes requests and snapshots and returns serialized responses, and
+reports ACKs, NACKs and sends to a :class:`Hooks` object (metrics, logs, ``/status``). One stream serves one
+node; each type URL has its own state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import grpc
+from envoy.service.discovery.v3 import discovery_pb2
+
+from kumahc.xds.snapshot import CLUSTER_TYPE, ProxyResources, Snapshot, empty_resources
+
+SOTW = "sotw"
+DELTA = "delta"
+CDS = "cds"
+ADS = "ads"
+
+
+class StreamError(Exception):
+    """Ends the stream with a gRPC status (``INVALID_ARGUMENT``)."""
+
+    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class WatchStatus:
+    """One row of ``/status`` (06 §9): a (stream, type URL) pair."""
+
+    node: str
+    api: str
+    service: str
+    type_url: str
+    proxy: str | None = None
+    sent_version: str | None = None
+    acked_version: str | None = None
+    nacked_version: str | None = None
+    nack_message: str | None = None
+
+    def as_json(self) -> dict:
+        return {"node": self.node, "proxy": self.proxy, "api": self.api, "service": self.service,
+                "type_url": self.type_url, "sent_version": self.sent_version, "acked_version": self.acked_version,
+                "nacked_version": self.nacked_version, "nack_message": self.nack_message}
+
+
+class Hooks(Protocol):
+    def sent(self, api: str) -> None: ...
+    def acked(self, api: str) -> None: ...
+    def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None: ...
+    def unknown_node(self, node: str, unknown: bool) -> None: ...
+
+
+@dataclass(slots=True)
+class _Watch:
+    status: WatchStatus
+    last_nonce: str = ""
+    waiting: bool = False
+    last_sent_version: str | None = None  # SotW
+    known: dict[str, str] = field(default_factory=dict)  # Delta: name → version the client holds
+    first_sent: bool = False  # Delta
+
+
+class Stream:
+    """One gRPC stream. ``api`` ∈ sotw/delta, ``service`` ∈ cds/ads."""
+
+    def __init__(self, api: str, service: str, snapshot: Snapshot, hooks: Hooks):
+        self.api = api
+        self.service = service
+        self.snapshot = snapshot
+        self.hooks = hooks
+        self.node: str | None = None
+        self.proxy: tuple[str, str] | None = None
+        self.watches: dict[str, _Watch] = {}
+        self._nonce = 0
+        self._empty: dict[str, ProxyResources] = {}
+        self._unknown: bool | None = None  # None until the node is first resolved
+
+    # --- inputs --------------------------------------------------------------------------------------------------
+
+    def on_request(self, req: discovery_pb2.DiscoveryRequest | discovery_pb2.DeltaDiscoveryRequest) -> list[bytes]:
+        """Handle one request; returns the responses to send (zero or one). Raises :class:`StreamError`."""
+        if self.node is None:
+            if not req.node.id:
+                raise StreamError("node.id is required")
+            self.node = req.node.id
+            self._resolve()
+        type_url = self._type_url(req.type_url)
+        watch = self.watches.get(type_url)
+        first = watch is None
+        if watch is None:
+            watch = self.watches[type_url] = _Watch(WatchStatus(self.node, self.api, self.service, type_url,
+                                                                self._proxy_text()))
+            if self.api == SOTW:
+                watch.last_sent_version = req.version_info
+            else:
+                watch.known = dict(req.initial_resource_versions)
+        elif req.response_nonce != watch.last_nonce:
+            return []  # stale: answers a response that was superseded
+        if not first or req.response_nonce:
+            if req.HasField("error_detail"):
+                rejected = watch.status.sent_version or ""
+                watch.status.nacked_version = rejected
+                watch.status.nack_message = req.error_detail.message
+                self.hooks.nacked(self.api, self.node, type_url, rejected, req.response_nonce, req.error_detail.message)
+            elif req.response_nonce and req.response_nonce == watch.last_nonce:
+                watch.status.acked_version = watch.status.sent_version
+                self.hooks.acked(self.api)
+        watch.waiting = True
+        out = self._maybe_send(type_url, watch)
+        return [out] if out is not None else []
+
+    def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
+        """A new snapshot: re-resolve the node, push to every waiting type whose content changed."""
+        self.snapshot = snapshot
+        if self.node is not None:
+            self._resolve()
+        out = []
+        for type_url, watch in self.watches.items():
+            watch.status.proxy = self._proxy_text()
+            sent = self._maybe_send(type_url, watch)
+            if sent is not None:
+                out.append(sent)
+        return out
+
+    def close(self) -> None:
+        """The stream ended: it no longer counts as an unknown node."""
+        if self._unknown:
+            self.hooks.unknown_node(self.node, False)
+
+    # --- internals -----------------------------------------------------------------------------------------------
+
+    def _type_url(self, type_url: str) -> str:
+        if self.service == CDS:
+            if type_url in ("", CLUSTER_TYPE):
+                return CLUSTER_TYPE
+            raise StreamError(f'unsupported type_url "{type_url}"')
+        if not type_url:
+            raise StreamError("type_url is required")
+        return type_url
+
+    def _resolve(self) -> None:
+        """Resolve the node on every snapshot (06 §3); report when it becomes unknown or known again."""
+        self.proxy = self.snapshot.resolve(self.node)
+        unknown = self.proxy is None
+        if unknown != bool(self._unknown) and (self._unknown is not None or unknown):
+            self.hooks.unknown_node(self.node, unknown)
+        self._unknown = unknown
+
+    def _proxy_text(self) -> str | None:
+        return f"{self.proxy[0]}/{self.proxy[1]}" if self.proxy else None
+
+    def _resources(self, type_url: str) -> ProxyResources:
+        if type_url == CLUSTER_TYPE:
+            return self.snapshot.resources(self.proxy)
+        res = self._empty.get(type_url)
+        if res is None:
+            res = self._empty[type_url] = empty_resources(type_url)
+        return res
+
+    def _next_nonce(self) -> str:
+        self._nonce += 1
+        return str(self._nonce)
+
+    def _maybe_send(self, type_url: str, watch: _Watch) -> bytes | None:
+        if not watch.waiting:
+            return None
+        res = self._resources(type_url)
+        if self.api == SOTW:
+            if res.version == watch.last_sent_version:
+                return None
+            nonce = self._next_nonce()
+            data = res.sotw(nonce)
+            watch.last_sent_version = res.version
+        else:
+            changed = [n for n in res.names if watch.known.get(n) != res.versions[n]]
+            removed = sorted(n for n in watch.known if n not in res.versions)
+            if not changed and not removed and watch.first_sent:
+                return None
+            nonce = self._next_nonce()
+            data = res.delta(changed, removed, nonce, type_url)
+            watch.known = dict(res.versions)
+            watch.first_sent = True
+        watch.last_nonce = nonce
+        watch.waiting = False
+        watch.status.sent_version = res.version
+        self.hooks.sent(self.api)
+        return data
