@@ -1,0 +1,99 @@
+"""Start ``kumahc serve`` as a real process on 127.0.0.1 port 0, read its two address lines, stop it after."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ServeProcess:
+    proc: subprocess.Popen
+    xds: str
+    admin: str
+    _stderr: list[str] = field(default_factory=list)
+
+    @property
+    def xds_port(self) -> int:
+        return int(self.xds.rsplit(":", 1)[1])
+
+    def stderr(self) -> str:
+        return "".join(self._stderr)
+
+    def get(self, path: str) -> tuple[int, str, str]:
+        """(status, content type, body) of an admin GET."""
+        try:
+            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=10) as resp:
+                return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+    def wait_log(self, text: str, timeout: float = 15.0, after: int = 0) -> str:
+        """Wait until stderr (from character ``after``) contains ``text``; return all of stderr."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.stderr()[after:]:
+                return self.stderr()
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not logged within {timeout}s; stderr:\n{self.stderr()}")
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+
+def _pump(stream, sink: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        sink.append(line)
+
+
+@contextlib.contextmanager
+def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0",
+          timeout: float = 30.0) -> Iterator[ServeProcess]:
+    """``kumahc serve PATHS --xds-address XDS --admin-address 127.0.0.1:0``; always stopped on exit."""
+    cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", *paths,
+           "--xds-address", xds, "--admin-address", "127.0.0.1:0", *args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sp = ServeProcess(proc, "", "")
+    threading.Thread(target=_pump, args=(proc.stderr, sp._stderr), daemon=True).start()
+    try:
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout.readline() for _ in range(2)), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if len(lines) < 2 or not all(lines):
+            raise AssertionError(f"serve did not start: stdout={lines!r} stderr={sp.stderr()}")
+        assert lines[0].startswith("xds listening on "), lines
+        assert lines[1].startswith("admin listening on "), lines
+        sp.xds = lines[0].split()[-1]
+        sp.admin = lines[1].split()[-1]
+        yield sp
+    finally:
+        sp.stop()
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Replace a watched file in one step and make its mtime differ even within the same second."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    now = time.time()
+    os.utime(path, (now, now + 1))
