@@ -13,7 +13,7 @@ import grpc
 import pytest
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from serve_process import atomic_write, serve
+from kumahc_serve import atomic_write, serve
 
 from kumahc.pipeline import run
 from kumahc.render import document, to_json
