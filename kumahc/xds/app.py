@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from dataclasses import dataclass
 
 import watchfiles
@@ -61,6 +62,7 @@ def _log_report(lines: list[str], level_for_errors: str = "error") -> None:
 def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, strict: bool) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code: 1 when the inputs are invalid or a listener cannot bind."""
     setup_logging()
+    started = time.monotonic()
     options = Options(protocol=protocol, strict=strict)
     try:
         result = run(paths, options)
@@ -70,14 +72,16 @@ def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, 
         print(summary(exc.report.error_count(exc.strict)), file=sys.stderr)
         return 1
     _log_report(result.report.lines(strict))
-    return asyncio.run(_main(paths, options, snapshots.build(result), xds, admin))
+    snap = snapshots.build(result)
+    return asyncio.run(_main(paths, options, snap, xds, admin, time.monotonic() - started))
 
 
 async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, xds_addr: Address,
-                admin_addr: Address) -> int:
+                admin_addr: Address, generation_seconds: float) -> int:
     cache = SnapshotCache(first)
     metrics = Metrics()
     _gauges(metrics, first)
+    metrics.generation.set(generation_seconds)
     xds = XdsServer(cache, metrics)
     server = make_server()
     server.add_generic_rpc_handlers(xds.handlers())
@@ -128,6 +132,7 @@ def _gauges(metrics: Metrics, snap: snapshots.Snapshot) -> None:
 
 async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7)."""
+    started = time.monotonic()
     try:
         result = await asyncio.to_thread(run, paths, options)
         snap = await asyncio.to_thread(snapshots.build, result)
@@ -146,6 +151,7 @@ async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metr
     _log_report([line for line in result.report.lines(options.strict) if not line.startswith("info: ")])
     cache.set(snap)
     _gauges(metrics, snap)
+    metrics.generation.set(time.monotonic() - started)
     metrics.reloads.labels("success").inc()
     log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)
 

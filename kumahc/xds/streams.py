@@ -7,6 +7,7 @@ node; each type URL has its own state.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,7 +53,7 @@ class WatchStatus:
 
 class Hooks(Protocol):
     def sent(self, api: str) -> None: ...
-    def acked(self, api: str) -> None: ...
+    def acked(self, api: str, seconds: float) -> None: ...
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None: ...
     def unknown_node(self, node: str, unknown: bool) -> None: ...
 
@@ -65,6 +66,7 @@ class _Watch:
     last_sent_version: str | None = None  # SotW
     known: dict[str, str] = field(default_factory=dict)  # Delta: name → version the client holds
     first_sent: bool = False  # Delta
+    sent_at: float = 0.0  # monotonic time of the last response, for the ACK latency
 
 
 class Stream:
@@ -111,7 +113,7 @@ class Stream:
                 self.hooks.nacked(self.api, self.node, type_url, rejected, req.response_nonce, req.error_detail.message)
             elif req.response_nonce and req.response_nonce == watch.last_nonce:
                 watch.status.acked_version = watch.status.sent_version
-                self.hooks.acked(self.api)
+                self.hooks.acked(self.api, time.monotonic() - watch.sent_at)
         watch.waiting = True
         out = self._maybe_send(type_url, watch)
         return [out] if out is not None else []
@@ -188,6 +190,7 @@ class Stream:
             watch.known = dict(res.versions)
             watch.first_sent = True
         watch.last_nonce = nonce
+        watch.sent_at = time.monotonic()
         watch.waiting = False
         watch.status.sent_version = res.version
         self.hooks.sent(self.api)

@@ -22,7 +22,8 @@ class Recorder:
     def sent(self, api: str) -> None:
         self.events.append(("sent", api))
 
-    def acked(self, api: str) -> None:
+    def acked(self, api: str, seconds: float) -> None:
+        assert 0 <= seconds < 60
         self.events.append(("ack", api))
 
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None:
