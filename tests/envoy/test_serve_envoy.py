@@ -156,10 +156,10 @@ def test_active_health_checks_flip_hosts(tmp_path: Path, envoy_binary: str) -> N
     d.mkdir()
     with StatusBackend() as http_a, StatusBackend() as http_b, TcpPongBackend() as tcp_a, \
             TcpPongBackend() as tcp_b, GrpcHealthBackend() as grpc_a, GrpcHealthBackend() as grpc_b:
-        (d / "mesh.yaml").write_text("---\n".join([
-            WEB, dataplane("http-a", "http-svc", http_a.port, "http"), dataplane("http-b", "http-svc", http_b.port, "http"),
-            dataplane("tcp-a", "tcp-svc", tcp_a.port, "tcp"), dataplane("tcp-b", "tcp-svc", tcp_b.port, "tcp"),
-            dataplane("grpc-a", "grpc-svc", grpc_a.port, "grpc"), dataplane("grpc-b", "grpc-svc", grpc_b.port, "grpc")]))
+        hosts = [("http", http_a, http_b), ("tcp", tcp_a, tcp_b), ("grpc", grpc_a, grpc_b)]
+        (d / "mesh.yaml").write_text("---\n".join([WEB] + [
+            dataplane(f"{proto}-{x}", f"{proto}-svc", backend.port, proto)
+            for proto, a, b in hosts for x, backend in (("a", a), ("b", b))]))
         (d / "policy.yaml").write_text(policy())
         with serve(str(d)) as s:
             listener = http_listener("ingress", "http-svc")

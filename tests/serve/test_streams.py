@@ -136,8 +136,9 @@ def test_unknown_node_and_type_urls(tmp_path: Path) -> None:
     with pytest.raises(StreamError, match="type_url is required"):
         Stream(SOTW, ADS, snap, hooks).on_request(sotw(node="a"))
     ads = Stream(SOTW, ADS, snap, hooks)
-    (r,) = ads.on_request(sotw(node="default.web-01", type_url="type.googleapis.com/envoy.config.listener.v3.Listener"))
-    assert (parse(r).type_url, list(parse(r).resources)) == ("type.googleapis.com/envoy.config.listener.v3.Listener", [])
+    listeners = "type.googleapis.com/envoy.config.listener.v3.Listener"
+    (r,) = ads.on_request(sotw(node="default.web-01", type_url=listeners))
+    assert (parse(r).type_url, list(parse(r).resources)) == (listeners, [])
 
 
 def test_node_resolution_prefers_longest_mesh() -> None:
