@@ -13,11 +13,11 @@ from typing import NoReturn
 import click
 
 from kumahc import __version__
-from kumahc.diagnostics import InputError, summary
+from kumahc.diagnostics import FatalInputError, InputError, summary
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
 from kumahc.pipeline import Options, Result, run
-from kumahc.resources.files import walk_directory
 from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
+from kumahc.resources.files import walk_directory
 
 EPILOG_RENDER = """\b
 Examples:
@@ -43,6 +43,8 @@ def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool) -> Res
     """Run the pipeline; on invalid input print every line and ``found N errors``, then exit 1."""
     try:
         result = run(list(paths), Options(protocol=protocol, strict=strict))
+    except FatalInputError as exc:
+        _fail(str(exc))
     except InputError as exc:
         _stderr(exc.report.lines(exc.strict))
         click.echo(summary(exc.report.error_count(exc.strict)), err=True)
@@ -216,6 +218,8 @@ def _render_case(case_dir: str) -> tuple[str | None, list[str]]:
         return to_json(document(result, opts["proxy"])), []
     except InputError as exc:
         return None, [*exc.report.lines(exc.strict), summary(exc.report.error_count(exc.strict))]
+    except FatalInputError as exc:
+        return None, [f"error: {exc}"]
     except NoProxyMatch as exc:
         return None, [f"error: {exc}"]
 

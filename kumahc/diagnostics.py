@@ -146,3 +146,8 @@ class InputError(Exception):
         self.report = report
         self.strict = strict
         super().__init__(summary(report.error_count(strict)))
+
+
+class FatalInputError(Exception):
+    """Input problems that end a command with one line ``error: <message>`` and no summary (07 §1), such as
+    ``no input files found``."""

@@ -60,7 +60,10 @@ def to_json(doc: dict[str, Any]) -> str:
 
 
 def to_yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000000)
+    """05 §2 YAML. ``json_format`` returns ``OrderedDict`` for some messages (``Any``), which ``safe_dump`` cannot
+    represent: a JSON round trip gives plain dicts in the same key order."""
+    plain = json.loads(json.dumps(doc))
+    return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000000)
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -174,7 +174,8 @@ def build(
         proxies.extend(synthetic_proxies)
         if synthetic_proxies:
             names = ", ".join(sorted(f"{p.mesh}/{p.name}" for p in synthetic_proxies))
-            report.add(Severity.INFO, f"preview mode: no Dataplane in the inputs; synthesised proxies: {names}", ("preview",))
+            report.add(Severity.INFO, f"preview mode: no Dataplane in the inputs; synthesised proxies: {names}",
+                       ("preview",))
     proxies.sort(key=lambda p: (p.mesh, p.name))
     ordered = dict(sorted(built.items()))
     return MeshView(tuple(proxies), ordered, preview)
@@ -303,7 +304,8 @@ def _backend_destination(dp: Dataplane, ob, mesh_services: list[MeshService], re
     else:
         port = ref.port
         if all(p.port != port for p in ms.ports):
-            dp.res.src.warning(report, (*path, "backendRef", "port"), f'MeshService "{shown}" has no port {port}; skipped')
+            dp.res.src.warning(report, (*path, "backendRef", "port"),
+                               f'MeshService "{shown}" has no port {port}; skipped')
             return None
     if ms.res.format == KUBERNETES:
         return f"{ms.res.name}_{ms.res.namespace}_svc_{port}"

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kumahc.meshhealthcheck.api import DEFAULTS, HTTP_DEFAULT_PATH, TO_RANK, TOP_RANK, Entry, MeshHealthCheck, TargetRef
 from kumahc.mesh.view import Destination, Proxy
+from kumahc.meshhealthcheck.api import DEFAULTS, HTTP_DEFAULT_PATH, TO_RANK, TOP_RANK, Entry, MeshHealthCheck, TargetRef
 from kumahc.resources.model import UNIVERSAL
 from kumahc.resources.tags import SERVICE, selector_matches
 

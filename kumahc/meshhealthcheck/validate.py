@@ -30,14 +30,14 @@ def validate(res: Resource, report: Report, preview: bool) -> bool:
     v.target_ref(spec.get("targetRef"), ("spec", "targetRef"), top=True)
     to = spec.get("to")
     if not to:
-        res.src.warning(report, ("spec", "to") if "to" in spec else ("spec",), "no entries; the policy has no effect")
+        res.src.warning(report, ("spec", "to"), "no entries; the policy has no effect")
     for i, item in enumerate(to or ()):
         path = ("spec", "to", i)
         v.target_ref(item.get("targetRef"), (*path, "targetRef"), top=False, preview=preview)
         v.conf(item.get("default"), (*path, "default"))
     if res.labels.get("kuma.io/effect") == "shadow":
-        report.info(res.src.loc, res.src.line(("labels",) if res.format == "universal" else ("metadata", "labels")),
-                    None, f"MeshHealthCheck {res.display_name}: shadow policy (kuma.io/effect: shadow); not applied")
+        # A note on the whole document (no PATH): its root line; the subject already reads "MeshHealthCheck NAME".
+        res.src.info(report, (), "shadow policy (kuma.io/effect: shadow); not applied")
     return not v.failed
 
 

@@ -126,9 +126,11 @@ def dataplane(res: Resource, report: Report) -> Dataplane | None:
                 continue
             ref = ob["backendRef"]
             if ref["kind"] != "MeshService":
-                res.src.error(report, at("outbound", i, "backendRef", "kind"), f"value '{ref['kind']}' is not supported")
+                res.src.error(report, at("outbound", i, "backendRef", "kind"),
+                              f"value '{ref['kind']}' is not supported")
                 continue
-            outbounds.append(Outbound(i, None, BackendRef(ref["name"], ref.get("namespace", res.namespace), ref.get("port"))))
+            backend = BackendRef(ref["name"], ref.get("namespace", res.namespace), ref.get("port"))
+            outbounds.append(Outbound(i, None, backend))
     if _errors(report) > before:
         return None
     name = res.name if res.format == UNIVERSAL else f"{res.name}.{res.namespace}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kumahc.diagnostics import Location, Report
+from kumahc.diagnostics import FatalInputError, Location, Report
 from kumahc.resources import files
 from kumahc.resources.fieldpath import format_path
 from kumahc.resources.model import (
@@ -43,10 +43,11 @@ class Loaded:
 
 def load(paths: list[str], report: Report) -> Loaded:
     """Read ``paths`` (01 §1) and return the resources that passed the load and structural checks. Problems are
-    added to ``report``; ``error: no input files found`` when no file exists at all."""
+    added to ``report``. Raises :class:`FatalInputError` (``no input files found``) when the paths hold no file
+    to read and nothing else went wrong."""
     inputs = files.discover(paths, report)
     if not inputs and not report.has_errors():
-        report.plain_error("error: no input files found")
+        raise FatalInputError("no input files found")
     resources: list[Resource] = []
     counted = 0
     for index, f in enumerate(inputs):
@@ -90,10 +91,11 @@ def _recognise(value: dict) -> tuple[str, str] | tuple[None, tuple | None]:
         if api is None or (isinstance(api, str) and (api.startswith(_KNOWN_GROUPS) or api == "v1")):
             return KUBERNETES, k
         return None, ("kind",)
-    if "type" in value:
-        return None, ("type",)
+    # `kind` first: Kubernetes manifests may carry a `type` field of their own (a Secret's `type: Opaque`).
     if "kind" in value:
         return None, ("kind",)
+    if "type" in value:
+        return None, ("type",)
     return None, ()
 
 
@@ -110,10 +112,13 @@ def _resource(f: files.InputFile, index: int, doc: RawDocument, report: Report) 
         shown = value.get(path[0]) if path else ""
         report.warning(anonymous, doc.line(path), format_path(path) or None,
                        f'skipped kind "{_scalar_text(shown)}" ({SKIPPED})')
+        for problem in doc.problems:  # YAML problems of 01 §1 (duplicate keys) stay errors in skipped documents
+            report.error(anonymous, problem.line, format_path(problem.path) or None, problem.message)
         return None, False
     kind = kind_or_path
     name = _name(value, fmt)
-    loc = Location(f.name, index, doc.number, f"{kind} {_display(kind, fmt, value, name)}" if name else anonymous.subject)
+    subject = f"{kind} {_display(kind, fmt, value, name)}" if name else anonymous.subject
+    loc = Location(f.name, index, doc.number, subject)
     src = Source(loc, doc)
     for problem in doc.problems:
         report.error(loc, problem.line, format_path(problem.path) or None, problem.message)

@@ -14,13 +14,54 @@ from typing import Any
 
 import yaml
 
-# C parser when PyYAML was built with libyaml: same node graph, much faster on large meshes.
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
+MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
+
+try:  # libyaml's parser when PyYAML was built with it: same events, much faster on large meshes
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _CParser = None
+
+if _CParser is not None:
+
+    class _Base(_CParser, yaml.composer.Composer, yaml.constructor.SafeConstructor,  # type: ignore[misc]
+                yaml.resolver.Resolver):
+        """libyaml's parser (fast, not recursive) under PyYAML's Python composer. libyaml's own composer recurses
+        in C without any limit, so deeply nested input (``[[[[…``) would crash the process; the Python composer
+        is bounded by :meth:`_Loader.compose_node`."""
+
+        def __init__(self, stream: str):
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+        get_single_node = yaml.composer.Composer.get_single_node
+
+else:  # pragma: no cover - PyYAML without libyaml
+    _Base = yaml.SafeLoader
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
     """Safe loader whose timestamps stay strings: ``creationTime`` is validated as RFC 3339 text, and a value
-    such as ``2024-01-01`` in a string field must not turn into a ``date``."""
+    such as ``2024-01-01`` in a string field must not turn into a ``date``. Nesting deeper than
+    :data:`MAX_DEPTH` ends composing with an error instead of exhausting the stack."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            # Same depth as the builder's (root = 0); a mapping key gets one level more so that the value, not
+            # the key, is the node reported, as the builder does.
+            key = parent is not None and index is None
+            if self._depth > MAX_DEPTH + (2 if key else 1):
+                raise _TooLarge(self.peek_event().start_mark.line + 1, f"nesting deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -28,9 +69,6 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
-
-MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
-MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -161,17 +199,19 @@ class _Builder:
             if not isinstance(k, str):
                 self.problems.append(Problem(path, key_line, f"mapping key {key_node.value!r} must be a string"))
                 continue
-            if k in value:
+            if k in children:
                 self.problems.append(Problem(path, key_line, f'duplicate key "{k}"'))
                 continue
             v, c, s = self.build(value_node, (*path, k), depth + 1)
-            value[k], children[k] = v, Mark(key_line, c)
+            children[k] = Mark(key_line, c)
+            if v is not None:  # a YAML null means "absent" (01 §4); its line stays known for messages
+                value[k] = v
             size += s
         # YAML 1.1 merge: explicit keys win, then earlier merged mappings over later ones; never duplicates.
         for source in merged:
             v, c, s = self.build(source, path, depth + 1)
             for k in v:
-                if k not in value:
+                if k not in children:
                     value[k], children[k] = v[k], c[k]
             size += s
         return value, children, size

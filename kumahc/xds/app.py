@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import watchfiles
 from aiohttp import web
 
-from kumahc.diagnostics import InputError, Severity, summary
+from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
 from kumahc.pipeline import Options, run
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.admin import make_app
@@ -66,6 +66,9 @@ def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, 
     options = Options(protocol=protocol, strict=strict)
     try:
         result = run(paths, options)
+    except FatalInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except InputError as exc:
         for line in exc.report.lines(exc.strict):
             print(line, file=sys.stderr)
@@ -142,6 +145,11 @@ async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metr
         for d in sorted(exc.report.items, key=lambda d: d.sort_key()):
             if d.effective(exc.strict) == Severity.ERROR:
                 log.error(d.text(exc.strict))
+        return
+    except FatalInputError as exc:
+        metrics.reloads.labels("failure").inc()
+        log.error("reload failed; keeping the last good snapshot")
+        log.error("error: %s", exc)
         return
     except Exception as exc:  # noqa: BLE001 - a reload must never stop the server
         metrics.reloads.labels("failure").inc()

@@ -1,0 +1,111 @@
+"""Test helpers: write inputs into a temporary directory and run the CLI in-process (click's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from kumahc.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SKIPPED = ("kumahc reads Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshHealthCheck, MeshService, "
+           "Service")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Exit code, stdout and stderr of one CLI run."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.err.splitlines()
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def run(*args: str) -> Run:
+    """Run ``kumahc ARGS`` in-process. A Python exception escaping the CLI fails the test; so does a traceback or
+    an ``error: internal`` line (07 §1: never a traceback)."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert "Traceback" not in result.stderr
+    assert "error: internal" not in result.stderr
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def summary(lines: list[str]) -> str:
+    """The ``found N errors`` line for the error lines among ``lines`` (07 §1)."""
+    n = sum(1 for line in lines if not line.startswith(("warning: ", "info: ")))
+    return "found 1 error" if n == 1 else f"found {n} errors"
+
+
+class Workspace:
+    """A temporary directory that is also the working directory, so file names in messages are short."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def run(self, *args: str) -> Run:
+        return run(*args)
+
+    def fails(self, *args: str) -> list[str]:
+        """Run a command expected to fail on its inputs: exit 1, nothing on stdout, ``found N errors`` last.
+        Returns the stderr lines before the summary."""
+        r = run(*args)
+        assert r.code == 1, r.err
+        assert r.out == ""
+        lines = r.lines
+        assert lines[-1] == summary(lines[:-1]), lines
+        return lines[:-1]
+
+    def ok(self, *args: str) -> Run:
+        r = run(*args)
+        assert r.code == 0, r.err
+        return r
+
+
+def dataplane(name: str, address: str, service: str, port: int = 20000, protocol: str | None = None,
+              labels: dict[str, str] | None = None, outbound: str | None = None, mesh: str | None = None) -> str:
+    """A Universal Dataplane document (one inbound) in block style."""
+    lines = ["type: Dataplane", f"name: {name}"]
+    if mesh:
+        lines.append(f"mesh: {mesh}")
+    if labels:
+        lines.append("labels: {" + ", ".join(f"{k}: {v}" for k, v in labels.items()) + "}")
+    tags = {"kuma.io/service": service}
+    if protocol:
+        tags["kuma.io/protocol"] = protocol
+    lines += ["networking:", f"  address: {address}", "  inbound:", f"  - port: {port}",
+              "    tags: {" + ", ".join(f"{k}: {v}" for k, v in tags.items()) + "}"]
+    if outbound is not None:
+        lines.append(f"  outbound: {outbound}")
+    return "\n".join(lines) + "\n"
+
+
+def docs(*documents: str) -> str:
+    return "---\n".join(textwrap.dedent(d) for d in documents)
