@@ -14,13 +14,15 @@ from kumahc.combine import Combined, combine
 from kumahc.diagnostics import InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
 from kumahc.family import PolicyFamily
+from kumahc.healthcheck.family import Family as HealthCheckFamily
+from kumahc.kong.family import Family as KongFamily
 from kumahc.mesh import view as mesh_view
 from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
 from kumahc.resources.loader import Loaded, load
 
 # Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
-FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily,)
+FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily)
 
 
 @dataclass(frozen=True, slots=True)
