@@ -142,6 +142,46 @@ def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None
     _guard(go)
 
 
+@main.command(epilog="""\b
+Examples:
+  kumahc migrate examples/healthcheck/seed000-tcp-connect-universal.yaml
+  kumahc migrate mesh/ -o meshhealthchecks.yaml && kumahc validate meshhealthchecks.yaml
+
+\b
+Each document starts with comments: where it came from and where MeshHealthCheck behaves differently
+(merging instead of most specific wins, checks per destination protocol, dropped wildcards, ...).
+Render the old and the new policies with the same Dataplanes and diff the clusters before switching.""")
+@paths_argument
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the MeshHealthChecks to FILE atomically instead of stdout.")
+def migrate(paths: tuple[str, ...], output: str | None) -> None:
+    """Print a MeshHealthCheck for every legacy HealthCheck (one per source selector), in input order.
+
+    The inputs are validated like `validate` (invalid: every error, "found N errors", exit 1); only HealthChecks
+    are converted. No HealthCheck: empty output and a warning. The result is not validated: run `kumahc validate`
+    on it.
+    """
+    from kumahc.migrate import NO_HEALTHCHECK, healthchecks, join
+    from kumahc.migrate import migrate as migrate_policies
+
+    def go() -> None:
+        result = _pipeline(paths, None, False)
+        policies = healthchecks(result.families)
+        if not policies:
+            click.echo(NO_HEALTHCHECK, err=True)
+        text = join(migrate_policies(policies))
+        if output is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+    _guard(go)
+
+
 def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
     from kumahc.xds.app import Address
 
@@ -177,6 +217,37 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
     from kumahc.xds.app import serve as run_server
 
     _guard(lambda: sys.exit(run_server(list(paths), xds_address, admin_address, protocol, strict)))
+
+
+@main.command(epilog="""\b
+Examples:
+  kumahc inspect mesh/ --proxy web-01
+  kumahc inspect mesh/ --proxy default/web-01 --cluster backend --format json""")
+@paths_argument
+@click.option("--proxy", metavar="NAME", required=True, help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
+@click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+@protocol_option
+def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, protocol: str | None) -> None:
+    """Explain why a proxy gets the health checks it gets.
+
+    For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
+    in merge order (file:line), the merged conf with the origin of every field, the checker chosen and the
+    protocol-table rule behind it, the KongUpstreamPolicy and HealthCheck that apply, and which policy kind won
+    each field group (health check, panic settings, outlier detection).
+    """
+    from kumahc import inspect as explain
+
+    def go() -> None:
+        result = _pipeline(paths, protocol, False)
+        try:
+            found = explain.explain(result, proxy, cluster)
+        except (NoProxyMatch, explain.NoCluster) as exc:
+            _fail(str(exc))
+        sys.stdout.write(explain.text(found) if fmt == "text" else explain.as_json(found))
+
+    _guard(go)
 
 
 @main.group(epilog="""\b
