@@ -84,20 +84,30 @@ def run(paths: list[str], options: Options = Options()) -> Result:
                            [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol)
     clusters: dict[tuple[str, str], tuple[ClusterResult, ...]] = {}
     built: dict[tuple, ClusterResult] = {}
+    combined: dict[tuple[int, ...], tuple[Combined, list[str]]] = {}
+    assignments: dict[tuple[str, str], object] = {}
     for proxy in view.proxies:
         results = []
         for name in proxy.destinations:
             dest = view.destinations[(proxy.mesh, name)]
             contributions = [c for f in families if (c := f.contribute(proxy, dest)) is not None]
-            groups, warnings = combine(contributions)
+            # Families share contribution objects between equal inputs: equal ids → equal groups and clusters.
+            ids = tuple(id(c) for c in contributions)
+            found = combined.get(ids)
+            if found is None:
+                found = combined[ids] = combine(contributions)
+            groups, warnings = found
             for message in warnings:
                 report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
-            # Identical contributions give identical clusters: build each distinct one once.
-            key = (dest.mesh, dest.name, tuple(id(c) for c in contributions))
+            key = (dest.mesh, dest.name, ids)
             result = built.get(key)
             if result is None:
+                assignment = assignments.get((dest.mesh, dest.name), False)
+                if assignment is False:
+                    assignment = assignments[(dest.mesh, dest.name)] = cluster_builder.load_assignment(
+                        dest.name, dest.endpoints)
                 result = built[key] = ClusterResult(
-                    cluster_builder.build(dest.name, dest.protocol, dest.endpoints, groups), groups)
+                    cluster_builder.build(dest.name, dest.protocol, assignment, groups), groups)
             results.append(result)
         clusters[(proxy.mesh, proxy.name)] = tuple(results)
     for f in families:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf.duration_pb2 import Duration
 
@@ -19,10 +20,25 @@ def _http2_options() -> http_protocol_options_pb2.HttpProtocolOptions:
     return opts
 
 
-def build(name: str, protocol: str, endpoints: tuple[tuple[str, int], ...], groups: Combined) -> cluster_pb2.Cluster:
+def load_assignment(name: str, endpoints: tuple[tuple[str, int], ...]) -> endpoint_pb2.ClusterLoadAssignment | None:
+    """``load_assignment`` for one destination: one locality, one ``lb_endpoints`` item per endpoint in order
+    (01 §6.2); None without endpoints (the field is omitted, 05 §1)."""
+    if not endpoints:
+        return None
+    la = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
+    locality = la.endpoints.add()
+    for address, port in endpoints:
+        sa = locality.lb_endpoints.add().endpoint.address.socket_address
+        sa.address, sa.port_value = address, port
+    return la
+
+
+def build(name: str, protocol: str, assignment: endpoint_pb2.ClusterLoadAssignment | None,
+          groups: Combined) -> cluster_pb2.Cluster:
     """One ``Cluster``: ``STATIC``, ``connect_timeout`` 5s, at most one health check, outlier detection, TLS
-    transport socket, panic settings, ``load_assignment`` (omitted without endpoints), and HTTP/2 upstream
-    options when ``protocol`` is http2/grpc or the health check needs HTTP/2 (gRPC)."""
+    transport socket, panic settings, ``load_assignment`` (from :func:`load_assignment`, shared by every proxy's
+    cluster for the destination), and HTTP/2 upstream options when ``protocol`` is http2/grpc or the health check
+    needs HTTP/2 (gRPC)."""
     c = Cluster(name=name, type=Cluster.STATIC, connect_timeout=Duration(seconds=5))
     if groups.health_check is not None:
         c.health_checks.append(groups.health_check.health_check)
@@ -32,13 +48,8 @@ def build(name: str, protocol: str, endpoints: tuple[tuple[str, int], ...], grou
         c.outlier_detection.CopyFrom(groups.outlier.outlier)
     if groups.panic is not None:
         c.common_lb_config.CopyFrom(groups.panic.panic)
-    if endpoints:
-        c.load_assignment.cluster_name = name
-        locality = c.load_assignment.endpoints.add()
-        for address, port in endpoints:
-            lb = locality.lb_endpoints.add()
-            sa = lb.endpoint.address.socket_address
-            sa.address, sa.port_value = address, port
+    if assignment is not None:
+        c.load_assignment.CopyFrom(assignment)
     needs_http2 = groups.health_check is not None and groups.health_check.http2
     if protocol in HTTP2_PROTOCOLS or needs_http2:
         c.typed_extension_protocol_options[HTTP_OPTIONS_KEY].Pack(_http2_options())

@@ -36,7 +36,10 @@ class Family:
 
     KIND = KIND
     policies: list[api.MeshHealthCheck] = field(default_factory=list)
-    _selecting: dict[int, tuple[api.MeshHealthCheck, ...]] = field(default_factory=dict)
+    _selecting: dict[int, tuple[int, tuple[api.MeshHealthCheck, ...]]] = field(default_factory=dict)
+    _selections: dict[tuple[int, ...], int] = field(default_factory=dict)
+    _tags: dict[int, str] = field(default_factory=dict)
+    _merged: dict[tuple, Outcome] = field(default_factory=dict)
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
 
     @classmethod
@@ -83,22 +86,34 @@ class Family:
 
     # --- matching and translation --------------------------------------------------------------------------------
 
-    def selecting(self, proxy: Proxy) -> tuple[api.MeshHealthCheck, ...]:
+    def selecting(self, proxy: Proxy) -> tuple[int, tuple[api.MeshHealthCheck, ...]]:
+        """(selection id, policies selecting ``proxy``): proxies selected by the same policies share the id."""
         key = id(proxy)
         found = self._selecting.get(key)
         if found is None:
-            found = self._selecting[key] = tuple(p for p in self.policies if match.selects(p, proxy))
+            policies = tuple(p for p in self.policies if match.selects(p, proxy))
+            ids = tuple(id(p) for p in policies)
+            found = self._selecting[key] = (self._selections.setdefault(ids, len(self._selections)), policies)
         return found
 
     def outcome(self, proxy: Proxy, dest: Destination) -> Outcome:
-        """The MeshHealthCheck result for one cluster. Proxies with the same selecting policies and tags share
-        it (the cache key holds no proxy identity)."""
-        policies = self.selecting(proxy)
-        tags = translate.kuma_tags_header(proxy.tags)
-        key = (tuple(id(p) for p in policies), dest.mesh, dest.name, tags)
+        """The MeshHealthCheck result for one cluster. Matching and merging depend only on the selecting policies
+        and the destination; the health check also on the proxy's tags (``x-kuma-tags``). Each is computed once
+        per distinct key, so proxies that differ in nothing relevant share all the work."""
+        selection, policies = self.selecting(proxy)
+        tags = self._tags.get(id(proxy))
+        if tags is None:
+            tags = self._tags[id(proxy)] = translate.kuma_tags_header(proxy.tags)
+        base_key = (selection, dest.mesh, dest.name)
+        base = self._merged.get(base_key)
+        if base is None:
+            base = self._merged[base_key] = _merge(policies, dest)
+        if base.checker is None:
+            return base  # no health check: nothing depends on the tags
+        key = (base_key, tags)
         found = self._outcomes.get(key)
         if found is None:
-            found = self._outcomes[key] = _outcome(policies, proxy, dest, tags)
+            found = self._outcomes[key] = _with_check(base, dest, tags)
         return found
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
@@ -107,14 +122,17 @@ class Family:
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """02 §3.3 warnings that need the mesh: a policy selecting no proxy, an entry matching no destination of
         the selected proxies, and MHC confs applied to destinations of unknown protocol."""
+        reached: dict[int, set[tuple[str, str]]] = {}
+        for x in view.proxies:
+            for p in self.selecting(x)[1]:
+                reached.setdefault(id(p), set()).update((x.mesh, n) for n in x.destinations)
         for p in self.policies:
             if p.shadow or p.target_ref.kind == "MeshGateway":
                 continue
-            proxies = [x for x in view.proxies if match.selects(p, x)]
-            if not proxies:
+            if id(p) not in reached:
                 p.res.src.warning(report, ("spec", "targetRef"), "matches no proxy")
                 continue
-            dests = {view.destinations[(x.mesh, n)] for x in proxies for n in x.destinations}
+            dests = [view.destinations[k] for k in sorted(reached[id(p)])]
             for e in p.entries:
                 if e.target_ref.kind in ("MeshExternalService", "MeshMultiZoneService"):
                     continue
@@ -127,24 +145,29 @@ class Family:
                                    ("destination", d.mesh, d.name))
 
 
-def _outcome(policies: Sequence[api.MeshHealthCheck], proxy: Proxy, dest: Destination, tags: str) -> Outcome:
-    entries = tuple(match.matching_entries(policies, proxy, dest))
+def _merge(policies: Sequence[api.MeshHealthCheck], dest: Destination) -> Outcome:
+    """Matching, merge, checker selection and panic settings: everything but the health check itself."""
+    entries = tuple(match.matching_entries(policies, dest))
     if not entries:
         return Outcome((), None, None, 6, None)
     merged = match.merge(entries)
     checker, rule = translate.select_checker(merged.conf, dest.protocol)
-    hc_group = None
-    if checker is not None:
-        hc = translate.health_check(merged.conf, dest.protocol, tags)
-        hc_group = HealthCheckGroup(entries[-1].policy.res.display_name, hc, http2=checker == "grpc")
     panic = hcb.panic_settings(merged.conf)
     panic_group = None
     if panic is not None:
         setter = next(e for e in reversed(entries)
                       if "healthyPanicThreshold" in e.default or "failTrafficOnPanic" in e.default)
         panic_group = PanicGroup(setter.policy.res.display_name, panic)
-    contribution = Contribution(KIND, hc_group, panic_group) if hc_group or panic_group else None
+    contribution = Contribution(KIND, None, panic_group) if panic_group else None
     return Outcome(entries, merged, checker, rule, contribution)
+
+
+def _with_check(base: Outcome, dest: Destination, tags: str) -> Outcome:
+    """``base`` plus the health check probed from a proxy whose ``x-kuma-tags`` value is ``tags``."""
+    hc = translate.health_check(base.merged.conf, dest.protocol, tags)
+    hc_group = HealthCheckGroup(base.entries[-1].policy.res.display_name, hc, http2=base.checker == "grpc")
+    panic = base.contribution.panic if base.contribution is not None else None
+    return Outcome(base.entries, base.merged, base.checker, base.rule, Contribution(KIND, hc_group, panic))
 
 
 def _preview_proxy(p: api.MeshHealthCheck) -> PreviewProxy | None:

@@ -82,10 +82,10 @@ def sorted_entries(entries: Iterable[Entry]) -> list[Entry]:
     return sorted(by_name, key=sort_key)
 
 
-def matching_entries(policies: Sequence[MeshHealthCheck], proxy: Proxy, dest: Destination) -> list[Entry]:
-    """Every ``to[]`` entry of every policy selecting ``proxy`` that matches ``dest``, in merge order."""
-    found = [e for p in policies if selects(p, proxy) for e in p.entries if entry_matches(e, dest)]
-    return sorted_entries(found)
+def matching_entries(policies: Sequence[MeshHealthCheck], dest: Destination) -> list[Entry]:
+    """Every ``to[]`` entry of ``policies`` (those selecting the proxy, :func:`selects`) that matches ``dest``,
+    in merge order."""
+    return sorted_entries(e for p in policies for e in p.entries if entry_matches(e, dest))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ N serializations.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
 from kumahc import __version__
+from kumahc.jsontext import dumps_indent2, list_text, shift
 from kumahc.pipeline import Result
 from kumahc.render import cluster_json, document
 
@@ -24,10 +24,14 @@ CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 CONTROL_PLANE = f"kumahc/{__version__}"
 
 
+def text_version(text: str) -> str:
+    """First 16 hex digits of SHA-256 of ``text`` (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def content_version(value: Any) -> str:
     """First 16 hex digits of SHA-256 of ``json.dumps(value, indent=2, ensure_ascii=False)`` (06 §4)."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return text_version(dumps_indent2(value))
 
 
 EMPTY_VERSION = content_version([])  # "4f53cda18c2baa0c"
@@ -74,23 +78,34 @@ class ProxyResources:
         return msg.SerializeToString() + b"".join(self.delta_entries[n] for n in names)
 
 
-def _resources(clusters: list[tuple[str, dict[str, Any], bytes]], type_url: str = CLUSTER_TYPE) -> ProxyResources:
-    """``clusters``: (name, render JSON, serialized Any) sorted by name."""
-    version = content_version([c for _, c, _ in clusters])
-    versions: dict[str, str] = {}
-    entries: dict[str, bytes] = {}
+@dataclass(frozen=True, slots=True, eq=False)
+class _Packed:
+    """One distinct cluster, prepared once per snapshot: its render JSON text shifted for a list, its resource
+    version, its SotW ``resources`` field and its Delta ``Resource`` field."""
+
+    name: str
+    shifted: str
+    version: str
+    sotw_field: bytes
+    delta_field: bytes
+
+
+def _pack(name: str, as_json: dict[str, Any], any_bytes: bytes) -> _Packed:
+    text = dumps_indent2(as_json)
+    version = text_version(text)
+    # Resource{name=3, version=1, resource=2}
+    resource = _len_field(3, name.encode()) + _len_field(1, version.encode()) + _len_field(2, any_bytes)
+    return _Packed(name, shift(text), version, _len_field(2, any_bytes), _len_field(2, resource))
+
+
+def _resources(clusters: list[_Packed], type_url: str = CLUSTER_TYPE) -> ProxyResources:
+    """``clusters`` sorted by name."""
+    version = text_version(list_text([c.shifted for c in clusters]))
     resp = discovery_pb2.DiscoveryResponse(version_info=version, type_url=type_url)
     resp.control_plane.identifier = CONTROL_PLANE
-    body = resp.SerializeToString()
-    parts = [body]
-    for name, as_json, any_bytes in clusters:
-        rv = content_version(as_json)
-        versions[name] = rv
-        # Resource{name=3, version=1, resource=2}
-        resource = _len_field(3, name.encode()) + _len_field(1, rv.encode()) + _len_field(2, any_bytes)
-        entries[name] = _len_field(2, resource)
-        parts.append(_len_field(2, any_bytes))
-    return ProxyResources(version, tuple(n for n, _, _ in clusters), versions, entries, b"".join(parts), len(clusters))
+    body = resp.SerializeToString() + b"".join(c.sotw_field for c in clusters)
+    return ProxyResources(version, tuple(c.name for c in clusters), {c.name: c.version for c in clusters},
+                          {c.name: c.delta_field for c in clusters}, body, len(clusters))
 
 
 def empty_resources(type_url: str) -> ProxyResources:
@@ -133,7 +148,7 @@ def build(result: Result) -> Snapshot:
     each distinct cluster is packed and turned into JSON once."""
     json_cache: dict[int, dict[str, Any]] = {}
     doc = document(result, cache=json_cache)
-    packed: dict[int, tuple[str, dict[str, Any], bytes]] = {}
+    packed: dict[int, _Packed] = {}
     shared: dict[tuple[int, ...], ProxyResources] = {}
     proxies: dict[tuple[str, str], ProxyResources] = {}
     for key, results in result.clusters.items():
@@ -147,7 +162,7 @@ def build(result: Result) -> Snapshot:
                     a = any_pb2.Any()
                     a.Pack(cr.cluster)
                     as_json = json_cache.get(id(cr)) or cluster_json(cr.cluster)
-                    item = packed[id(cr)] = (cr.cluster.name, as_json, a.SerializeToString())
+                    item = packed[id(cr)] = _pack(cr.cluster.name, as_json, a.SerializeToString())
                 items.append(item)
             res = shared[ids] = _resources(items)
         proxies[key] = res
