@@ -53,6 +53,18 @@ def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool) -> Res
     return result
 
 
+def _emit(text: str, output: str | None) -> None:
+    """The document to stdout, or atomically to ``output`` (05 §2: never a half-written file)."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
 def _guard(fn: Callable[[], None]) -> None:
     """Never a traceback: an unexpected exception becomes ``error: internal: <Type>: <message>``, exit 1."""
     try:
@@ -109,14 +121,7 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
         except NoProxyMatch as exc:
             _fail(str(exc))
         text = to_json(doc) if fmt == "json" else to_yaml(doc)
-        if output is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            return
-        try:
-            write_atomic(output, text)
-        except OSError as exc:
-            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+        _emit(text, output)
 
     _guard(go)
 
@@ -170,14 +175,7 @@ def migrate(paths: tuple[str, ...], output: str | None) -> None:
         if not policies:
             click.echo(NO_HEALTHCHECK, err=True)
         text = join(migrate_policies(policies))
-        if output is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            return
-        try:
-            write_atomic(output, text)
-        except OSError as exc:
-            _fail(f"{output}: cannot write: {exc.strerror or exc}")
+        _emit(text, output)
 
     _guard(go)
 
