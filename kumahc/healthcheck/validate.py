@@ -12,6 +12,7 @@ from typing import Any
 from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
 from kumahc.payload import payload_problem
+from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import Resource
 from kumahc.resources.tags import MISSING_SERVICE, SERVICE, selector_problems
 
@@ -29,16 +30,11 @@ def validate(res: Resource, report: Report) -> bool:
     return not v.failed
 
 
-class _Checker:
-    def __init__(self, res: Resource, report: Report):
-        self.res = res
-        self.report = report
-        self.failed = False
+class _Checker(DocumentChecker):
+    """Paths are relative to the kind's fields (``("conf", "interval")``); the Kubernetes ``spec.`` prefix is added."""
 
-    def error(self, path: tuple, message: str) -> None:
-        """``path`` is relative to the kind's fields (``("conf", "interval")``)."""
-        self.failed = True
-        self.res.src.error(self.report, self.res.at(*path), message)
+    def __init__(self, res: Resource, report: Report):
+        super().__init__(res, report, res.base)
 
     # --- selectors ------------------------------------------------------------------------------------------------
 

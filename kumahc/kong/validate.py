@@ -15,6 +15,7 @@ from typing import Any
 
 from kumahc.diagnostics import Report
 from kumahc.kong import api
+from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import Resource
 
 HC = ("spec", "healthchecks")
@@ -60,15 +61,11 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
-class _Validator:
-    def __init__(self, res: Resource, report: Report):
-        self.res = res
-        self.report = report
-        self.failed = False
+class _Validator(DocumentChecker):
+    """Paths are relative to ``spec.healthchecks``."""
 
-    def error(self, path: tuple, message: str) -> None:
-        self.failed = True
-        self.res.src.error(self.report, (*HC, *path), message)
+    def __init__(self, res: Resource, report: Report):
+        super().__init__(res, report, HC)
 
     def in_range(self, block: Mapping[str, Any], at: tuple, key: str, low: int, high: int) -> None:
         value = block.get(key)

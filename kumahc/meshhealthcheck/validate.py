@@ -9,6 +9,7 @@ from typing import Any
 from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
 from kumahc.payload import payload_problem
+from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import Resource
 from kumahc.resources.tags import selector_problems, tag_problems
 
@@ -41,19 +42,10 @@ def validate(res: Resource, report: Report, preview: bool) -> bool:
     return not v.failed
 
 
-class _Validator:
+class _Validator(DocumentChecker):
     def __init__(self, res: Resource, report: Report):
-        self.res = res
-        self.report = report
-        self.failed = False
+        super().__init__(res, report)
         self.comma_headers: set[str] = set()
-
-    def error(self, path: tuple, message: str) -> None:
-        self.failed = True
-        self.res.src.error(self.report, path, message)
-
-    def warning(self, path: tuple, message: str) -> None:
-        self.res.src.warning(self.report, path, message)
 
     # --- 02 §3.1 -------------------------------------------------------------------------------------------------
 
