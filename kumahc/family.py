@@ -6,7 +6,7 @@ side, and exposes one class implementing :class:`PolicyFamily`. The pipeline nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Protocol
 
 from kumahc.combine import Contribution
@@ -38,6 +38,12 @@ class PolicyFamily(Protocol):
 
     def preview_votes(self, dest: Destination) -> set[str]:
         """Protocols (``grpc``, ``http``) the family's entries ask of a preview destination (01 §7)."""
+        ...
+
+    def proxy_key(self, proxy: Proxy) -> Hashable:
+        """Everything about ``proxy`` that this family's contributions depend on (e.g. which policies select it).
+        Proxies with equal keys for every family, in the same mesh with the same destinations, get the same
+        clusters, so the pipeline computes them once."""
         ...
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:

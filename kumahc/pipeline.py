@@ -52,6 +52,37 @@ class Result:
     report: Report
 
 
+def _proxy_clusters(proxy: mesh_view.Proxy, view: mesh_view.MeshView, families: list[PolicyFamily],
+                    combined: dict, built: dict, assignments: dict
+                    ) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
+    """One proxy's clusters (sorted by name) and its precedence warnings as (cluster, message). The dicts are
+    caches shared by the whole run: combine results by contribution ids, clusters by (destination, contribution
+    ids), load assignments by destination."""
+    results = []
+    warnings: list[tuple[str, str]] = []
+    for name in proxy.destinations:
+        dest = view.destinations[(proxy.mesh, name)]
+        contributions = [c for f in families if (c := f.contribute(proxy, dest)) is not None]
+        # Families share contribution objects between equal inputs: equal ids → equal groups and clusters.
+        ids = tuple(id(c) for c in contributions)
+        found = combined.get(ids)
+        if found is None:
+            found = combined[ids] = combine(contributions)
+        groups, messages = found
+        warnings.extend((name, m) for m in messages)
+        key = (dest.mesh, dest.name, ids)
+        result = built.get(key)
+        if result is None:
+            assignment = assignments.get((dest.mesh, dest.name), False)
+            if assignment is False:
+                assignment = assignments[(dest.mesh, dest.name)] = cluster_builder.load_assignment(
+                    dest.name, dest.endpoints)
+            result = built[key] = ClusterResult(cluster_builder.build(dest.name, dest.protocol, assignment, groups),
+                                                groups)
+        results.append(result)
+    return tuple(results), warnings
+
+
 def run(paths: list[str], options: Options = Options()) -> Result:
     """Run the whole pipeline on PATH arguments.
 
@@ -86,30 +117,18 @@ def run(paths: list[str], options: Options = Options()) -> Result:
     built: dict[tuple, ClusterResult] = {}
     combined: dict[tuple[int, ...], tuple[Combined, list[str]]] = {}
     assignments: dict[tuple[str, str], object] = {}
+    # Proxies whose clusters depend on equal inputs (same mesh and destinations, equal family keys) form a class:
+    # its clusters and precedence warnings are computed once, for its first proxy.
+    classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
     for proxy in view.proxies:
-        results = []
-        for name in proxy.destinations:
-            dest = view.destinations[(proxy.mesh, name)]
-            contributions = [c for f in families if (c := f.contribute(proxy, dest)) is not None]
-            # Families share contribution objects between equal inputs: equal ids → equal groups and clusters.
-            ids = tuple(id(c) for c in contributions)
-            found = combined.get(ids)
-            if found is None:
-                found = combined[ids] = combine(contributions)
-            groups, warnings = found
-            for message in warnings:
-                report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
-            key = (dest.mesh, dest.name, ids)
-            result = built.get(key)
-            if result is None:
-                assignment = assignments.get((dest.mesh, dest.name), False)
-                if assignment is False:
-                    assignment = assignments[(dest.mesh, dest.name)] = cluster_builder.load_assignment(
-                        dest.name, dest.endpoints)
-                result = built[key] = ClusterResult(
-                    cluster_builder.build(dest.name, dest.protocol, assignment, groups), groups)
-            results.append(result)
-        clusters[(proxy.mesh, proxy.name)] = tuple(results)
+        key = (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in families))
+        found_class = classes.get(key)
+        if found_class is None:
+            found_class = classes[key] = _proxy_clusters(proxy, view, families, combined, built, assignments)
+        results, warnings = found_class
+        for name, message in warnings:
+            report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
+        clusters[(proxy.mesh, proxy.name)] = results
     for f in families:
         f.mesh_warnings(view, report)
     if report.has_errors(options.strict):

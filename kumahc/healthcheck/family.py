@@ -81,6 +81,11 @@ class Family:
             found = self._candidates[key] = match.candidates(self.policies, proxy)
         return found
 
+    def proxy_key(self, proxy: Proxy) -> tuple[tuple[int, tuple[int, int]], ...]:
+        """The candidate policies and their source ranks: all the 03 §3 selection depends on besides the
+        destination."""
+        return tuple((id(c.policy), c.source_rank) for c in self.candidates(proxy))
+
     def winner(self, proxy: Proxy, dest: Destination) -> match.Win | None:
         """The HealthCheck applied to ``dest`` for ``proxy`` (03 §3), with its aggregate rank, or None."""
         return match.winner(self.candidates(proxy), dest)

@@ -116,6 +116,10 @@ class Family:
 
     # --- translation ---------------------------------------------------------------------------------------------
 
+    def proxy_key(self, proxy: Proxy) -> None:
+        """Kong policies attach to destinations (Services), whichever proxy calls them."""
+        return None
+
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The attached policy's groups; the same object for every cluster of the same policy and protocol."""
         policy = self.attached(dest)

@@ -41,6 +41,7 @@ class Family:
     _tags: dict[int, str] = field(default_factory=dict)
     _merged: dict[tuple, Outcome] = field(default_factory=dict)
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
+    _index: _SelectorIndex | None = None
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
@@ -91,19 +92,35 @@ class Family:
         key = id(proxy)
         found = self._selecting.get(key)
         if found is None:
-            policies = tuple(p for p in self.policies if match.selects(p, proxy))
+            policies = tuple(p for p in self._candidates(proxy) if match.selects(p, proxy))
             ids = tuple(id(p) for p in policies)
             found = self._selecting[key] = (self._selections.setdefault(ids, len(self._selections)), policies)
         return found
+
+    def _candidates(self, proxy: Proxy) -> list[api.MeshHealthCheck]:
+        """Policies that may select ``proxy``, in input order: the index narrows thousands of policies to those
+        whose top-level targetRef names one of the proxy's labels, tags or its name (02 §4); ``selects`` decides."""
+        if self._index is None:
+            self._index = _SelectorIndex(self.policies)
+        return self._index.candidates(proxy)
+
+    def proxy_key(self, proxy: Proxy) -> tuple[int, str]:
+        """(selection id, ``x-kuma-tags`` value): all a MeshHealthCheck outcome depends on besides the
+        destination."""
+        return (self.selecting(proxy)[0], self._kuma_tags(proxy))
+
+    def _kuma_tags(self, proxy: Proxy) -> str:
+        tags = self._tags.get(id(proxy))
+        if tags is None:
+            tags = self._tags[id(proxy)] = translate.kuma_tags_header(proxy.tags)
+        return tags
 
     def outcome(self, proxy: Proxy, dest: Destination) -> Outcome:
         """The MeshHealthCheck result for one cluster. Matching and merging depend only on the selecting policies
         and the destination; the health check also on the proxy's tags (``x-kuma-tags``). Each is computed once
         per distinct key, so proxies that differ in nothing relevant share all the work."""
         selection, policies = self.selecting(proxy)
-        tags = self._tags.get(id(proxy))
-        if tags is None:
-            tags = self._tags[id(proxy)] = translate.kuma_tags_header(proxy.tags)
+        tags = self._kuma_tags(proxy)
         base_key = (selection, dest.mesh, dest.name)
         base = self._merged.get(base_key)
         if base is None:
@@ -143,6 +160,47 @@ class Family:
                     if d.protocol == "unknown":
                         report.add(Severity.WARNING, "protocol unknown; MeshHealthCheck adds no health check",
                                    ("destination", d.mesh, d.name))
+
+
+class _SelectorIndex:
+    """Top-level targetRefs by the one fact a proxy must have for them to select it: nothing (Mesh, Dataplane
+    without name/labels, MeshSubset without tags), a label pair (Dataplane labels: the first pair), an inbound tag
+    pair (MeshSubset: the first tag; MeshService/MeshServiceSubset: ``kuma.io/service``), or a Dataplane name.
+    Shadow and MeshGateway policies select nothing and are left out."""
+
+    def __init__(self, policies: Sequence[api.MeshHealthCheck]):
+        self.position = {id(p): i for i, p in enumerate(policies)}
+        self.always: list[api.MeshHealthCheck] = []
+        self.by_key: dict[tuple[str, ...], list[api.MeshHealthCheck]] = {}
+        for p in policies:
+            ref = p.target_ref
+            if p.shadow or ref.kind == "MeshGateway":
+                continue
+            if ref.kind == "Dataplane" and ref.labels:
+                key: tuple[str, ...] | None = ("label", *ref.labels[0])
+            elif ref.kind == "Dataplane" and ref.labels is None and ref.name is not None:
+                key = ("name", ref.name)
+            elif ref.kind == "MeshSubset" and ref.tags:
+                key = ("tag", *ref.tags[0])
+            elif ref.kind in ("MeshService", "MeshServiceSubset"):
+                key = ("tag", SERVICE, ref.name)
+            else:
+                key = None
+            (self.always if key is None else self.by_key.setdefault(key, [])).append(p)
+
+    def candidates(self, proxy: Proxy) -> list[api.MeshHealthCheck]:
+        found = list(self.always)
+        get = self.by_key.get
+        keys = [("label", k, v) for k, v in proxy.labels.items()]
+        keys += [("tag", k, v) for k, values in proxy.tags.items() for v in values]
+        keys.append(("name", proxy.dp_name))
+        for key in keys:
+            hit = get(key)
+            if hit:
+                found.extend(hit)
+        if len(found) > len(self.always):
+            found = sorted(set(found), key=lambda p: self.position[id(p)])
+        return found
 
 
 def _merge(policies: Sequence[api.MeshHealthCheck], dest: Destination) -> Outcome:
