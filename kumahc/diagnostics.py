@@ -7,6 +7,7 @@ printed or raised in the core. The CLI (or the xDS server) turns a report into s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -16,6 +17,16 @@ class Severity(IntEnum):
     INFO = 0
     WARNING = 1
     ERROR = 2
+
+
+# Characters that would break "one problem = one line" (01 §2) or drive a terminal: control characters (tab
+# excepted), Unicode line separators, lone surrogates (unencodable). Printed as Python escapes: a\nb, \x1b, \u2028.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character of :data:`_UNPRINTABLE` escaped (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 
 _PREFIX = {Severity.INFO: "info: ", Severity.WARNING: "warning: ", Severity.ERROR: ""}
@@ -64,7 +75,7 @@ class Diagnostic:
             head = f"proxy {self.scope[1]}/{self.scope[2]} cluster {self.scope[3]}: "
         else:
             head = ""
-        return f"{_PREFIX[sev]}{head}{self.message}"
+        return one_line(f"{_PREFIX[sev]}{head}{self.message}")
 
     def effective(self, strict: bool) -> Severity:
         """``--strict`` turns every warning into an error; notes stay notes (01 §3, 07 §2)."""

@@ -14,6 +14,9 @@ _PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)")
 
 # Envoy rejects health-check durations from here on ("Duration out-of-range"), well below protobuf's own limit.
 ENVOY_LIMIT_NS = 9_223_372_036 * NS_PER_SECOND
+# Digits that can still matter: a whole part beyond 30 digits is past the limit in any unit, a fraction beyond 30
+# digits is below a nanosecond in any unit (Go drops such digits too). Python refuses int() beyond 4300 digits.
+_MAX_DIGITS = 30
 
 
 class DurationError(ValueError):
@@ -43,7 +46,9 @@ def parse_duration(text: str) -> int:
         m = _PART.match(s, pos)
         if not m or (not m.group(1) and not m.group(2)):
             raise DurationError('must be a duration (e.g. "10s", "1m30s")')
-        whole, frac, unit = m.group(1) or "0", m.group(2) or "", _UNITS[m.group(3)]
+        whole, frac, unit = m.group(1).lstrip("0") or "0", (m.group(2) or "")[:_MAX_DIGITS], _UNITS[m.group(3)]
+        if len(whole) > _MAX_DIGITS:
+            whole = "1" + "0" * _MAX_DIGITS
         total += int(whole) * unit + (int(frac) * unit // 10 ** len(frac) if frac else 0)
         pos = m.end()
     if sign > 0 and total >= ENVOY_LIMIT_NS:

@@ -16,6 +16,7 @@ import yaml
 
 MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
 MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
+MAX_INT_DIGITS = 1000  # far beyond any field's range; Python refuses int <-> str beyond 4300 digits
 
 try:  # libyaml's parser when PyYAML was built with it: same events, much faster on large meshes
     from yaml.cyaml import CParser as _CParser
@@ -69,6 +70,24 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> int:
+    """PyYAML's integer, bounded: a decimal of more than 4300 digits makes ``int()`` raise, and a long hex or
+    binary literal gives an integer that ``str()`` refuses later (in a message). Either ends in an error line."""
+    line = node.start_mark.line + 1
+    if len(node.value) > 4 * MAX_INT_DIGITS:
+        raise _TooLarge(line, f"integer larger than {MAX_INT_DIGITS} digits")
+    try:
+        value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        raise _TooLarge(line, f"integer larger than {MAX_INT_DIGITS} digits") from None
+    if abs(value) >= 10**MAX_INT_DIGITS:
+        raise _TooLarge(line, f"integer larger than {MAX_INT_DIGITS} digits")
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
