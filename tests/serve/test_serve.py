@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -212,6 +213,21 @@ def test_reload_valid_then_invalid(inputs: Path) -> None:
         assert s.get("/ready")[0] == 200
         assert json.loads(s.get("/config_dump?proxy=web-01")[2])["proxies"][0]["clusters"][0]["health_checks"][0][
             "interval"] == "3s"
+
+
+def test_same_size_edits_within_a_second_are_both_seen(inputs: Path) -> None:
+    """06 §7 polls (size, mtime): nanosecond mtimes, so quick edits of equal length are not lost."""
+    policy = inputs / "policy.yaml"
+    with serve(str(inputs)) as s:
+        for interval in ("3s", "4s", "5s"):
+            mark = len(s.stderr())
+            atomic_write(str(policy), POLICY.format(interval=interval))  # same size every time
+            s.wait_log("INFO reloaded: 2 proxies, 3 clusters", after=mark)
+            hc = json.loads(s.get("/config_dump?proxy=web-01")[2])["proxies"][0]["clusters"][0]["health_checks"][0]
+            assert hc["interval"] == interval
+        mark = len(s.stderr())
+        s.proc.send_signal(signal.SIGHUP)  # forced reload, nothing changed
+        s.wait_log("INFO reloaded: 2 proxies, 3 clusters", after=mark)
 
 
 def test_two_hundred_clients_receive_a_change(tmp_path: Path) -> None:
