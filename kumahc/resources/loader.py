@@ -126,7 +126,7 @@ def _resource(f: files.InputFile, index: int, doc: RawDocument, report: Report) 
         return None, True
     if not _load_checks(kind, fmt, value, src, report):
         return None, True
-    problems = structural_problems(kind, value)
+    problems = structural_problems(kind, value, fmt)
     for path, message in problems:
         src.error(report, path, message)
     if problems:
