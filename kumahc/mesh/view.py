@@ -167,8 +167,13 @@ def build(
     synthetic_proxies: list[Proxy] = []
     if preview:
         _synthesise_destinations(dests, dest, preview_destinations)
-    built = {key: _finish(d, dataplanes, protocol_override, preview, preview_protocol) for key, d in dests.items()}
-    proxies = [_proxy(dp, built, mesh_services, report) for dp in dataplanes]
+    inbounds = None if preview else _Inbounds(dataplanes)
+    built = {key: _finish(d, inbounds, protocol_override, preview, preview_protocol) for key, d in dests.items()}
+    by_mesh: dict[str, list[str]] = {}
+    for m, n in built:
+        by_mesh.setdefault(m, []).append(n)
+    services_by_name = {(m.res.mesh, m.res.namespace, m.res.name): m for m in mesh_services}
+    proxies = [_proxy(dp, by_mesh, services_by_name, report) for dp in dataplanes]
     if preview:
         synthetic_proxies = _synthesise_proxies(preview_proxies, built)
         proxies.extend(synthetic_proxies)
@@ -193,7 +198,7 @@ def _add_ms_port(dest: Callable[[str, str], _Dest], ms: MeshService, port) -> No
         d.labels, d.ms, d.ms_port, d.identity_from = res.labels, ms, port, 3
 
 
-def _finish(d: _Dest, dataplanes: list[Dataplane], override: str | None, preview: bool,
+def _finish(d: _Dest, inbounds: _Inbounds | None, override: str | None, preview: bool,
             preview_protocol: Callable[[Destination], str] | None) -> Destination:
     if not d.identity_from:
         m = _TAG_ONLY_K8S.match(d.name)
@@ -206,7 +211,7 @@ def _finish(d: _Dest, dataplanes: list[Dataplane], override: str | None, preview
     labels.setdefault("kuma.io/display-name", d.id_name)
     if d.namespace:
         labels.setdefault("k8s.kuma.io/namespace", d.namespace)
-    endpoints, protocols = ([], []) if preview else _endpoints(d, dataplanes)
+    endpoints, protocols = ([], []) if inbounds is None else inbounds.endpoints(d)
     if d.ms_port is not None and d.ms_port.app_protocol is not None:
         protocol, source = proto.normalise(d.ms_port.app_protocol), "MeshService appProtocol"
     elif d.svc_protocol is not None:
@@ -226,45 +231,59 @@ def _finish(d: _Dest, dataplanes: list[Dataplane], override: str | None, preview
     return out
 
 
-def _endpoints(d: _Dest, dataplanes: list[Dataplane]) -> tuple[list[tuple[str, int]], list[str | None]]:
-    """01 §6.2: inbounds tagged with the destination name, plus the MeshService selector's inbounds on the
-    port's targetPort; duplicates dropped; ordered by proxy name then inbound index."""
-    found: list[tuple[str, int, tuple[str, int], str | None]] = []
-    seen: set[tuple[str, int]] = set()
-    selector = d.ms.selector if d.ms is not None else None
-    target = d.ms_port.target_port if d.ms_port is not None else None
-    for dp in dataplanes:
-        if dp.res.mesh != d.mesh:
-            continue
-        for ib in dp.inbounds:
-            hit = ib.tags[SERVICE] == d.name
-            if not hit and selector is not None and all(ib.tags.get(k) == v for k, v in selector.items()):
-                hit = ib.port == target if isinstance(target, int) else ib.name == target
-            if hit:
-                found.append((dp.proxy_name, ib.index, (ib.address, ib.port), ib.tags.get(PROTOCOL)))
-    found.sort(key=lambda f: (f[0], f[1]))
-    endpoints, protocols = [], []
-    for _, _, ep, p in found:
-        if ep not in seen:
-            seen.add(ep)
-            endpoints.append(ep)
-            protocols.append(p)
-    return endpoints, protocols
+class _Inbounds:
+    """Every inbound of the mesh's Dataplanes, indexed by (mesh, tag key, tag value), in (proxy name, inbound
+    index) order: endpoint lookups cost the matching inbounds, not every Dataplane (01 §6.2)."""
+
+    def __init__(self, dataplanes: Iterable[Dataplane]):
+        self.by_tag: dict[tuple[str, str, str], list[tuple[str, int, object]]] = {}
+        self.by_mesh: dict[str, list[tuple[str, int, object]]] = {}
+        for dp in sorted(dataplanes, key=lambda dp: dp.proxy_name):
+            for ib in dp.inbounds:
+                item = (dp.proxy_name, ib.index, ib)
+                self.by_mesh.setdefault(dp.res.mesh, []).append(item)
+                for k, v in ib.tags.items():
+                    self.by_tag.setdefault((dp.res.mesh, k, v), []).append(item)
+
+    def endpoints(self, d: _Dest) -> tuple[list[tuple[str, int]], list[str | None]]:
+        """01 §6.2: inbounds tagged with the destination name, plus the MeshService selector's inbounds on the
+        port's targetPort; duplicates dropped; ordered by proxy name then inbound index."""
+        found = list(self.by_tag.get((d.mesh, SERVICE, d.name), ()))
+        selector = d.ms.selector if d.ms is not None else None
+        if selector is not None:
+            target = d.ms_port.target_port
+            first = next(iter(sorted(selector.items())), None)
+            pool = self.by_tag.get((d.mesh, *first), ()) if first else self.by_mesh.get(d.mesh, ())
+            for item in pool:
+                ib = item[2]
+                if ib.tags[SERVICE] != d.name and all(ib.tags.get(k) == v for k, v in selector.items()) and (
+                        ib.port == target if isinstance(target, int) else ib.name == target):
+                    found.append(item)
+            found.sort(key=lambda f: (f[0], f[1]))
+        endpoints, protocols = [], []
+        seen: set[tuple[str, int]] = set()
+        for _, _, ib in found:
+            ep = (ib.address, ib.port)
+            if ep not in seen:
+                seen.add(ep)
+                endpoints.append(ep)
+                protocols.append(ib.tags.get(PROTOCOL))
+        return endpoints, protocols
 
 
-def _proxy(dp: Dataplane, built: dict[tuple[str, str], Destination], mesh_services: list[MeshService],
+def _proxy(dp: Dataplane, by_mesh: dict[str, list[str]], services: dict[tuple[str, str, str], MeshService],
            report: Report) -> Proxy:
     res = dp.res
     mesh = res.mesh
     if dp.outbounds is None:
-        names = [n for (m, n) in built if m == mesh]
+        names = by_mesh.get(mesh, [])
     else:
         names = []
         for ob in dp.outbounds:
             if ob.service is not None:
                 names.append(ob.service)
                 continue
-            name = _backend_destination(dp, ob, mesh_services, report)
+            name = _backend_destination(dp, ob, services, report)
             if name is not None:
                 names.append(name)
     inbound_tags = tuple(ib.tags for ib in dp.inbounds)
@@ -286,12 +305,12 @@ def union_tags(inbound_tags: Iterable[dict[str, str]]) -> dict[str, tuple[str, .
     return {k: tuple(sorted(v)) for k, v in sorted(acc.items())}
 
 
-def _backend_destination(dp: Dataplane, ob, mesh_services: list[MeshService], report: Report) -> str | None:
+def _backend_destination(dp: Dataplane, ob, services: dict[tuple[str, str, str], MeshService],
+                         report: Report) -> str | None:
     ref = ob.backend
     path = dp.res.at("networking", "outbound", ob.index)
     shown = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
-    ms = next((m for m in mesh_services if m.res.mesh == dp.res.mesh and m.res.name == ref.name
-               and m.res.namespace == ref.namespace), None)
+    ms = services.get((dp.res.mesh, ref.namespace, ref.name))
     if ms is None:
         dp.res.src.warning(report, path, f'references unknown MeshService "{shown}"; skipped')
         return None
@@ -319,7 +338,7 @@ def _synthesise_destinations(dests: dict[tuple[str, str], _Dest], dest: Callable
                              requests: Iterable[PreviewDestination]) -> None:
     """Add a destination for every request that no destination (declared or synthesised before) matches."""
     for req in requests:
-        existing = [_finish(d, [], None, True, None) for (m, _), d in dests.items() if m == req.mesh]
+        existing = [_finish(d, None, None, True, None) for (m, _), d in dests.items() if m == req.mesh]
         if any(req.matches(e) for e in existing):
             continue
         if req.kind == "meshservice":
