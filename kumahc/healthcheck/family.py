@@ -26,6 +26,10 @@ class Family:
     policies: list[api.HealthCheck] = field(default_factory=list)
     _candidates: dict[int, tuple[match.Candidate, ...]] = field(default_factory=dict)
     _contributions: dict[tuple[int, str], Contribution] = field(default_factory=dict)
+    _winners: dict[tuple, match.Win | None] = field(default_factory=dict)
+    _ranks: dict[int, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    _index: match.SourceIndex | None = None
+    _keys: dict[int, tuple] = field(default_factory=dict)
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
@@ -78,17 +82,32 @@ class Family:
         key = id(proxy)
         found = self._candidates.get(key)
         if found is None:
-            found = self._candidates[key] = match.candidates(self.policies, proxy)
+            if self._index is None:
+                self._index = match.SourceIndex(self.policies)
+            found = self._candidates[key] = match.candidates(self._index.policies_for(proxy), proxy)
         return found
 
     def proxy_key(self, proxy: Proxy) -> tuple[tuple[int, tuple[int, int]], ...]:
         """The candidate policies and their source ranks: all the 03 §3 selection depends on besides the
         destination."""
-        return tuple((id(c.policy), c.source_rank) for c in self.candidates(proxy))
+        key = self._keys.get(id(proxy))
+        if key is None:
+            key = self._keys[id(proxy)] = tuple((id(c.policy), c.source_rank) for c in self.candidates(proxy))
+        return key
 
     def winner(self, proxy: Proxy, dest: Destination) -> match.Win | None:
-        """The HealthCheck applied to ``dest`` for ``proxy`` (03 §3), with its aggregate rank, or None."""
-        return match.winner(self.candidates(proxy), dest)
+        """The HealthCheck applied to ``dest`` for ``proxy`` (03 §3), with its aggregate rank, or None. Cached
+        per (candidate set, destination): proxies with the same candidates share the decision."""
+        key = (self.proxy_key(proxy), dest.mesh, dest.name)
+        if key not in self._winners:
+            self._winners[key] = match.winner(self.candidates(proxy), dest, self._destination_ranks)
+        return self._winners[key]
+
+    def _destination_ranks(self, policy: api.HealthCheck) -> dict[str, tuple[int, int]]:
+        found = self._ranks.get(id(policy))
+        if found is None:
+            found = self._ranks[id(policy)] = match.destination_ranks(policy)
+        return found
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The winner's health check (every protocol) and, when it sets either panic field, its panic settings.

@@ -6,12 +6,12 @@ aggregate wins, then the later ``creationTime`` (absent = older than any), then 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kumahc.healthcheck.api import WILDCARD, HealthCheck, Rank, Selector
 from kumahc.mesh.view import Destination, Proxy
-from kumahc.resources.tags import selector_matches
+from kumahc.resources.tags import SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +32,9 @@ class Win:
 
 def source_matches(selector: Selector, proxy: Proxy) -> bool:
     """One inbound of ``proxy`` has every key of the selector with an equal value (``*`` = any value)."""
-    want = selector.as_dict()
-    return any(selector_matches(want, tags) for tags in proxy.inbound_tags)
+    pairs = selector.tags
+    return any(all((have := tags.get(k)) is not None and (v == WILDCARD or v == have) for k, v in pairs)
+               for tags in proxy.inbound_tags)
 
 
 def destination_matches(selector: Selector, dest: Destination) -> bool:
@@ -43,7 +44,8 @@ def destination_matches(selector: Selector, dest: Destination) -> bool:
 
 
 def candidates(policies: Iterable[HealthCheck], proxy: Proxy) -> tuple[Candidate, ...]:
-    """03 §3 step 1: the HealthChecks of the proxy's mesh with a source selector matching it, in input order."""
+    """03 §3 step 1: the HealthChecks of the proxy's mesh with a source selector matching it, in input order.
+    ``policies`` may be narrowed beforehand (:class:`SourceIndex`)."""
     out = []
     for p in policies:
         if p.res.mesh != proxy.mesh:
@@ -54,13 +56,26 @@ def candidates(policies: Iterable[HealthCheck], proxy: Proxy) -> tuple[Candidate
     return tuple(out)
 
 
-def winner(found: Iterable[Candidate], dest: Destination) -> Win | None:
+def destination_ranks(policy: HealthCheck) -> dict[str, Rank]:
+    """Best destination-selector rank per ``kuma.io/service`` value (``*`` included) of one policy."""
+    out: dict[str, Rank] = {}
+    for s in policy.destinations:
+        value = s.service
+        if value is not None and (value not in out or s.rank > out[value]):
+            out[value] = s.rank
+    return out
+
+
+def winner(found: Iterable[Candidate], dest: Destination,
+           ranks_of: Callable[[HealthCheck], dict[str, Rank]] = destination_ranks) -> Win | None:
     """03 §3 steps 2–3: the candidate with the best aggregate for ``dest``, ties broken by creation time, then
-    input order (later wins both); None when no candidate has a destination selector matching ``dest``."""
+    input order (later wins both); None when no candidate has a destination selector matching ``dest``.
+    ``ranks_of`` may be a cached :func:`destination_ranks`."""
     best: tuple | None = None
     win: Win | None = None
     for c in found:
-        ranks = [s.rank for s in c.policy.destinations if destination_matches(s, dest)]
+        by_service = ranks_of(c.policy)
+        ranks = [r for r in (by_service.get(dest.name), by_service.get(WILDCARD)) if r is not None]
         if not ranks:
             continue
         d = max(ranks)
@@ -74,3 +89,22 @@ def winner(found: Iterable[Candidate], dest: Destination) -> Win | None:
 def _created_key(policy: HealthCheck) -> tuple:
     # (0,) sorts before any (1, timestamp): an absent creationTime is older than every timestamp.
     return (0,) if policy.created is None else (1, policy.created)
+
+
+class SourceIndex:
+    """HealthChecks by the ``kuma.io/service`` values of their source selectors (mandatory, 03 §2): a proxy
+    needs only those naming one of its services, or ``*``."""
+
+    def __init__(self, policies: Sequence[HealthCheck]):
+        self.position = {id(p): i for i, p in enumerate(policies)}
+        self.by_service: dict[tuple[str, str], list[HealthCheck]] = {}
+        for p in policies:
+            for value in {s.service for s in p.sources}:
+                self.by_service.setdefault((p.res.mesh, value or WILDCARD), []).append(p)
+
+    def policies_for(self, proxy: Proxy) -> list[HealthCheck]:
+        found: dict[int, HealthCheck] = {}
+        for value in (*proxy.tags.get(SERVICE, ()), WILDCARD):
+            for p in self.by_service.get((proxy.mesh, value), ()):
+                found[id(p)] = p
+        return sorted(found.values(), key=lambda p: self.position[id(p)])

@@ -42,6 +42,7 @@ class Family:
     _merged: dict[tuple, Outcome] = field(default_factory=dict)
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
     _index: _SelectorIndex | None = None
+    _entries: dict[int, _EntryIndex] = field(default_factory=dict)
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
@@ -92,17 +93,12 @@ class Family:
         key = id(proxy)
         found = self._selecting.get(key)
         if found is None:
-            policies = tuple(p for p in self._candidates(proxy) if match.selects(p, proxy))
+            if self._index is None:
+                self._index = _SelectorIndex(self.policies)
+            policies = tuple(self._index.selecting(proxy))
             ids = tuple(id(p) for p in policies)
             found = self._selecting[key] = (self._selections.setdefault(ids, len(self._selections)), policies)
         return found
-
-    def _candidates(self, proxy: Proxy) -> list[api.MeshHealthCheck]:
-        """Policies that may select ``proxy``, in input order: the index narrows thousands of policies to those
-        whose top-level targetRef names one of the proxy's labels, tags or its name (02 §4); ``selects`` decides."""
-        if self._index is None:
-            self._index = _SelectorIndex(self.policies)
-        return self._index.candidates(proxy)
 
     def proxy_key(self, proxy: Proxy) -> tuple[int, str]:
         """(selection id, ``x-kuma-tags`` value): all a MeshHealthCheck outcome depends on besides the
@@ -124,7 +120,10 @@ class Family:
         base_key = (selection, dest.mesh, dest.name)
         base = self._merged.get(base_key)
         if base is None:
-            base = self._merged[base_key] = _merge(policies, dest)
+            index = self._entries.get(selection)
+            if index is None:
+                index = self._entries[selection] = _EntryIndex(policies)
+            base = self._merged[base_key] = _merge(index.matching(dest), dest)
         if base.checker is None:
             return base  # no health check: nothing depends on the tags
         key = (base_key, tags)
@@ -139,27 +138,36 @@ class Family:
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """02 §3.3 warnings that need the mesh: a policy selecting no proxy, an entry matching no destination of
         the selected proxies, and MHC confs applied to destinations of unknown protocol."""
+        # Destinations reached per selection (proxies selected by the same policies), then per policy: an entry
+        # "matches no destination" when none of its candidate destinations is reached by any of its selections.
         reached: dict[int, set[tuple[str, str]]] = {}
+        selections_of: dict[int, set[int]] = {}
         for x in view.proxies:
-            for p in self.selecting(x)[1]:
-                reached.setdefault(id(p), set()).update((x.mesh, n) for n in x.destinations)
+            selection, policies = self.selecting(x)
+            if selection not in reached:
+                reached[selection] = set()
+                for p in policies:
+                    selections_of.setdefault(id(p), set()).add(selection)
+            reached[selection].update((x.mesh, n) for n in x.destinations)
         for p in self.policies:
             if p.shadow or p.target_ref.kind == "MeshGateway":
                 continue
-            if id(p) not in reached:
+            if id(p) not in selections_of:
                 p.res.src.warning(report, ("spec", "targetRef"), "matches no proxy")
                 continue
-            dests = [view.destinations[k] for k in sorted(reached[id(p)])]
+            sets = [reached[sel] for sel in sorted(selections_of[id(p)])]
             for e in p.entries:
                 if e.target_ref.kind in ("MeshExternalService", "MeshMultiZoneService"):
                     continue
-                hits = [d for d in dests if match.entry_matches(e, d)]
+                candidates = [k for k, d in view.destinations.items() if k[0] == p.res.mesh
+                              and match.entry_matches(e, d)]
+                hits = [k for k in candidates if any(k in r for r in sets)]
                 if not hits:
                     p.res.src.warning(report, ("spec", "to", e.index, "targetRef"), "matches no destination")
-                for d in hits:
-                    if d.protocol == "unknown":
+                for k in hits:
+                    if view.destinations[k].protocol == "unknown":
                         report.add(Severity.WARNING, "protocol unknown; MeshHealthCheck adds no health check",
-                                   ("destination", d.mesh, d.name))
+                                   ("destination", k[0], k[1]))
 
 
 class _SelectorIndex:
@@ -171,10 +179,15 @@ class _SelectorIndex:
     def __init__(self, policies: Sequence[api.MeshHealthCheck]):
         self.position = {id(p): i for i, p in enumerate(policies)}
         self.always: list[api.MeshHealthCheck] = []
+        self.everyone: dict[str, list[api.MeshHealthCheck]] = {}  # select every proxy of their mesh
         self.by_key: dict[tuple[str, ...], list[api.MeshHealthCheck]] = {}
         for p in policies:
             ref = p.target_ref
             if p.shadow or ref.kind == "MeshGateway":
+                continue
+            if (ref.kind == "Mesh" and ref.proxy_types is None) or (
+                    ref.kind == "Dataplane" and ref.name is None and ref.labels is None):
+                self.everyone.setdefault(p.res.mesh, []).append(p)
                 continue
             if ref.kind == "Dataplane" and ref.labels:
                 key: tuple[str, ...] | None = ("label", *ref.labels[0])
@@ -187,6 +200,14 @@ class _SelectorIndex:
             else:
                 key = None
             (self.always if key is None else self.by_key.setdefault(key, [])).append(p)
+
+    def selecting(self, proxy: Proxy) -> list[api.MeshHealthCheck]:
+        """The policies selecting ``proxy``, in input order."""
+        everyone = self.everyone.get(proxy.mesh, [])
+        others = [p for p in self.candidates(proxy) if match.selects(p, proxy)]
+        if not others:
+            return everyone
+        return sorted(everyone + others, key=lambda p: self.position[id(p)])
 
     def candidates(self, proxy: Proxy) -> list[api.MeshHealthCheck]:
         found = list(self.always)
@@ -203,9 +224,38 @@ class _SelectorIndex:
         return found
 
 
-def _merge(policies: Sequence[api.MeshHealthCheck], dest: Destination) -> Outcome:
-    """Matching, merge, checker selection and panic settings: everything but the health check itself."""
-    entries = tuple(match.matching_entries(policies, dest))
+class _EntryIndex:
+    """The ``to[]`` entries of one selection's policies by the destination name they can match (02 §5): ``Mesh``
+    entries match everything, ``MeshService`` entries by name (``<n>_<ns>_svc_<p>`` names by ``n``), label entries
+    are checked one by one; :func:`match.entry_matches` decides."""
+
+    def __init__(self, policies: Sequence[api.MeshHealthCheck]):
+        self.mesh: list[api.Entry] = []  # match every destination
+        self.labels: list[api.Entry] = []  # checked one by one
+        self.by_name: dict[str, list[api.Entry]] = {}
+        for p in policies:
+            for e in p.entries:
+                ref = e.target_ref
+                if ref.kind == "Mesh":
+                    self.mesh.append(e)
+                elif ref.kind == "MeshService" and ref.labels is None and ref.name is not None:
+                    m = match.K8S_NAME.match(ref.name)
+                    key = m.group(1) if m and ref.section_name is None else ref.name
+                    self.by_name.setdefault(key, []).append(e)
+                elif ref.kind == "MeshService":
+                    self.labels.append(e)
+
+    def matching(self, dest: Destination) -> list[api.Entry]:
+        """The matching entries in merge order (02 §6)."""
+        named = self.by_name.get(dest.id_name, [])
+        hits = [e for e in (*named, *self.labels) if match.entry_matches(e, dest)]
+        return match.sorted_entries(self.mesh + hits if hits else self.mesh)
+
+
+def _merge(entries: Sequence[api.Entry], dest: Destination) -> Outcome:
+    """Merge, checker selection and panic settings of the matching ``entries``: everything but the health check
+    itself."""
+    entries = tuple(entries)
     if not entries:
         return Outcome((), None, None, 6, None)
     merged = match.merge(entries)
@@ -222,7 +272,7 @@ def _merge(policies: Sequence[api.MeshHealthCheck], dest: Destination) -> Outcom
 
 def _with_check(base: Outcome, dest: Destination, tags: str) -> Outcome:
     """``base`` plus the health check probed from a proxy whose ``x-kuma-tags`` value is ``tags``."""
-    hc = translate.health_check(base.merged.conf, dest.protocol, tags)
+    hc = translate.health_check(base.merged.conf, dest.protocol, tags, base.merged.key)
     hc_group = HealthCheckGroup(base.entries[-1].policy.res.display_name, hc, http2=base.checker == "grpc")
     panic = base.contribution.panic if base.contribution is not None else None
     return Outcome(base.entries, base.merged, base.checker, base.rule, Contribution(KIND, hc_group, panic))
@@ -254,7 +304,7 @@ def _preview_destination(e: api.Entry) -> PreviewDestination | None:
         return PreviewDestination(mesh, "any-service", matches)
     if ref.kind != "MeshService" or ref.name is None:
         return None
-    m = match._K8S_NAME.match(ref.name)
+    m = match.K8S_NAME.match(ref.name)
     if m and ref.section_name is None:
         return PreviewDestination(mesh, "meshservice", matches, m.group(1), m.group(2), int(m.group(3)), m.group(3))
     section = ref.section_name

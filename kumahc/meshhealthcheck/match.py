@@ -3,6 +3,7 @@ sort and RFC 7386 merge of matching entries (02 §6). Pure functions over the me
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from kumahc.meshhealthcheck.api import DEFAULTS, HTTP_DEFAULT_PATH, TO_RANK, TOP
 from kumahc.resources.model import UNIVERSAL
 from kumahc.resources.tags import SERVICE, selector_matches
 
-_K8S_NAME = re.compile(r"^([^_]+)_([^_]+)_svc_([0-9]+)$")
+K8S_NAME = re.compile(r"^([^_]+)_([^_]+)_svc_([0-9]+)$")
 
 
 def selects(policy: MeshHealthCheck, proxy: Proxy) -> bool:
@@ -56,7 +57,7 @@ def entry_matches(entry: Entry, dest: Destination) -> bool:
         if not all(dest.labels.get(k) == v for k, v in ref.labels):
             return False
         return ref.section_name is None or dest.section == ref.section_name
-    m = _K8S_NAME.match(ref.name or "")
+    m = K8S_NAME.match(ref.name or "")
     if m and ref.section_name is None:
         return dest.id_name == m.group(1) and dest.namespace == m.group(2) and dest.port == int(m.group(3))
     namespace = ref.namespace if ref.namespace is not None else entry.policy.res.namespace
@@ -95,6 +96,7 @@ class Merged:
 
     conf: dict[str, Any]
     origins: dict[tuple[str, ...], Entry]
+    key: str  # the conf as canonical JSON: equal confs, equal keys (translation cache)
 
 
 def merge(entries: Sequence[Entry]) -> Merged:
@@ -108,7 +110,7 @@ def merge(entries: Sequence[Entry]) -> Merged:
         conf.setdefault(k, v)
     if "http" in conf:
         conf["http"].setdefault("path", HTTP_DEFAULT_PATH)
-    return Merged(conf, origins)
+    return Merged(conf, origins, json.dumps(conf, sort_keys=True))
 
 
 def _patch(target: dict[str, Any], patch: dict[str, Any], path: tuple, entry: Entry,

@@ -46,11 +46,13 @@ def kuma_tags_header(tags: Mapping[str, tuple[str, ...]]) -> str:
     return "".join(f"&{k}={','.join(sorted(v))}&" for k, v in sorted(tags.items()))
 
 
-def health_check(conf: Mapping[str, Any], protocol: str, source_tags: str) -> health_check_pb2.HealthCheck | None:
+def health_check(conf: Mapping[str, Any], protocol: str, source_tags: str,
+                 conf_key: str | None = None) -> health_check_pb2.HealthCheck | None:
     """``health_checks[0]`` for a merged conf (defaults filled) on a destination of ``protocol``, probed from a
     proxy whose ``x-kuma-tags`` value is ``source_tags`` (``""`` = no header). None when no checker applies.
+    ``conf_key``: ``conf`` as canonical JSON when the caller has it (:attr:`match.Merged.key`).
     The result is cached and shared: callers copy it, never mutate it."""
-    return _health_check(json.dumps(conf, sort_keys=True), protocol, source_tags)
+    return _health_check(conf_key or json.dumps(conf, sort_keys=True), protocol, source_tags)
 
 
 @lru_cache(maxsize=65536)

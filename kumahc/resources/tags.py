@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 SERVICE = "kuma.io/service"
 PROTOCOL = "kuma.io/protocol"
@@ -24,15 +25,23 @@ def tag_problems(tags: Mapping[str, str], require_service: bool) -> list[tuple[s
     out: list[tuple[str | None, str]] = []
     if require_service and SERVICE not in tags:
         out.append((None, MISSING_SERVICE))
-    for key in sorted(tags):
-        value = tags[key]
-        if not _TAG_NAME.match(key):
-            out.append((key, NAME_MESSAGE))
-        if value == "":
-            out.append((key, EMPTY_VALUE))
-        elif not _TAG_VALUE.match(value):
-            out.append((key, VALUE_MESSAGE))
+    bad = [key for key, value in tags.items() if _pair_problems(key, value)]
+    for key in sorted(bad):
+        out.extend((key, message) for message in _pair_problems(key, tags[key]))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _pair_problems(key: str, value: str) -> tuple[str, ...]:
+    # A mesh repeats the same few tag pairs on thousands of inbounds and outbounds: check each pair once.
+    out = []
+    if not _TAG_NAME.match(key):
+        out.append(NAME_MESSAGE)
+    if value == "":
+        out.append(EMPTY_VALUE)
+    elif not _TAG_VALUE.match(value):
+        out.append(VALUE_MESSAGE)
+    return tuple(out)
 
 
 def selector_matches(selector: Mapping[str, str], tags: Mapping[str, str]) -> bool:
