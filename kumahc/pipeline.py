@@ -6,12 +6,14 @@ Pure except for :func:`kumahc.resources.loader.load` reading files. Used by ``re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 
 from kumahc.combine import Combined, combine
-from kumahc.diagnostics import InputError, Report, Severity
+from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
 from kumahc.family import PolicyFamily
 from kumahc.healthcheck.family import Family as HealthCheckFamily
@@ -19,7 +21,8 @@ from kumahc.kong.family import Family as KongFamily
 from kumahc.mesh import view as mesh_view
 from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
-from kumahc.resources.loader import Loaded, load
+from kumahc.resources.loader import FileCache, Loaded, load
+from kumahc.resources.model import Resource
 
 # Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
 FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily)
@@ -83,20 +86,56 @@ def _proxy_clusters(proxy: mesh_view.Proxy, view: mesh_view.MeshView, families: 
     return tuple(results), warnings
 
 
-def run(paths: list[str], options: Options = Options()) -> Result:
-    """Run the whole pipeline on PATH arguments.
+@dataclass(slots=True)
+class RunCache:
+    """What ``serve`` keeps between runs so that a change costs what it touches: unchanged files are not read
+    (:class:`FileCache`), unchanged resources are not validated again, the mesh view is reused while Dataplanes,
+    MeshServices and Services are the same objects, and a proxy class whose key is unchanged keeps its clusters.
+    Keys hold the Resource objects themselves (compared by identity): a changed file gives new objects, so new
+    keys. Only what the last run used is kept."""
+
+    files: FileCache = field(default_factory=FileCache)
+    typed: dict[Resource, tuple[object, tuple[Diagnostic, ...]]] = field(default_factory=dict)
+    view_inputs: tuple | None = None
+    view: mesh_view.MeshView | None = None
+    view_diagnostics: tuple[Diagnostic, ...] = ()
+    classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = field(default_factory=dict)
+
+
+def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
+           cache: RunCache | None, kept: dict) -> list:
+    """Validate and type core resources, reusing earlier results (and replaying their diagnostics) per object."""
+    out = []
+    for _, res in items:
+        hit = cache.typed.get(res) if cache is not None else None
+        if hit is None:
+            sub = Report()
+            hit = (kind_check(res, sub), tuple(sub.items))
+        kept[res] = hit
+        report.extend(hit[1])
+        if hit[0] is not None:
+            out.append(hit[0])
+    return out
+
+
+def run(paths: list[str], options: Options = Options(), cache: RunCache | None = None) -> Result:
+    """Run the whole pipeline on PATH arguments. ``cache`` (serve's reloads) makes a run reuse what the previous
+    one computed from unchanged inputs; the result is the same as without it.
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
     report = Report()
-    loaded = load(paths, report)
+    loaded = load(paths, report, cache.files if cache is not None else None)
     by_kind: dict[str, list] = {}
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))
-    dataplanes = [dp for _, r in by_kind.get("Dataplane", []) if (dp := core.dataplane(r, report)) is not None]
+    kept: dict = {}
+    dataplanes = _typed(core.dataplane, by_kind.get("Dataplane", []), report, cache, kept)
     preview = not by_kind.get("Dataplane")
-    mesh_services = [m for _, r in by_kind.get("MeshService", []) if (m := core.mesh_service(r, report)) is not None]
-    services = [s for _, r in by_kind.get("Service", []) if (s := core.service(r, report)) is not None]
+    mesh_services = _typed(core.mesh_service, by_kind.get("MeshService", []), report, cache, kept)
+    services = _typed(core.service, by_kind.get("Service", []), report, cache, kept)
+    if cache is not None:
+        cache.typed = kept
     families: list[PolicyFamily] = [f.load(by_kind.get(f.KIND, []), report, preview, services) for f in FAMILIES]
     mhc = families[0]
     if report.has_errors(options.strict):
@@ -111,24 +150,40 @@ def run(paths: list[str], options: Options = Options()) -> Result:
         votes = set().union(*(f.preview_votes(dest) for f in families))
         return "grpc" if "grpc" in votes else "http" if "http" in votes else "tcp"
 
-    view = mesh_view.build(dataplanes, mesh_services, services, options.protocol, report,
-                           [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol)
+    # Outside preview mode the view depends only on the core resources (and --protocol).
+    view_inputs = None if preview else (tuple(dp.res for dp in dataplanes), tuple(m.res for m in mesh_services),
+                                        tuple(s.res for s in services), options.protocol)
+    if cache is not None and view_inputs is not None and cache.view_inputs == view_inputs:
+        view = cache.view
+        report.extend(cache.view_diagnostics)
+    else:
+        sub = Report()
+        view = mesh_view.build(dataplanes, mesh_services, services, options.protocol, sub,
+                               [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol)
+        report.extend(sub.items)
+        if cache is not None:
+            cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)
+            cache.classes = {}  # class results hold the old view's destinations
     clusters: dict[tuple[str, str], tuple[ClusterResult, ...]] = {}
     built: dict[tuple, ClusterResult] = {}
     combined: dict[tuple[int, ...], tuple[Combined, list[str]]] = {}
     assignments: dict[tuple[str, str], object] = {}
     # Proxies whose clusters depend on equal inputs (same mesh and destinations, equal family keys) form a class:
-    # its clusters and precedence warnings are computed once, for its first proxy.
+    # its clusters and precedence warnings are computed once, for its first proxy (and kept across runs).
+    previous = cache.classes if cache is not None and view_inputs is not None else {}
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
     for proxy in view.proxies:
         key = (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in families))
-        found_class = classes.get(key)
+        found_class = classes.get(key) or previous.get(key)
         if found_class is None:
-            found_class = classes[key] = _proxy_clusters(proxy, view, families, combined, built, assignments)
+            found_class = _proxy_clusters(proxy, view, families, combined, built, assignments)
+        classes[key] = found_class
         results, warnings = found_class
         for name, message in warnings:
             report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
         clusters[(proxy.mesh, proxy.name)] = results
+    if cache is not None and view_inputs is not None:
+        cache.classes = classes
     for f in families:
         f.mesh_warnings(view, report)
     if report.has_errors(options.strict):

@@ -87,12 +87,12 @@ class Family:
             found = self._candidates[key] = match.candidates(self._index.policies_for(proxy), proxy)
         return found
 
-    def proxy_key(self, proxy: Proxy) -> tuple[tuple[int, tuple[int, int]], ...]:
-        """The candidate policies and their source ranks: all the 03 §3 selection depends on besides the
-        destination."""
+    def proxy_key(self, proxy: Proxy) -> tuple:
+        """The candidate policies (their resources) and source ranks: all the 03 §3 selection depends on besides
+        the destination."""
         key = self._keys.get(id(proxy))
         if key is None:
-            key = self._keys[id(proxy)] = tuple((id(c.policy), c.source_rank) for c in self.candidates(proxy))
+            key = self._keys[id(proxy)] = tuple((c.policy.res, c.source_rank) for c in self.candidates(proxy))
         return key
 
     def winner(self, proxy: Proxy, dest: Destination) -> match.Win | None:

@@ -30,6 +30,7 @@ class Family:
     policies: dict[tuple[str, str], api.KongUpstreamPolicy] = field(default_factory=dict)
     references: dict[tuple[str, str], list[Service]] = field(default_factory=dict)
     _contributions: dict[tuple[int, str], Contribution | None] = field(default_factory=dict)
+    _all: tuple | None = None
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
@@ -116,9 +117,12 @@ class Family:
 
     # --- translation ---------------------------------------------------------------------------------------------
 
-    def proxy_key(self, proxy: Proxy) -> None:
-        """Kong policies attach to destinations (Services), whichever proxy calls them."""
-        return None
+    def proxy_key(self, proxy: Proxy) -> tuple:
+        """Kong policies attach to destinations (Services), whichever proxy calls them: the key is every policy
+        (resource) of the inputs, so that any change to one reaches every proxy class."""
+        if self._all is None:
+            self._all = tuple(p.res for p in self.policies.values())
+        return self._all
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The attached policy's groups; the same object for every cluster of the same policy and protocol."""

@@ -43,6 +43,7 @@ class Family:
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
     _index: _SelectorIndex | None = None
     _entries: dict[int, _EntryIndex] = field(default_factory=dict)
+    _keys: dict[int, tuple] = field(default_factory=dict)
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
@@ -100,10 +101,13 @@ class Family:
             found = self._selecting[key] = (self._selections.setdefault(ids, len(self._selections)), policies)
         return found
 
-    def proxy_key(self, proxy: Proxy) -> tuple[int, str]:
-        """(selection id, ``x-kuma-tags`` value): all a MeshHealthCheck outcome depends on besides the
-        destination."""
-        return (self.selecting(proxy)[0], self._kuma_tags(proxy))
+    def proxy_key(self, proxy: Proxy) -> tuple[tuple[Resource, ...], str]:
+        """(the selecting policies' resources, ``x-kuma-tags`` value): all a MeshHealthCheck outcome depends on
+        besides the destination. Resources, not per-run ids, so the key means the same across reloads."""
+        key = self._keys.get(id(proxy))
+        if key is None:
+            key = self._keys[id(proxy)] = (tuple(p.res for p in self.selecting(proxy)[1]), self._kuma_tags(proxy))
+        return key
 
     def _kuma_tags(self, proxy: Proxy) -> str:
         tags = self._tags.get(id(proxy))

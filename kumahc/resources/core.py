@@ -6,7 +6,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from kumahc.diagnostics import Report, Severity
+from kumahc.diagnostics import Report
+from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import UNIVERSAL, Resource
 from kumahc.resources.tags import SERVICE, tag_problems
 
@@ -87,107 +88,102 @@ def _is_ip(text: Any) -> bool:
     return True
 
 
-def _tags(res: Resource, path: tuple, tags: dict, require_service: bool, report: Report) -> None:
-    for key, message in tag_problems(tags, require_service):
-        res.src.error(report, path if key is None else (*path, key), message)
-
-
 def dataplane(res: Resource, report: Report) -> Dataplane | None:
-    """Validate and type a Dataplane; None when it has errors (added to ``report``)."""
-    before = _errors(report)
+    """Validate and type a Dataplane (01 §5.1); None when it has errors (added to ``report``)."""
+    check = DocumentChecker(res, report, res.at("networking"))
     net = res.fields()["networking"]
-    at = lambda *p: res.at("networking", *p)  # noqa: E731 - a path helper reads better inline
     if not _is_ip(net["address"]):
-        res.src.error(report, at("address"), "must be a valid IP address")
+        check.error(("address",), "must be a valid IP address")
     if "gateway" in net:
-        res.src.error(report, at("gateway"), "gateway proxies are not supported")
+        check.error(("gateway",), "gateway proxies are not supported")
     if not net["inbound"]:
-        res.src.error(report, at("inbound"), "must have at least one element")
+        check.error(("inbound",), "must have at least one element")
     inbounds = []
     for i, ib in enumerate(net["inbound"]):
         if not 1 <= ib["port"] <= 65535:
-            res.src.error(report, at("inbound", i, "port"), PORT_RANGE)
+            check.error(("inbound", i, "port"), PORT_RANGE)
         if "servicePort" in ib and not 1 <= ib["servicePort"] <= 65535:
-            res.src.error(report, at("inbound", i, "servicePort"), PORT_RANGE)
+            check.error(("inbound", i, "servicePort"), PORT_RANGE)
         if "address" in ib and not _is_ip(ib["address"]):
-            res.src.error(report, at("inbound", i, "address"), "must be a valid IP address")
-        _tags(res, at("inbound", i, "tags"), ib["tags"], True, report)
+            check.error(("inbound", i, "address"), "must be a valid IP address")
+        _check_tags(check, ("inbound", i, "tags"), ib["tags"])
         inbounds.append(Inbound(i, ib["port"], ib.get("address", net["address"]), ib.get("name"), dict(ib["tags"])))
     outbounds: list[Outbound] | None = None
     if net.get("outbound") is not None:
         outbounds = []
         for i, ob in enumerate(net["outbound"]):
-            if ("tags" in ob) == ("backendRef" in ob):
-                res.src.error(report, at("outbound", i), "must have exactly one defined: tags, backendRef")
-                continue
-            if "tags" in ob:
-                _tags(res, at("outbound", i, "tags"), ob["tags"], True, report)
-                outbounds.append(Outbound(i, ob["tags"].get(SERVICE), None))
-                continue
-            ref = ob["backendRef"]
-            if ref["kind"] != "MeshService":
-                res.src.error(report, at("outbound", i, "backendRef", "kind"),
-                              f"value '{ref['kind']}' is not supported")
-                continue
-            backend = BackendRef(ref["name"], ref.get("namespace", res.namespace), ref.get("port"))
-            outbounds.append(Outbound(i, None, backend))
-    if _errors(report) > before:
+            tags, ref = ob.get("tags"), ob.get("backendRef")
+            if (tags is None) == (ref is None):
+                check.error(("outbound", i), "must have exactly one defined: tags, backendRef")
+            elif tags is not None:
+                _check_tags(check, ("outbound", i, "tags"), tags)
+                outbounds.append(Outbound(i, tags.get(SERVICE), None))
+            elif ref["kind"] != "MeshService":
+                check.error(("outbound", i, "backendRef", "kind"), f"value '{ref['kind']}' is not supported")
+            else:
+                outbounds.append(Outbound(i, None, BackendRef(ref["name"], ref.get("namespace", res.namespace),
+                                                             ref.get("port"))))
+    if check.failed:
         return None
     name = res.name if res.format == UNIVERSAL else f"{res.name}.{res.namespace}"
     return Dataplane(res, name, tuple(inbounds), None if outbounds is None else tuple(outbounds))
 
 
+def _check_tags(check: DocumentChecker, path: tuple, tags: dict[str, str]) -> None:
+    # Thousands of outbounds per mesh: the path of a tag is built only when it has a problem.
+    for key, message in tag_problems(tags, require_service=True):
+        check.error(path if key is None else (*path, key), message)
+
+
 def mesh_service(res: Resource, report: Report) -> MeshService | None:
     """Validate and type a MeshService (01 §5.2); None when it has errors."""
-    before = _errors(report)
+    check = DocumentChecker(res, report, res.base)
     spec = res.fields()
     selector = spec.get("selector") or {}
     for unsupported in ("dataplaneRef", "dataplaneLabels"):
         if unsupported in selector:
-            res.src.error(report, res.at("selector", unsupported), "not supported by kumahc; use dataplaneTags")
+            check.error(("selector", unsupported), "not supported by kumahc; use dataplaneTags")
     tags = selector.get("dataplaneTags")
     if tags is not None:
-        _tags(res, res.at("selector", "dataplaneTags"), tags, False, report)
-    ports = _ports(res, spec["ports"], report, with_target=True)
-    if _errors(report) > before:
+        for key, message in tag_problems(tags, require_service=False):
+            path = ("selector", "dataplaneTags")
+            check.error(path if key is None else (*path, key), message)
+    ports = _ports(check, spec["ports"], with_target=True)
+    if check.failed:
         return None
     return MeshService(res, None if tags is None else dict(tags), ports)
 
 
 def service(res: Resource, report: Report) -> Service | None:
     """Validate and type a core/v1 Service (01 §5.3); None when it has errors."""
-    before = _errors(report)
-    ports = _ports(res, (res.fields().get("ports") or []), report, with_target=False)
-    if _errors(report) > before:
+    check = DocumentChecker(res, report, res.base)
+    ports = _ports(check, (res.fields().get("ports") or []), with_target=False)
+    if check.failed:
         return None
     return Service(res, ports, res.annotations.get("konghq.com/upstream-policy"))
 
 
-def _ports(res: Resource, items: list[dict], report: Report, with_target: bool) -> tuple[ServicePort, ...]:
+def _ports(check: DocumentChecker, items: list[dict], with_target: bool) -> tuple[ServicePort, ...]:
     if with_target and not items:
-        res.src.error(report, res.at("ports"), "must have at least one element")
+        check.error(("ports",), "must have at least one element")
     out: list[ServicePort] = []
     numbers: set[int] = set()
     names: set[str] = set()
     for i, p in enumerate(items):
         number = p["port"]
         if not 1 <= number <= 65535:
-            res.src.error(report, res.at("ports", i, "port"), PORT_RANGE)
+            check.error(("ports", i, "port"), PORT_RANGE)
         elif with_target and number in numbers:
-            res.src.error(report, res.at("ports", i, "port"), f"duplicate port {number}")
+            check.error(("ports", i, "port"), f"duplicate port {number}")
         numbers.add(number)
         name = p.get("name", str(number))
         if with_target and name in names:
-            res.src.error(report, res.at("ports", i, "name"), f'duplicate port name "{name}"')
+            check.error(("ports", i, "name"), f'duplicate port name "{name}"')
         names.add(name)
         target = p.get("targetPort", number) if with_target else number
         if isinstance(target, int) and not 1 <= target <= 65535:
-            res.src.error(report, res.at("ports", i, "targetPort"), PORT_RANGE)
+            check.error(("ports", i, "targetPort"), PORT_RANGE)
         elif target == "":
-            res.src.error(report, res.at("ports", i, "targetPort"), "must not be empty")
+            check.error(("ports", i, "targetPort"), "must not be empty")
         out.append(ServicePort(number, name, p.get("appProtocol"), target))
     return tuple(out)
-
-
-def _errors(report: Report) -> int:
-    return sum(1 for d in report.items if d.severity == Severity.ERROR)

@@ -6,11 +6,12 @@ documents with problems are left out of the result.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kumahc.diagnostics import FatalInputError, Location, Report
+from kumahc.diagnostics import Diagnostic, FatalInputError, Location, Report
 from kumahc.resources import files
 from kumahc.resources.fieldpath import format_path
 from kumahc.resources.model import (
@@ -41,37 +42,92 @@ class Loaded:
     counted: int
 
 
-def load(paths: list[str], report: Report) -> Loaded:
+@dataclass(frozen=True, slots=True)
+class _FileResult:
+    """What one file gave: its resources, how many documents were of a kumahc kind, and its diagnostics."""
+
+    stamp: tuple
+    resources: tuple[Resource, ...]
+    counted: int
+    diagnostics: tuple[Diagnostic, ...]
+
+
+class FileCache:
+    """Results of files read before, for ``serve`` reloads: a file whose name, position in input order, size and
+    mtime (ns) are unchanged is not read again; its resources (the same objects) and diagnostics are reused.
+    Entries of files not seen in the last load are dropped."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, _FileResult] = {}
+
+    def get(self, path: str, stamp: tuple) -> _FileResult | None:
+        found = self._files.get(path)
+        return found if found is not None and found.stamp == stamp else None
+
+    def keep(self, results: dict[str, _FileResult]) -> None:
+        self._files = results
+
+
+def load(paths: list[str], report: Report, cache: FileCache | None = None) -> Loaded:
     """Read ``paths`` (01 §1) and return the resources that passed the load and structural checks. Problems are
-    added to ``report``. Raises :class:`FatalInputError` (``no input files found``) when the paths hold no file
-    to read and nothing else went wrong."""
+    added to ``report``. With ``cache``, unchanged files are taken from it (:class:`FileCache`). Raises
+    :class:`FatalInputError` (``no input files found``) when the paths hold no file to read and nothing else went
+    wrong."""
     inputs = files.discover(paths, report)
     if not inputs and not report.has_errors():
         raise FatalInputError("no input files found")
     resources: list[Resource] = []
     counted = 0
+    seen: dict[str, _FileResult] = {}
     for index, f in enumerate(inputs):
-        try:
-            text = files.read_text(f)
-        except UnicodeDecodeError as exc:
-            report.plain_error(f"{f.name}:{_byte_line(f, exc.start)}: invalid YAML: not UTF-8 "
-                               f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
-            continue
-        except OSError as exc:
-            report.plain_error(f"{f.name}: cannot read: {exc.strerror or exc}")
-            continue
-        try:
-            documents = parse(text)
-        except YamlSyntaxError as exc:
-            documents = exc.documents
-            # No subject: the document's kind and name may be unreadable (01 §1).
-            report.error(Location(f.name, index, 0, ""), exc.line, None, f"invalid YAML: {exc.problem}")
-        for doc in documents:
-            res, is_kumahc = _resource(f, index, doc, report)
-            counted += is_kumahc
-            if res is not None:
-                resources.append(res)
+        stamp = _stamp(f, index)
+        result = cache.get(f.path, stamp) if cache is not None and stamp is not None else None
+        if result is None:
+            result = _read(f, index, stamp)
+        if stamp is not None:
+            seen[f.path] = result
+        report.extend(result.diagnostics)
+        resources.extend(result.resources)
+        counted += result.counted
+    if cache is not None:
+        cache.keep(seen)
     return Loaded(tuple(inputs), tuple(_drop_duplicates(resources, report)), counted)
+
+
+def _stamp(f: files.InputFile, index: int) -> tuple | None:
+    try:
+        st = os.stat(f.path)
+    except OSError:
+        return None  # reading reports it
+    return (f.name, index, st.st_size, st.st_mtime_ns)
+
+
+def _read(f: files.InputFile, index: int, stamp: tuple | None) -> _FileResult:
+    """Read, parse, recognise and structurally check one file."""
+    report = Report()
+    resources: list[Resource] = []
+    counted = 0
+    try:
+        text = files.read_text(f)
+    except UnicodeDecodeError as exc:
+        report.plain_error(f"{f.name}:{_byte_line(f, exc.start)}: invalid YAML: not UTF-8 "
+                           f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
+        return _FileResult(stamp, (), 0, tuple(report.items))
+    except OSError as exc:
+        report.plain_error(f"{f.name}: cannot read: {exc.strerror or exc}")
+        return _FileResult(stamp, (), 0, tuple(report.items))
+    try:
+        documents = parse(text)
+    except YamlSyntaxError as exc:
+        documents = exc.documents
+        # No subject: the document's kind and name may be unreadable (01 §1).
+        report.error(Location(f.name, index, 0, ""), exc.line, None, f"invalid YAML: {exc.problem}")
+    for doc in documents:
+        res, is_kumahc = _resource(f, index, doc, report)
+        counted += is_kumahc
+        if res is not None:
+            resources.append(res)
+    return _FileResult(stamp, tuple(resources), counted, tuple(report.items))
 
 
 def _byte_line(f: files.InputFile, offset: int) -> int:

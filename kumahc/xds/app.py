@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from kumahc.diagnostics import FatalInputError, InputError, Report, Severity, summary
-from kumahc.pipeline import Options, run
+from kumahc.pipeline import Options, RunCache, run
 from kumahc.resources import files
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.admin import make_app
@@ -67,8 +67,9 @@ def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, 
     # Fingerprint before loading: a change made while kumahc starts is then seen by the first poll.
     seen = fingerprint(paths)
     options = Options(protocol=protocol, strict=strict)
+    run_cache = RunCache()
     try:
-        result = run(paths, options)
+        result = run(paths, options, run_cache)
     except FatalInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -79,11 +80,12 @@ def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, 
         return 1
     _log_report(result.report.lines(strict))
     snap = snapshots.build(result)
-    return asyncio.run(_main(paths, options, snap, xds, admin, time.monotonic() - started, seen))
+    return asyncio.run(_main(paths, options, snap, xds, admin, time.monotonic() - started, seen, run_cache))
 
 
 async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, xds_addr: Address,
-                admin_addr: Address, generation_seconds: float, seen: dict[str, tuple[int, int]]) -> int:
+                admin_addr: Address, generation_seconds: float, seen: dict[str, tuple[int, int]],
+                run_cache: RunCache) -> int:
     cache = SnapshotCache(first)
     metrics = Metrics()
     _gauges(metrics, first)
@@ -120,7 +122,7 @@ async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, x
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, force.set)
-    watcher = asyncio.ensure_future(_watch(paths, options, cache, metrics, stop, force, seen))
+    watcher = asyncio.ensure_future(_watch(paths, options, cache, metrics, stop, force, seen, run_cache))
     await stop.wait()
     log.info("shutting down")
     watcher.cancel()
@@ -136,12 +138,14 @@ def _gauges(metrics: Metrics, snap: snapshots.Snapshot) -> None:
     metrics.clusters.set(snap.cluster_count)
 
 
-async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics) -> None:
-    """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7)."""
+async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics,
+                  run_cache: RunCache) -> None:
+    """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). ``run_cache`` and
+    the current snapshot let the reload redo only what the change touches."""
     started = time.monotonic()
     try:
-        result = await asyncio.to_thread(run, paths, options)
-        snap = await asyncio.to_thread(snapshots.build, result)
+        result = await asyncio.to_thread(run, paths, options, run_cache)
+        snap = await asyncio.to_thread(snapshots.build, result, cache.snapshot)
     except InputError as exc:
         metrics.reloads.labels("failure").inc()
         log.error("reload failed; keeping the last good snapshot")
@@ -182,7 +186,7 @@ def fingerprint(paths: list[str]) -> dict[str, tuple[int, int]]:
 
 
 async def _watch(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics, stop: asyncio.Event,
-                 force: asyncio.Event, seen: dict[str, tuple[int, int]]) -> None:
+                 force: asyncio.Event, seen: dict[str, tuple[int, int]], run_cache: RunCache) -> None:
     """Poll the inputs' (size, mtime) every 0.5 s and reload 0.5 s after the last detected change (06 §7);
     SIGHUP (``force``) reloads at once. Nanosecond mtimes: two same-size writes within a second are both seen."""
     changed_at: float | None = None
@@ -193,11 +197,11 @@ async def _watch(paths: list[str], options: Options, cache: SnapshotCache, metri
             force.clear()
             seen = await asyncio.to_thread(fingerprint, paths)
             changed_at = None
-            await _reload(paths, options, cache, metrics)
+            await _reload(paths, options, cache, metrics, run_cache)
             continue
         now = await asyncio.to_thread(fingerprint, paths)
         if now != seen:
             seen, changed_at = now, time.monotonic()
         elif changed_at is not None and time.monotonic() - changed_at >= DEBOUNCE_MS / 1000:
             changed_at = None
-            await _reload(paths, options, cache, metrics)
+            await _reload(paths, options, cache, metrics, run_cache)

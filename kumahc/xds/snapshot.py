@@ -8,7 +8,7 @@ N serializations.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,6 +124,10 @@ class Snapshot:
     meshes: tuple[str, ...]  # longest name first, for node resolution
     document: dict[str, Any]
     loaded_at: datetime
+    # For the next build: per ClusterResult (by id, the object held so the id stays its own) its JSON and packed
+    # form; per distinct cluster list its resources.
+    packed: dict[int, tuple[Any, dict[str, Any], _Packed]] = field(default_factory=dict, repr=False)
+    shared: dict[tuple[int, ...], tuple[tuple, ProxyResources]] = field(default_factory=dict, repr=False)
 
     @property
     def cluster_count(self) -> int:
@@ -143,28 +147,36 @@ class Snapshot:
         return self.proxies.get(key, EMPTY) if key is not None else EMPTY
 
 
-def build(result: Result) -> Snapshot:
+def build(result: Result, previous: Snapshot | None = None) -> Snapshot:
     """Snapshot of a pipeline result. Identical cluster sets (same rendered clusters) share one ProxyResources;
-    each distinct cluster is packed and turned into JSON once."""
-    json_cache: dict[int, dict[str, Any]] = {}
+    each distinct cluster is packed and turned into JSON once. With ``previous`` (a reload), clusters and cluster
+    lists that are the same objects as in ``previous`` reuse its work."""
+    old_packed = previous.packed if previous is not None else {}
+    old_shared = previous.shared if previous is not None else {}
+    json_cache: dict[int, dict[str, Any]] = {k: v[1] for k, v in old_packed.items()}
     doc = document(result, cache=json_cache)
-    packed: dict[int, _Packed] = {}
-    shared: dict[tuple[int, ...], ProxyResources] = {}
+    packed: dict[int, tuple[Any, dict[str, Any], _Packed]] = {}
+    shared: dict[tuple[int, ...], tuple[tuple, ProxyResources]] = {}
     proxies: dict[tuple[str, str], ProxyResources] = {}
     for key, results in result.clusters.items():
         ids = tuple(id(cr) for cr in results)
-        res = shared.get(ids)
-        if res is None:
+        entry = shared.get(ids) or old_shared.get(ids)
+        if entry is None:
             items = []
             for cr in results:
-                item = packed.get(id(cr))
+                item = packed.get(id(cr)) or old_packed.get(id(cr))
                 if item is None:
                     a = any_pb2.Any()
                     a.Pack(cr.cluster)
                     as_json = json_cache.get(id(cr)) or cluster_json(cr.cluster)
-                    item = packed[id(cr)] = _pack(cr.cluster.name, as_json, a.SerializeToString())
-                items.append(item)
-            res = shared[ids] = _resources(items)
-        proxies[key] = res
+                    item = (cr, as_json, _pack(cr.cluster.name, as_json, a.SerializeToString()))
+                packed[id(cr)] = item
+                items.append(item[2])
+            entry = (results, _resources(items))
+        else:
+            for cr in results:
+                packed[id(cr)] = packed.get(id(cr)) or old_packed[id(cr)]
+        shared[ids] = entry
+        proxies[key] = entry[1]
     meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
-    return Snapshot(proxies, meshes, doc, datetime.now(UTC))
+    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared)
