@@ -17,6 +17,11 @@ TRICKY = [
     {"empty": {}, "list": [], "nested": [[], [{}], {"a": [1, 2]}]},
     {"big": 2**63 + 1, "neg": -(2**70)},
     {"path": "/v1e5/x", "host": "1e100.net", "bool": [True, False, None]},
+    {"hex": "70696e670a", "quote": 'a\\"1e5', "mixed": ["1e5", 1e-05, '\\"', 2.5e-08]},
+    {"k1e5": 1.0, "esc": "\\\\", "after": 3e-05},
+    {"tiny": 1e-05}, {"small": 0.0001}, {"big": 1e16}, {"n": None, "x": 1.5},
+    [1e-05, 1e-06, 123456789012345.6, 1.7976931348623157e308, 5e-324],
+    {"nan": float("nan")}, {"inf": float("inf"), "minf": float("-inf")},
     [], {}, "plain", 3, 2.5,
 ]
 
@@ -55,3 +60,20 @@ def test_cluster_json_with_shared_parts_equals_json_format() -> None:
                 assert list(convert(message)) == list(c)  # same key order
                 count += 1
     assert count >= 60
+
+
+def test_random_json_values_are_byte_identical() -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | st.text(max_size=20)
+    values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+
+    @settings(max_examples=400, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(values)
+    def check(value: object) -> None:
+        assert dumps_indent2(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+    check()

@@ -24,7 +24,7 @@ class Family:
 
     KIND = KIND
     policies: list[api.HealthCheck] = field(default_factory=list)
-    _candidates: dict[int, tuple[match.Candidate, ...]] = field(default_factory=dict)
+    _candidates: dict[tuple, tuple[match.Candidate, ...]] = field(default_factory=dict)
     _contributions: dict[tuple[int, str], Contribution] = field(default_factory=dict)
     _winners: dict[tuple, match.Win | None] = field(default_factory=dict)
     _ranks: dict[int, dict[str, tuple[int, int]]] = field(default_factory=dict)
@@ -79,7 +79,8 @@ class Family:
     # --- matching and translation --------------------------------------------------------------------------------
 
     def candidates(self, proxy: Proxy) -> tuple[match.Candidate, ...]:
-        key = id(proxy)
+        """03 §3 step 1 for ``proxy``; proxies with the same inbound tags (replicas) share the answer."""
+        key = (proxy.mesh, tuple(tuple(sorted(t.items())) for t in proxy.inbound_tags))
         found = self._candidates.get(key)
         if found is None:
             if self._index is None:

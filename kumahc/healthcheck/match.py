@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from kumahc.healthcheck.api import WILDCARD, HealthCheck, Rank, Selector
 from kumahc.mesh.view import Destination, Proxy
-from kumahc.resources.tags import SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +91,25 @@ def _created_key(policy: HealthCheck) -> tuple:
 
 
 class SourceIndex:
-    """HealthChecks by the ``kuma.io/service`` values of their source selectors (mandatory, 03 §2): a proxy
-    needs only those naming one of its services, or ``*``."""
+    """HealthChecks by one non-``*`` (key, value) pair of each source selector: a proxy needs only those with a
+    pair among its inbound tags, plus those whose selectors are all ``*``; :func:`candidates` decides."""
 
     def __init__(self, policies: Sequence[HealthCheck]):
         self.position = {id(p): i for i, p in enumerate(policies)}
-        self.by_service: dict[tuple[str, str], list[HealthCheck]] = {}
+        self.always: dict[str, list[HealthCheck]] = {}
+        self.by_pair: dict[tuple[str, str, str], list[HealthCheck]] = {}
         for p in policies:
-            for value in {s.service for s in p.sources}:
-                self.by_service.setdefault((p.res.mesh, value or WILDCARD), []).append(p)
+            for s in p.sources:
+                pair = next(((k, v) for k, v in s.tags if v != WILDCARD), None)
+                bucket = (self.always.setdefault(p.res.mesh, []) if pair is None
+                          else self.by_pair.setdefault((p.res.mesh, *pair), []))
+                if not bucket or bucket[-1] is not p:
+                    bucket.append(p)
 
     def policies_for(self, proxy: Proxy) -> list[HealthCheck]:
-        found: dict[int, HealthCheck] = {}
-        for value in (*proxy.tags.get(SERVICE, ()), WILDCARD):
-            for p in self.by_service.get((proxy.mesh, value), ()):
-                found[id(p)] = p
+        found: dict[int, HealthCheck] = {id(p): p for p in self.always.get(proxy.mesh, ())}
+        for key, values in proxy.tags.items():
+            for v in values:
+                for p in self.by_pair.get((proxy.mesh, key, v), ()):
+                    found[id(p)] = p
         return sorted(found.values(), key=lambda p: self.position[id(p)])

@@ -18,7 +18,7 @@ from google.protobuf import any_pb2
 from kumahc import __version__
 from kumahc.jsontext import dumps_indent2, list_text, shift
 from kumahc.pipeline import Result
-from kumahc.render import cluster_json, document
+from kumahc.render import ClusterJson, document
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 CONTROL_PLANE = f"kumahc/{__version__}"
@@ -124,10 +124,11 @@ class Snapshot:
     meshes: tuple[str, ...]  # longest name first, for node resolution
     document: dict[str, Any]
     loaded_at: datetime
-    # For the next build: per ClusterResult (by id, the object held so the id stays its own) its JSON and packed
-    # form; per distinct cluster list its resources.
-    packed: dict[int, tuple[Any, dict[str, Any], _Packed]] = field(default_factory=dict, repr=False)
-    shared: dict[tuple[int, ...], tuple[tuple, ProxyResources]] = field(default_factory=dict, repr=False)
+    # For the next build: per cluster (keyed by its serialized Any, so content decides) its JSON and packed form;
+    # per distinct cluster list (keyed by the ids of its packed items, which these dicts keep alive) its resources.
+    packed: dict[bytes, tuple[dict[str, Any], _Packed]] = field(default_factory=dict, repr=False)
+    shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = field(default_factory=dict,
+                                                                                       repr=False)
 
     @property
     def cluster_count(self) -> int:
@@ -148,34 +149,35 @@ class Snapshot:
 
 
 def build(result: Result, previous: Snapshot | None = None) -> Snapshot:
-    """Snapshot of a pipeline result. Identical cluster sets (same rendered clusters) share one ProxyResources;
-    each distinct cluster is packed and turned into JSON once. With ``previous`` (a reload), clusters and cluster
-    lists that are the same objects as in ``previous`` reuse its work."""
+    """Snapshot of a pipeline result. Each distinct cluster is packed, turned into JSON and hashed once; identical
+    cluster lists share one ProxyResources. With ``previous`` (a reload), clusters and cluster lists whose content
+    is unchanged reuse its work, whichever objects carry them."""
     old_packed = previous.packed if previous is not None else {}
     old_shared = previous.shared if previous is not None else {}
-    json_cache: dict[int, dict[str, Any]] = {k: v[1] for k, v in old_packed.items()}
-    doc = document(result, cache=json_cache)
-    packed: dict[int, tuple[Any, dict[str, Any], _Packed]] = {}
-    shared: dict[tuple[int, ...], tuple[tuple, ProxyResources]] = {}
+    convert = ClusterJson()
+    packed: dict[bytes, tuple[dict[str, Any], _Packed]] = {}
+    by_result: dict[int, tuple[dict[str, Any], _Packed]] = {}
+    for results in result.clusters.values():
+        for cr in results:
+            if id(cr) in by_result:
+                continue
+            a = any_pb2.Any()
+            a.Pack(cr.cluster)
+            data = a.SerializeToString()
+            item = packed.get(data) or old_packed.get(data)
+            if item is None:
+                as_json = convert(cr.cluster)
+                item = (as_json, _pack(cr.cluster.name, as_json, data))
+            packed[data] = by_result[id(cr)] = item
+    doc = document(result, cache={k: v[0] for k, v in by_result.items()})
+    shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = {}
     proxies: dict[tuple[str, str], ProxyResources] = {}
     for key, results in result.clusters.items():
-        ids = tuple(id(cr) for cr in results)
+        items = tuple(by_result[id(cr)][1] for cr in results)
+        ids = tuple(id(p) for p in items)
         entry = shared.get(ids) or old_shared.get(ids)
         if entry is None:
-            items = []
-            for cr in results:
-                item = packed.get(id(cr)) or old_packed.get(id(cr))
-                if item is None:
-                    a = any_pb2.Any()
-                    a.Pack(cr.cluster)
-                    as_json = json_cache.get(id(cr)) or cluster_json(cr.cluster)
-                    item = (cr, as_json, _pack(cr.cluster.name, as_json, a.SerializeToString()))
-                packed[id(cr)] = item
-                items.append(item[2])
-            entry = (results, _resources(items))
-        else:
-            for cr in results:
-                packed[id(cr)] = packed.get(id(cr)) or old_packed[id(cr)]
+            entry = (items, _resources(list(items)))
         shared[ids] = entry
         proxies[key] = entry[1]
     meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
