@@ -43,7 +43,8 @@ class Family:
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
     _index: _SelectorIndex | None = None
     _entries: dict[int, _EntryIndex] = field(default_factory=dict)
-    _keys: dict[int, tuple] = field(default_factory=dict)
+    _keys: dict[int, tuple[Resource, ...]] = field(default_factory=dict)  # per selection id
+    _profiles: dict[tuple, tuple[int, tuple[api.MeshHealthCheck, ...]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
@@ -91,23 +92,32 @@ class Family:
 
     def selecting(self, proxy: Proxy) -> tuple[int, tuple[api.MeshHealthCheck, ...]]:
         """(selection id, policies selecting ``proxy``): proxies selected by the same policies share the id."""
-        key = id(proxy)
-        found = self._selecting.get(key)
+        found = self._selecting.get(id(proxy))
         if found is None:
             if self._index is None:
                 self._index = _SelectorIndex(self.policies)
-            policies = tuple(self._index.selecting(proxy))
-            ids = tuple(id(p) for p in policies)
-            found = self._selecting[key] = (self._selections.setdefault(ids, len(self._selections)), policies)
+            # Replicas (same mesh, inbound tags and the labels policies look at; not kuma.io/display-name unless
+            # asked for) are selected alike; a name only counts when some policy selects Dataplanes by name.
+            index = self._index
+            labels = tuple((k, v) for k, v in proxy.labels.items() if k in index.label_keys)
+            profile = (proxy.mesh, labels, tuple(tuple(t.items()) for t in proxy.inbound_tags),
+                       (proxy.dp_name, proxy.namespace, proxy.format) if self._index.by_name else None)
+            found = self._profiles.get(profile)
+            if found is None:
+                policies = tuple(self._index.selecting(proxy))
+                ids = tuple(id(p) for p in policies)
+                found = self._profiles[profile] = (self._selections.setdefault(ids, len(self._selections)), policies)
+            self._selecting[id(proxy)] = found
         return found
 
     def proxy_key(self, proxy: Proxy) -> tuple[tuple[Resource, ...], str]:
         """(the selecting policies' resources, ``x-kuma-tags`` value): all a MeshHealthCheck outcome depends on
         besides the destination. Resources, not per-run ids, so the key means the same across reloads."""
-        key = self._keys.get(id(proxy))
-        if key is None:
-            key = self._keys[id(proxy)] = (tuple(p.res for p in self.selecting(proxy)[1]), self._kuma_tags(proxy))
-        return key
+        selection, policies = self.selecting(proxy)
+        resources = self._keys.get(selection)
+        if resources is None:
+            resources = self._keys[selection] = tuple(p.res for p in policies)
+        return (resources, self._kuma_tags(proxy))
 
     def _kuma_tags(self, proxy: Proxy) -> str:
         tags = self._tags.get(id(proxy))
@@ -185,6 +195,8 @@ class _SelectorIndex:
         self.always: list[api.MeshHealthCheck] = []
         self.everyone: dict[str, list[api.MeshHealthCheck]] = {}  # select every proxy of their mesh
         self.by_key: dict[tuple[str, ...], list[api.MeshHealthCheck]] = {}
+        self.by_name = False  # some policy selects Dataplanes by name
+        self.label_keys: set[str] = set()  # label keys some policy selects on
         for p in policies:
             ref = p.target_ref
             if p.shadow or ref.kind == "MeshGateway":
@@ -195,8 +207,10 @@ class _SelectorIndex:
                 continue
             if ref.kind == "Dataplane" and ref.labels:
                 key: tuple[str, ...] | None = ("label", *ref.labels[0])
+                self.label_keys.update(k for k, _ in ref.labels)
             elif ref.kind == "Dataplane" and ref.labels is None and ref.name is not None:
                 key = ("name", ref.name)
+                self.by_name = True
             elif ref.kind == "MeshSubset" and ref.tags:
                 key = ("tag", *ref.tags[0])
             elif ref.kind in ("MeshService", "MeshServiceSubset"):
