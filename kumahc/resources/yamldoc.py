@@ -9,6 +9,7 @@ input ends in an error line, never in a hang or a traceback.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,15 +118,20 @@ class Problem:
 @dataclass(slots=True)
 class RawDocument:
     """One document after expansion (01 §1): its value, marks, 1-based number in the file, and problems found
-    while building it (duplicate keys, non-string keys)."""
+    while building it (duplicate keys, non-string keys). ``mark`` always knows the root's line; the marks below
+    it come from ``lazy`` (a second parse of the file) the first time a deeper line is asked for: a mesh's
+    Dataplanes are rarely named in a message, and their marks would cost as much memory as their values."""
 
     value: Any
     mark: Mark
     number: int
     problems: list[Problem]
+    lazy: _LazyMarks | None = None
 
     def line(self, path: tuple) -> int:
         """Line of the deepest node of ``path`` present in the document."""
+        if path and self.lazy is not None:
+            self.mark, self.lazy = self.lazy.mark(self.number), None
         mark = self.mark
         for step in path:
             child = _child(mark.children, step)
@@ -141,6 +147,24 @@ def _child(children: dict[str, Mark] | list[Mark] | None, step: object) -> Mark 
     if isinstance(children, list) and isinstance(step, int) and 0 <= step < len(children):
         return children[step]
     return None
+
+
+class _LazyMarks:
+    """The full marks of one file's documents, computed on first use by parsing the same text again."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._marks: list[Mark] | None = None
+
+    def mark(self, number: int) -> Mark:
+        if self._marks is None:
+            try:
+                documents = parse(self.text, marks=True)
+            except YamlSyntaxError as exc:
+                documents = exc.documents
+            self._marks = [d.mark for d in documents]
+            self.text = ""
+        return self._marks[number - 1]
 
 
 class YamlSyntaxError(Exception):
@@ -164,8 +188,9 @@ class _Builder:
     """Turns one composed document into (value, Mark) with memoised aliases: a node reached twice is built once
     and shared, so expansion costs memory only once; ``size`` bounds what later passes will walk."""
 
-    def __init__(self, constructor: yaml.constructor.SafeConstructor):
+    def __init__(self, constructor: yaml.constructor.SafeConstructor, marks: bool):
         self.constructor = constructor
+        self.marks = marks
         self.values: dict[int, Any] = {}
         self.children: dict[int, Any] = {}
         self.sizes: dict[int, int] = {}
@@ -186,14 +211,15 @@ class _Builder:
             if isinstance(node, yaml.MappingNode):
                 value, children, size = self._mapping(node, path, depth)
             elif isinstance(node, yaml.SequenceNode):
-                value, children, size = [], [], 1
+                value, children, size = [], [] if self.marks else None, 1
                 for i, item in enumerate(node.value):
                     v, c, s = self.build(item, (*path, i), depth + 1)
                     value.append(v)
-                    children.append(Mark(item.start_mark.line + 1, c))
+                    if children is not None:
+                        children.append(Mark(item.start_mark.line + 1, c))
                     size += s
             else:
-                value, children, size = self.constructor.construct_object(node, deep=True), None, 1
+                value, children, size = _intern(self.constructor.construct_object(node, deep=True)), None, 1
         finally:
             self.active.discard(key)
         if size > MAX_NODES:
@@ -201,9 +227,10 @@ class _Builder:
         self.values[key], self.children[key], self.sizes[key] = value, children, size
         return value, children, size
 
-    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> tuple[dict, dict, int]:
+    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> tuple[dict, dict | None, int]:
         value: dict[str, Any] = {}
         children: dict[str, Mark] = {}
+        seen: set[str] = set()  # keys written here, null values included (duplicates, merge precedence)
         size = 1
         merged: list[yaml.MappingNode] = []
         for key_node, value_node in node.value:
@@ -218,11 +245,14 @@ class _Builder:
             if not isinstance(k, str):
                 self.problems.append(Problem(path, key_line, f"mapping key {key_node.value!r} must be a string"))
                 continue
-            if k in children:
+            if k in seen:
                 self.problems.append(Problem(path, key_line, f'duplicate key "{k}"'))
                 continue
+            k = sys.intern(k)  # field names and tag keys repeat in every document
+            seen.add(k)
             v, c, s = self.build(value_node, (*path, k), depth + 1)
-            children[k] = Mark(key_line, c)
+            if self.marks:
+                children[k] = Mark(key_line, c)
             if v is not None:  # a YAML null means "absent" (01 §4); its line stays known for messages
                 value[k] = v
             size += s
@@ -230,10 +260,13 @@ class _Builder:
         for source in merged:
             v, c, s = self.build(source, path, depth + 1)
             for k in v:
-                if k not in children:
-                    value[k], children[k] = v[k], c[k]
+                if k not in seen:
+                    seen.add(k)
+                    value[k] = v[k]
+                    if self.marks:
+                        children[k] = c[k]
             size += s
-        return value, children, size
+        return value, children if self.marks else None, size
 
     def _merge_sources(self, node: yaml.Node) -> list[yaml.MappingNode]:
         if isinstance(node, yaml.MappingNode):
@@ -247,23 +280,25 @@ def _line_of_position(text: str, position: int) -> int:
     return text.count("\n", 0, max(position, 0)) + 1
 
 
-def parse(text: str) -> list[RawDocument]:
+def parse(text: str, marks: bool = False) -> list[RawDocument]:
     """Split ``text`` into expanded documents (01 §1): empty/null ones skipped, a root sequence or a core
-    ``List`` gives one document per element.
+    ``List`` gives one document per element. ``marks``: build every line mark now; by default only the roots'
+    (and the rest on first use, :class:`RawDocument`).
 
     Raises :class:`YamlSyntaxError` (with the documents read before the problem) on any YAML problem."""
     documents: list[RawDocument] = []
+    lazy = None if marks else _LazyMarks(text)
     loader = _Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            builder = _Builder(loader)
+            builder = _Builder(loader, marks)
             value, children, _ = builder.build(node, (), 0)
-            root = Mark(node.start_mark.line + 1, children)
+            root = Mark(node.start_mark.line + 1, children if marks else _roots(node))
             for v, m, problems in _expand(value, root, builder.problems):
-                documents.append(RawDocument(v, m, len(documents) + 1, problems))
+                documents.append(RawDocument(v, m, len(documents) + 1, problems, lazy))
     except _TooLarge as exc:
         raise YamlSyntaxError(exc.line, exc.problem, documents) from None
     except yaml.MarkedYAMLError as exc:
@@ -280,6 +315,25 @@ def parse(text: str) -> list[RawDocument]:
     finally:
         loader.dispose()
     return documents
+
+
+def _roots(node: yaml.Node) -> list[Mark] | dict[str, Mark] | None:
+    """The marks :func:`_expand` needs to give expanded documents their root lines: a root sequence's items, a
+    ``List``'s ``items``."""
+    if isinstance(node, yaml.SequenceNode):
+        return [Mark(item.start_mark.line + 1) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "items" and isinstance(
+                    value_node, yaml.SequenceNode):
+                return {"items": Mark(key_node.start_mark.line + 1,
+                                      [Mark(item.start_mark.line + 1) for item in value_node.value])}
+    return None
+
+
+def _intern(value: Any) -> Any:
+    # Service names, protocols and tag values repeat across thousands of documents: keep one copy of each.
+    return sys.intern(value) if type(value) is str and len(value) <= 128 else value
 
 
 def _reader_problem(exc: yaml.reader.ReaderError) -> str:
@@ -301,7 +355,9 @@ def _expand(value: Any, mark: Mark, problems: list[Problem]):
     if isinstance(value, dict) and value.get("apiVersion") == "v1" and value.get("kind") == "List":
         items = value.get("items")
         if isinstance(items, list):
-            item_marks = mark.children["items"].children
+            holder = mark.children.get("items") if isinstance(mark.children, dict) else None
+            # Without a mark for "items" (it came through a merge key), items report the root's line.
+            item_marks = holder.children if holder is not None else [Mark(mark.line)] * len(items)
             for i, item in enumerate(items):
                 if item is not None:
                     yield item, item_marks[i], _reroot(problems, ("items", i))
