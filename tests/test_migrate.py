@@ -84,7 +84,8 @@ def comment_blocks(text: str) -> list[list[str]]:
 
 
 def result(paths: list[str | Path], protocol: str | None = None) -> Result:
-    return pipeline_run([str(p) for p in paths], Options(protocol=protocol))
+    # keep_documents: migrated_inputs() re-dumps the Dataplanes as the loader read them
+    return pipeline_run([str(p) for p in paths], Options(protocol=protocol, keep_documents=True))
 
 
 def clusters(paths: list[str | Path], protocol: str | None = None) -> Clusters:

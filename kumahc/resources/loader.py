@@ -260,7 +260,7 @@ def _build(kind: str, fmt: str, value: dict, src: Source, report: Report) -> Res
                 src.error(report, ("mesh",), f'conflicts with label kuma.io/mesh "{label_mesh}"')
                 return None
             mesh = top_mesh or label_mesh or "default"
-    return Resource(kind, fmt, name, namespace, mesh, labels, annotations, _timestamp(created), value, base, src)
+    return Resource(kind, fmt, name, namespace, mesh, labels, annotations, _timestamp(created), base, src)
 
 
 def _timestamp(text: str | None) -> datetime | None:

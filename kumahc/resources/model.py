@@ -69,9 +69,14 @@ class Resource:
     labels: dict[str, str]
     annotations: dict[str, str]
     creation_time: datetime | None
-    body: dict[str, Any]
     base: tuple
     src: Source = field(repr=False)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The structurally valid document (None once released: typed Dataplanes, see
+        :attr:`kumahc.pipeline.Options.keep_documents`)."""
+        return self.src.doc.value
 
     @property
     def display_name(self) -> str:

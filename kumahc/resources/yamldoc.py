@@ -128,6 +128,10 @@ class RawDocument:
     problems: list[Problem]
     lazy: _LazyMarks | None = None
 
+    def release(self) -> None:
+        """Forget the value (the caller has typed it and will not read it again); lines stay available."""
+        self.value = None
+
     def line(self, path: tuple) -> int:
         """Line of the deepest node of ``path`` present in the document."""
         if path and self.lazy is not None:
