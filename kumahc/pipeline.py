@@ -12,6 +12,7 @@ from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 
+from kumahc import gcpause
 from kumahc.combine import Combined, combine
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
@@ -127,6 +128,11 @@ def run(paths: list[str], options: Options = Options(), cache: RunCache | None =
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
+    with gcpause.paused():
+        return _run(paths, options, cache)
+
+
+def _run(paths: list[str], options: Options, cache: RunCache | None) -> Result:
     report = Report()
     loaded = load(paths, report, cache.files if cache is not None else None)
     by_kind: dict[str, list] = {}

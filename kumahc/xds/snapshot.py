@@ -15,7 +15,7 @@ from typing import Any
 from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
-from kumahc import __version__
+from kumahc import __version__, gcpause
 from kumahc.jsontext import dumps_indent2, list_text, shift
 from kumahc.pipeline import Result
 from kumahc.render import ClusterJson, document
@@ -152,6 +152,11 @@ def build(result: Result, previous: Snapshot | None = None) -> Snapshot:
     """Snapshot of a pipeline result. Each distinct cluster is packed, turned into JSON and hashed once; identical
     cluster lists share one ProxyResources. With ``previous`` (a reload), clusters and cluster lists whose content
     is unchanged reuse its work, whichever objects carry them."""
+    with gcpause.paused():
+        return _build(result, previous)
+
+
+def _build(result: Result, previous: Snapshot | None) -> Snapshot:
     old_packed = previous.packed if previous is not None else {}
     old_shared = previous.shared if previous is not None else {}
     convert = ClusterJson()
