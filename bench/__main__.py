@@ -1,0 +1,136 @@
+"""``python -m bench``: generate meshes and run the benchmarks (see bench/README.md).
+
+    python -m bench run --size medium                      # generation, incremental, fan-out (N=200), Envoy
+    python -m bench run --size small,medium --bench generation,incremental
+    python -m bench run --bench fanout --clients 1000,5000
+    python -m bench run --size medium --bench profile
+    python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+BENCHES = ("generation", "incremental", "fanout", "envoy", "profile")
+DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
+
+
+def _list(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x.replace("_", "")) for x in _list(text)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.generator import SIZES
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="write a generated mesh (kumahc input files)")
+    gen.add_argument("--size", choices=sorted(SIZES), required=True)
+    gen.add_argument("--out", required=True, help="directory to create")
+    gen.add_argument("--seed", type=int, default=1)
+    run = sub.add_parser("run", help="run benchmarks and print tables")
+    run.add_argument("--size", default="medium", help="comma-separated sizes for generation/incremental/profile "
+                     f"({', '.join(SIZES)}); default medium")
+    run.add_argument("--bench", default=",".join(DEFAULT_BENCHES),
+                     help=f"comma-separated, from {', '.join(BENCHES)}; default {','.join(DEFAULT_BENCHES)}")
+    run.add_argument("--clients", default="200", help="fan-out client counts N, comma-separated (default 200)")
+    run.add_argument("--fanout-size", choices=sorted(SIZES), default=None,
+                     help="mesh for fan-out (default: medium up to N=2000, else a medium-shaped mesh of N proxies)")
+    run.add_argument("--client-procs", type=int, default=None,
+                     help="client worker processes (default: ceil(N/1000), at most 4)")
+    run.add_argument("--envoy-clusters", type=int, default=1000, help="clusters of the Envoy benchmark's proxy")
+    run.add_argument("--repeat", type=int, default=None,
+                     help="fresh processes per generation row / edits per incremental run (default 3; 1 for large)")
+    run.add_argument("--rounds", type=int, default=None,
+                     help="changes per server in fan-out (default 1) and Envoy (default 3)")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--keep", metavar="DIR", default=None, help="work in DIR and keep it (default: a temporary "
+                     "directory, removed at the end)")
+    args = parser.parse_args(argv)
+
+    if args.command == "generate":
+        from bench.generator import generate
+
+        m = generate(args.out, args.size, args.seed)
+        print(f"wrote {m.files} files to {args.out}: {m.counts}")
+        return 0
+
+    sizes = _list(args.size)
+    benches = _list(args.bench)
+    for s in sizes:
+        if s not in SIZES:
+            parser.error(f"unknown size {s!r}")
+    for b in benches:
+        if b not in BENCHES:
+            parser.error(f"unknown benchmark {b!r}")
+
+    from bench import report
+
+    print(report.header(argv), flush=True)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kumahc-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    failures = 0
+
+    def section(name: str, fn) -> None:
+        nonlocal failures
+        started = time.monotonic()
+        print(f"\n[{name}] running ...", flush=True)
+        try:
+            text = fn()
+        except Exception:  # noqa: BLE001 - report and carry on with the other benchmarks
+            failures += 1
+            print(f"[{name}] FAILED after {time.monotonic() - started:.0f} s:\n{traceback.format_exc()}", flush=True)
+            return
+        print(f"{text}\n[{name}] took {time.monotonic() - started:.0f} s", flush=True)
+
+    try:
+        from bench import generation
+        from bench.generator import generate
+
+        for size in sizes:
+            if not {"generation", "incremental", "profile"} & set(benches):
+                break
+            repeat = args.repeat or (1 if size == "large" else 3)
+            mesh = work / f"mesh-{size}"
+            shutil.rmtree(mesh, ignore_errors=True)
+            t = time.monotonic()
+            m = generate(mesh, size, args.seed)
+            print(f"\ngenerated {size} (seed {args.seed}) in {time.monotonic() - t:.1f} s: {m.files} files, "
+                  f"{m.counts}", flush=True)
+            if "generation" in benches:
+                section(f"generation {size}", lambda m=mesh, s=size, r=repeat: generation.generation(m, s, r, work))
+            if "incremental" in benches:
+                section(f"incremental {size}", lambda m=mesh, s=size, r=repeat: generation.incremental(m, s, r, work))
+            if "profile" in benches:
+                section(f"profile {size}", lambda m=mesh, s=size: generation.profile(m, s, work))
+            if not args.keep:
+                shutil.rmtree(mesh, ignore_errors=True)
+        if "fanout" in benches:
+            from bench.fanout import fanout
+
+            section("fan-out", lambda: fanout(_ints(args.clients), work, args.seed, args.rounds or 1,
+                                              args.client_procs, args.fanout_size))
+        if "envoy" in benches:
+            from bench.envoy_bench import envoy_bench
+
+            section("envoy", lambda: envoy_bench(args.envoy_clusters, work, args.seed, args.rounds or 3))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
