@@ -19,24 +19,16 @@ import sys
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
+from kumahc.xds.snapshot import varint
+
 EMPTY = ("", b"")
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def _nonce_field(nonce: str) -> bytes:
     data = nonce.encode()
-    return b"\x2a" + _varint(len(data)) + data  # field 5 (nonce), length-delimited
+    return b"\x2a" + varint(len(data)) + data  # field 5 (nonce), length-delimited
 
 
 class _Stream:

@@ -29,6 +29,8 @@ from envoy.extensions.transport_sockets.tls.v3 import tls_pb2  # noqa: F401
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2  # noqa: F401
 from google.protobuf import any_pb2, json_format
 
+from kumahc.xds.snapshot import len_field
+
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 
 
@@ -74,20 +76,6 @@ def prepare(paths: list[str]) -> dict[str, Any]:
     return {"kwargs": kwargs, "json": dicts, "proxies": proxies}
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _len_field(number: int, payload: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
 
 
 def build(data: dict[str, Any], method: str) -> tuple[float, list[bytes]]:
@@ -99,11 +87,11 @@ def build(data: dict[str, Any], method: str) -> tuple[float, list[bytes]]:
     if method == "construct":
         for kw in data["kwargs"]:
             value = Cluster(**kw).SerializeToString()
-            fields.append(_len_field(2, Any_(type_url=CLUSTER_TYPE, value=value).SerializeToString()))
+            fields.append(len_field(2, Any_(type_url=CLUSTER_TYPE, value=value).SerializeToString()))
     elif method == "parsedict":
         for d in data["json"]:
             value = json_format.ParseDict(d, Cluster()).SerializeToString()
-            fields.append(_len_field(2, Any_(type_url=CLUSTER_TYPE, value=value).SerializeToString()))
+            fields.append(len_field(2, Any_(type_url=CLUSTER_TYPE, value=value).SerializeToString()))
     else:
         raise ValueError(method)
     shared: dict[tuple[int, ...], bytes] = {}  # identical cluster lists share one body, as in snapshot.build

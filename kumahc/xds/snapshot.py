@@ -37,12 +37,13 @@ def content_version(value: Any) -> str:
 EMPTY_VERSION = content_version([])  # "4f53cda18c2baa0c"
 
 
-def _len_field(number: int, payload: bytes) -> bytes:
+def len_field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field: lets responses be assembled from pre-serialized parts."""
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+    return varint((number << 3) | 2) + varint(len(payload)) + payload
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """Protobuf base-128 varint."""
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -69,7 +70,7 @@ class ProxyResources:
 
     def sotw(self, nonce: str) -> bytes:
         """The full SotW response with ``nonce`` appended (protobuf fields may come in any order)."""
-        return self.sotw_body + _len_field(5, nonce.encode())
+        return self.sotw_body + len_field(5, nonce.encode())
 
     def delta(self, names: list[str], removed: list[str], nonce: str, type_url: str = CLUSTER_TYPE) -> bytes:
         msg = discovery_pb2.DeltaDiscoveryResponse(system_version_info=self.version, type_url=type_url,
@@ -94,8 +95,8 @@ def _pack(name: str, as_json: dict[str, Any], any_bytes: bytes) -> _Packed:
     text = dumps_indent2(as_json)
     version = text_version(text)
     # Resource{name=3, version=1, resource=2}
-    resource = _len_field(3, name.encode()) + _len_field(1, version.encode()) + _len_field(2, any_bytes)
-    return _Packed(name, shift(text), version, _len_field(2, any_bytes), _len_field(2, resource))
+    resource = len_field(3, name.encode()) + len_field(1, version.encode()) + len_field(2, any_bytes)
+    return _Packed(name, shift(text), version, len_field(2, any_bytes), len_field(2, resource))
 
 
 def _resources(clusters: list[_Packed], type_url: str = CLUSTER_TYPE) -> ProxyResources:
