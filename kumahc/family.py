@@ -46,6 +46,12 @@ class PolicyFamily(Protocol):
         clusters, so the pipeline computes them once."""
         ...
 
+    def destination_key(self, proxy: Proxy, dest: Destination) -> Hashable:
+        """Everything this family's contribution to one cluster depends on besides the destination (policy
+        resources, not per-run objects). Equal keys for every family, same destination: same cluster, so a reload
+        reuses it."""
+        ...
+
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The family's field groups for one cluster (03 §5), or None."""
         ...

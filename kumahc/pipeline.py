@@ -60,15 +60,23 @@ class Result:
 
 
 def _proxy_clusters(proxy: mesh_view.Proxy, view: mesh_view.MeshView, families: list[PolicyFamily],
-                    combined: dict, built: dict, assignments: dict
+                    combined: dict, built: dict, assignments: dict, by_content: dict, previous: dict
                     ) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
     """One proxy's clusters (sorted by name) and its precedence warnings as (cluster, message). The dicts are
-    caches shared by the whole run: combine results by contribution ids, clusters by (destination, contribution
-    ids), load assignments by destination."""
+    caches: combine results by contribution ids, clusters by (destination, contribution ids), load assignments by
+    destination (this run); clusters by (destination, family destination keys) (this run: ``by_content``; the
+    previous one, same view: ``previous``)."""
     results = []
     warnings: list[tuple[str, str]] = []
     for name in proxy.destinations:
         dest = view.destinations[(proxy.mesh, name)]
+        content = (dest.mesh, name, tuple(f.destination_key(proxy, dest) for f in families))
+        hit = by_content.get(content) or previous.get(content)
+        if hit is not None:
+            by_content[content] = hit
+            results.append(hit[0])
+            warnings.extend((name, m) for m in hit[1])
+            continue
         contributions = [c for f in families if (c := f.contribute(proxy, dest)) is not None]
         # Families share contribution objects between equal inputs: equal ids → equal groups and clusters.
         ids = tuple(id(c) for c in contributions)
@@ -86,6 +94,7 @@ def _proxy_clusters(proxy: mesh_view.Proxy, view: mesh_view.MeshView, families: 
                     dest.name, dest.endpoints)
             result = built[key] = ClusterResult(cluster_builder.build(dest.name, dest.protocol, assignment, groups),
                                                 groups)
+        by_content[content] = (result, messages)
         results.append(result)
     return tuple(results), warnings
 
@@ -104,6 +113,7 @@ class RunCache:
     view: mesh_view.MeshView | None = None
     view_diagnostics: tuple[Diagnostic, ...] = ()
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = field(default_factory=dict)
+    clusters: dict[tuple, tuple[ClusterResult, list[str]]] = field(default_factory=dict)
 
 
 def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
@@ -175,27 +185,31 @@ def _run(paths: list[str], options: Options, cache: RunCache | None) -> Result:
         report.extend(sub.items)
         if cache is not None:
             cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)
-            cache.classes = {}  # class results hold the old view's destinations
+            cache.classes, cache.clusters = {}, {}  # both hold the old view's destinations
     clusters: dict[tuple[str, str], tuple[ClusterResult, ...]] = {}
     built: dict[tuple, ClusterResult] = {}
     combined: dict[tuple[int, ...], tuple[Combined, list[str]]] = {}
     assignments: dict[tuple[str, str], object] = {}
     # Proxies whose clusters depend on equal inputs (same mesh and destinations, equal family keys) form a class:
     # its clusters and precedence warnings are computed once, for its first proxy (and kept across runs).
-    previous = cache.classes if cache is not None and view_inputs is not None else {}
+    reuse = cache is not None and view_inputs is not None
+    previous = cache.classes if reuse else {}
+    previous_clusters = cache.clusters if reuse else {}
+    by_content: dict[tuple, tuple[ClusterResult, list[str]]] = {}
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
     for proxy in view.proxies:
         key = (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in families))
         found_class = classes.get(key) or previous.get(key)
         if found_class is None:
-            found_class = _proxy_clusters(proxy, view, families, combined, built, assignments)
+            found_class = _proxy_clusters(proxy, view, families, combined, built, assignments, by_content,
+                                          previous_clusters)
         classes[key] = found_class
         results, warnings = found_class
         for name, message in warnings:
             report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
         clusters[(proxy.mesh, proxy.name)] = results
-    if cache is not None and view_inputs is not None:
-        cache.classes = classes
+    if reuse:
+        cache.classes, cache.clusters = classes, by_content
     for f in families:
         f.mesh_warnings(view, report)
     if report.has_errors(options.strict):

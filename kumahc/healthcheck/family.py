@@ -110,6 +110,11 @@ class Family:
             found = self._ranks[id(policy)] = match.destination_ranks(policy)
         return found
 
+    def destination_key(self, proxy: Proxy, dest: Destination) -> tuple | None:
+        """The winning policy (resource) and its aggregate rank, or None."""
+        win = self.winner(proxy, dest)
+        return None if win is None else (win.policy.res, win.aggregate)
+
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The winner's health check (every protocol) and, when it sets either panic field, its panic settings.
         One Contribution object per (policy, protocol), so identical clusters are built once by the pipeline."""

@@ -124,6 +124,11 @@ class Family:
             self._all = tuple(p.res for p in self.policies.values())
         return self._all
 
+    def destination_key(self, proxy: Proxy, dest: Destination) -> Resource | None:
+        """The attached policy's resource, or None."""
+        policy = self.attached(dest)
+        return None if policy is None else policy.res
+
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The attached policy's groups; the same object for every cluster of the same policy and protocol."""
         policy = self.attached(dest)

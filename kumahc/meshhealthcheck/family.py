@@ -44,6 +44,7 @@ class Family:
     _index: _SelectorIndex | None = None
     _entries: dict[int, _EntryIndex] = field(default_factory=dict)
     _keys: dict[int, tuple[Resource, ...]] = field(default_factory=dict)  # per selection id
+    _matches: dict[tuple, list[api.Entry]] = field(default_factory=dict)
     _profiles: dict[tuple, tuple[int, tuple[api.MeshHealthCheck, ...]]] = field(default_factory=dict)
 
     @classmethod
@@ -129,15 +130,12 @@ class Family:
         """The MeshHealthCheck result for one cluster. Matching and merging depend only on the selecting policies
         and the destination; the health check also on the proxy's tags (``x-kuma-tags``). Each is computed once
         per distinct key, so proxies that differ in nothing relevant share all the work."""
-        selection, policies = self.selecting(proxy)
+        selection, _ = self.selecting(proxy)
         tags = self._kuma_tags(proxy)
         base_key = (selection, dest.mesh, dest.name)
         base = self._merged.get(base_key)
         if base is None:
-            index = self._entries.get(selection)
-            if index is None:
-                index = self._entries[selection] = _EntryIndex(policies)
-            base = self._merged[base_key] = _merge(index.matching(dest), dest)
+            base = self._merged[base_key] = _merge(self._matching(proxy, dest), dest)
         if base.checker is None:
             return base  # no health check: nothing depends on the tags
         key = (base_key, tags)
@@ -145,6 +143,26 @@ class Family:
         if found is None:
             found = self._outcomes[key] = _with_check(base, dest, tags)
         return found
+
+    def _matching(self, proxy: Proxy, dest: Destination) -> list[api.Entry]:
+        """The entries matching ``dest`` of the policies selecting ``proxy``, in merge order (02 §5–§6)."""
+        selection, policies = self.selecting(proxy)
+        key = (selection, dest.mesh, dest.name)
+        found = self._matches.get(key)
+        if found is None:
+            index = self._entries.get(selection)
+            if index is None:
+                index = self._entries[selection] = _EntryIndex(policies)
+            found = self._matches[key] = index.matching(dest)
+        return found
+
+    def destination_key(self, proxy: Proxy, dest: Destination) -> tuple:
+        """The matching entries (as (resource, to index)) and, when there are any, the ``x-kuma-tags`` value:
+        everything this cluster's MeshHealthCheck contribution depends on besides the destination itself."""
+        entries = self._matching(proxy, dest)
+        if not entries:
+            return ()
+        return (tuple((e.policy.res, e.index) for e in entries), self._kuma_tags(proxy))
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         return self.outcome(proxy, dest).contribution
