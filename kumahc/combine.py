@@ -57,9 +57,6 @@ class Combined:
     panic_kind: str | None = None
 
 
-NOTHING = Combined()
-
-
 def combine(contributions: Iterable[Contribution]) -> tuple[Combined, list[str]]:
     """Combine per field group. Returns the winners and the warning messages (without the
     ``proxy … cluster …:`` prefix) for every losing contribution, in precedence order."""

@@ -59,8 +59,3 @@ def parse_duration(text: str) -> int:
 def to_proto(ns: int) -> Duration:
     """Nanoseconds → ``google.protobuf.Duration`` (JSON ``"10s"``, ``"0.500s"``)."""
     return Duration(seconds=ns // NS_PER_SECOND, nanos=ns % NS_PER_SECOND)
-
-
-def seconds_to_proto(seconds: int) -> Duration:
-    """Whole seconds (Kong's unit) → ``Duration``."""
-    return Duration(seconds=seconds)

@@ -53,7 +53,6 @@ class Result:
 
     loaded: Loaded
     view: mesh_view.MeshView
-    mhc: MeshHealthCheckFamily
     families: tuple[PolicyFamily, ...]
     clusters: dict[tuple[str, str], tuple[ClusterResult, ...]]
     report: Report
@@ -159,7 +158,6 @@ def _run(paths: list[str], options: Options, cache: RunCache | None) -> Result:
     if cache is not None:
         cache.typed = kept
     families: list[PolicyFamily] = [f.load(by_kind.get(f.KIND, []), report, preview, services) for f in FAMILIES]
-    mhc = families[0]
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
 
@@ -214,4 +212,4 @@ def _run(paths: list[str], options: Options, cache: RunCache | None) -> Result:
         f.mesh_warnings(view, report)
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
-    return Result(loaded, view, mhc, tuple(families), clusters, report)
+    return Result(loaded, view, tuple(families), clusters, report)

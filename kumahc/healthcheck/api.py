@@ -38,9 +38,6 @@ class Selector:
     def rank(self) -> Rank:
         return len(self.tags), sum(1 for _, v in self.tags if v != WILDCARD)
 
-    def as_dict(self) -> dict[str, str]:
-        return dict(self.tags)
-
     @property
     def service(self) -> str | None:
         """The ``kuma.io/service`` value (a destination selector has only this key, 03 §2)."""

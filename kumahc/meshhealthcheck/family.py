@@ -86,7 +86,7 @@ class Family:
                 continue
             for e in p.entries:
                 if match.entry_matches(e, dest):
-                    votes.update(b for b in ("grpc", "http") if translate._enabled(e.default, b))
+                    votes.update(b for b in ("grpc", "http") if translate.enabled(e.default, b))
         return votes
 
     # --- matching and translation --------------------------------------------------------------------------------

@@ -83,12 +83,6 @@ def sorted_entries(entries: Iterable[Entry]) -> list[Entry]:
     return sorted(by_name, key=sort_key)
 
 
-def matching_entries(policies: Sequence[MeshHealthCheck], dest: Destination) -> list[Entry]:
-    """Every ``to[]`` entry of ``policies`` (those selecting the proxy, :func:`selects`) that matches ``dest``,
-    in merge order."""
-    return sorted_entries(e for p in policies for e in p.entries if entry_matches(e, dest))
-
-
 @dataclass(frozen=True, slots=True)
 class Merged:
     """The merged conf (02 §2 defaults filled) and, for ``inspect``, the entry that last set each leaf path

@@ -16,7 +16,8 @@ from kumahc.payload import decode_payload
 HTTP_PROTOCOLS = ("http", "http2")
 
 
-def _enabled(conf: Mapping[str, Any], block: str) -> bool:
+def enabled(conf: Mapping[str, Any], block: str) -> bool:
+    """The block is present and not ``disabled: true`` (02 §7)."""
     b = conf.get(block)
     return b is not None and not b.get("disabled", False)
 
@@ -28,15 +29,15 @@ def _disabled(conf: Mapping[str, Any], block: str) -> bool:
 
 def select_checker(conf: Mapping[str, Any], protocol: str) -> tuple[str | None, int]:
     """(checker, rule) per the table of 02 §7: checker ∈ ``http``, ``grpc``, ``tcp`` or None; rule 1–6."""
-    if protocol in HTTP_PROTOCOLS and _enabled(conf, "http"):
+    if protocol in HTTP_PROTOCOLS and enabled(conf, "http"):
         return "http", 1
-    if protocol == "grpc" and _enabled(conf, "grpc"):
+    if protocol == "grpc" and enabled(conf, "grpc"):
         return "grpc", 2
-    if protocol == "tcp" and _enabled(conf, "tcp"):
+    if protocol == "tcp" and enabled(conf, "tcp"):
         return "tcp", 3
-    if protocol in HTTP_PROTOCOLS and _disabled(conf, "http") and _enabled(conf, "tcp"):
+    if protocol in HTTP_PROTOCOLS and _disabled(conf, "http") and enabled(conf, "tcp"):
         return "tcp", 4
-    if protocol == "grpc" and _disabled(conf, "grpc") and _enabled(conf, "tcp"):
+    if protocol == "grpc" and _disabled(conf, "grpc") and enabled(conf, "tcp"):
         return "tcp", 5
     return None, 6
 

@@ -34,7 +34,6 @@ def content_version(value: Any) -> str:
     return text_version(dumps_indent2(value))
 
 
-EMPTY_VERSION = content_version([])  # "4f53cda18c2baa0c"
 
 
 def len_field(number: int, payload: bytes) -> bytes:
