@@ -1,3 +1,8 @@
 """kumahc: Kuma MeshHealthCheck / HealthCheck and Kong KongUpstreamPolicy health checks → Envoy clusters."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the one place the version lives is pyproject.toml; installed metadata carries it here
+    __version__ = version("kumahc")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0+unknown"

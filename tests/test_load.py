@@ -626,7 +626,10 @@ def test_recursive_alias(ws: Workspace) -> None:
     ("{a: " * 100_000, 1),
     ("a:\n" + "".join("  " * i + "- \n" for i in range(1, 300)), 66),
     ("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 300)), 66),
-], ids=["flow-sequences", "flow-mappings", "block-sequences", "block-mappings"])
+    # Past libyaml's own limit (1,000 levels since 0.2.6) on one line, then over many lines: kumahc's words and line.
+    ("x: " + "[" * 500 + "\n" + "[" * 600, 1),
+    ("[\n" * 2000, 66),
+], ids=["flow-sequences", "flow-mappings", "block-sequences", "block-mappings", "flow-two-lines", "flow-per-line"])
 def test_very_deep_nesting(ws: Workspace, text: str, line: int) -> None:
     ws.write("deep.yaml", text)
     r = kumahc_subprocess("validate", "deep.yaml", cwd=str(ws.root))

@@ -46,10 +46,9 @@ else:  # pragma: no cover - PyYAML without libyaml
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """Safe loader whose timestamps stay strings: ``creationTime`` is validated as RFC 3339 text, and a value
-    such as ``2024-01-01`` in a string field must not turn into a ``date``. Nesting deeper than
-    :data:`MAX_DEPTH` ends composing with an error instead of exhausting the stack."""
+class _Bounded:
+    """Composer bound: nesting deeper than :data:`MAX_DEPTH` ends composing with kumahc's own error instead of
+    exhausting the stack (or reaching a parser's own, differently worded, limit)."""
 
     _depth = 0
 
@@ -61,16 +60,27 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
             key = parent is not None and index is None
             if self._depth > MAX_DEPTH + (2 if key else 1):
                 raise _TooLarge(self.peek_event().start_mark.line + 1, f"nesting deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
+            return super().compose_node(parent, index)  # type: ignore[misc]
         finally:
             self._depth -= 1
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+class _Loader(_Bounded, _Base):  # type: ignore[misc, valid-type]
+    """Safe loader whose timestamps stay strings: ``creationTime`` is validated as RFC 3339 text, and a value
+    such as ``2024-01-01`` in a string field must not turn into a ``date``."""
+
+
+class _PyLoader(_Bounded, yaml.SafeLoader):
+    """The pure-Python parser under the same bound. Used only to place kumahc's nesting error when libyaml's
+    scanner (which looks ahead on a flow line) stops first with its own limit (libyaml >= 0.2.6: 1,000 levels)."""
+
+
+for _cls in (_Loader, _PyLoader):
+    _cls.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
 def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> int:
@@ -89,6 +99,7 @@ def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNo
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_PyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -306,6 +317,9 @@ def parse(text: str, marks: bool = False) -> list[RawDocument]:
     except _TooLarge as exc:
         raise YamlSyntaxError(exc.line, exc.problem, documents) from None
     except yaml.MarkedYAMLError as exc:
+        if exc.problem == _LIBYAML_NESTING:
+            raise YamlSyntaxError(_nesting_line(text, exc), f"nesting deeper than {MAX_DEPTH} levels",
+                                  documents) from None
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or exc.context or "syntax error"
@@ -319,6 +333,26 @@ def parse(text: str, marks: bool = False) -> list[RawDocument]:
     finally:
         loader.dispose()
     return documents
+
+
+_LIBYAML_NESTING = "exceeded maximum nesting depth"
+
+
+def _nesting_line(text: str, exc: yaml.MarkedYAMLError) -> int:
+    """Line where nesting passes :data:`MAX_DEPTH`, found by the pure-Python parser under kumahc's bound, so the
+    message and its line never depend on the wording or the limit of the libyaml release installed."""
+    loader = _PyLoader(text)
+    try:
+        while loader.check_node():
+            loader.get_node()
+    except _TooLarge as found:
+        return found.line
+    except (yaml.YAMLError, RecursionError):
+        pass
+    finally:
+        loader.dispose()
+    mark = exc.problem_mark or exc.context_mark
+    return mark.line + 1 if mark else 1
 
 
 def _roots(node: yaml.Node) -> list[Mark] | dict[str, Mark] | None:
