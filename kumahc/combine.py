@@ -1,16 +1,23 @@
-"""Precedence between policy kinds on one cluster (spec 03 §5): each kind contributes field groups
-independently; per group the first contributing kind in MeshHealthCheck > KongUpstreamPolicy > HealthCheck wins,
-and every loser is reported."""
+"""Precedence between policy kinds on one cluster (spec 03 §5, extended for circuit breakers): each kind
+contributes field groups independently; per group the first contributing kind in
+MeshCircuitBreaker > MeshHealthCheck > KongUpstreamPolicy > HealthCheck > CircuitBreaker wins, and every loser is
+reported. Per group that reads:
+
+- health check: MeshHealthCheck > KongUpstreamPolicy > HealthCheck;
+- panic settings: MeshCircuitBreaker (``outlierDetection.healthyPanicThreshold``) > MeshHealthCheck (its deprecated
+  ``healthyPanicThreshold``/``failTrafficOnPanic``) > KongUpstreamPolicy (``threshold``) > HealthCheck;
+- outlier detection and circuit breakers: MeshCircuitBreaker > KongUpstreamPolicy > CircuitBreaker.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from envoy.config.cluster.v3 import cluster_pb2, outlier_detection_pb2
+from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
 from envoy.config.core.v3 import base_pb2, health_check_pb2
 
-PRECEDENCE = ("MeshHealthCheck", "KongUpstreamPolicy", "HealthCheck")
+PRECEDENCE = ("MeshCircuitBreaker", "MeshHealthCheck", "KongUpstreamPolicy", "HealthCheck", "CircuitBreaker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,12 @@ class OutlierGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class CircuitBreakersGroup:
+    source: str
+    circuit_breakers: circuit_breaker_pb2.CircuitBreakers
+
+
+@dataclass(frozen=True, slots=True)
 class Contribution:
     """What one policy kind gives one (proxy, cluster); a None group = no contribution to it."""
 
@@ -44,6 +57,7 @@ class Contribution:
     health_check: HealthCheckGroup | None = None
     panic: PanicGroup | None = None
     outlier: OutlierGroup | None = None
+    circuit_breakers: CircuitBreakersGroup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +69,22 @@ class Combined:
     outlier: OutlierGroup | None = None
     health_check_kind: str | None = None
     panic_kind: str | None = None
+    circuit_breakers: CircuitBreakersGroup | None = None
+    outlier_kind: str | None = None
+    circuit_breakers_kind: str | None = None
+
+
+GROUPS = (("health_check", "health check"), ("panic", "panic settings"), ("outlier", "outlier detection"),
+          ("circuit_breakers", "circuit breakers"))
 
 
 def combine(contributions: Iterable[Contribution]) -> tuple[Combined, list[str]]:
     """Combine per field group. Returns the winners and the warning messages (without the
-    ``proxy … cluster …:`` prefix) for every losing contribution, in precedence order."""
+    ``proxy … cluster …:`` prefix) for every losing contribution, group by group, in precedence order."""
     ordered = sorted(contributions, key=lambda c: PRECEDENCE.index(c.kind))
     warnings: list[str] = []
     winners: dict[str, tuple[str, object]] = {}
-    for group, label in (("health_check", "health check"), ("panic", "panic settings")):
+    for group, label in GROUPS:
         for c in ordered:
             g = getattr(c, group)
             if g is None:
@@ -73,8 +94,13 @@ def combine(contributions: Iterable[Contribution]) -> tuple[Combined, list[str]]
             else:
                 kind, won = winners[group]
                 warnings.append(f"{label} from {c.kind} {g.source} ignored: {kind} {won.source} takes precedence")
-    outlier = next((c.outlier for c in ordered if c.outlier is not None), None)
-    hc = winners.get("health_check")
-    panic = winners.get("panic")
-    return Combined(hc[1] if hc else None, panic[1] if panic else None, outlier,
-                    hc[0] if hc else None, panic[0] if panic else None), warnings
+
+    def won(group: str) -> tuple[object, str | None]:
+        w = winners.get(group)
+        return (w[1], w[0]) if w else (None, None)
+
+    hc, hc_kind = won("health_check")
+    panic, panic_kind = won("panic")
+    outlier, outlier_kind = won("outlier")
+    cb, cb_kind = won("circuit_breakers")
+    return Combined(hc, panic, outlier, hc_kind, panic_kind, cb, outlier_kind, cb_kind), warnings  # type: ignore[arg-type]

@@ -25,6 +25,16 @@ _BLOCK_KEYS = {"tcp": ("disabled", "send", "receive"),
                "requestHeadersToAdd": ("set", "add"),
                "grpc": ("disabled", "serviceName", "authority")}
 _BLOCK_FOR_RULE = {1: "http", 2: "grpc", 3: "tcp", 4: "http", 5: "grpc"}
+# MeshCircuitBreaker conf order (Kuma's API order), per object.
+_CB_KEYS = {"": ("connectionLimits", "outlierDetection"),
+            "connectionLimits": ("maxConnections", "maxConnectionPools", "maxPendingRequests", "maxRetries",
+                                 "maxRequests"),
+            "outlierDetection": ("disabled", "interval", "baseEjectionTime", "maxEjectionPercent",
+                                 "splitExternalAndLocalErrors", "detectors", "healthyPanicThreshold"),
+            "detectors": ("totalFailures", "gatewayFailures", "localOriginFailures", "successRate",
+                          "failurePercentage"),
+            "successRate": ("minimumHosts", "requestVolume", "standardDeviationFactor"),
+            "failurePercentage": ("minimumHosts", "requestVolume", "threshold")}
 
 
 class NoCluster(LookupError):
@@ -60,6 +70,9 @@ class ClusterExplanation:
     health_check_from: str | None
     panic_from: str | None
     outlier_from: str | None
+    circuit_breaker_entries: tuple[EntryLine, ...] = ()
+    circuit_breaker_merged: tuple[ConfLine, ...] = ()  # every leaf with the entry that set it (no defaults)
+    circuit_breakers_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +117,7 @@ def _family(result: Result, kind: str) -> Any:
 def _cluster(result: Result, proxy: Proxy, dest: Destination, groups: Any) -> ClusterExplanation:
     mhc = _family(result, "MeshHealthCheck")
     outcome = mhc.outcome(proxy, dest)
-    entries = tuple(EntryLine(e.label, mhc_match.ref_text(e.target_ref),
-                              f"{e.policy.res.src.loc.file}:{e.policy.res.src.line(('spec', 'to', e.index))}")
-                    for e in outcome.entries)
+    entries = _entry_lines(outcome.entries)
     merged: tuple[ConfLine, ...] = ()
     checker, reason = None, ""
     if outcome.merged is not None:
@@ -121,12 +132,43 @@ def _cluster(result: Result, proxy: Proxy, dest: Destination, groups: Any) -> Cl
     def named(group: Any, kind: str | None) -> str | None:
         return f"{kind} {group.source}" if group is not None else None
 
-    outlier = named(groups.outlier, "KongUpstreamPolicy")
+    cb_entries: tuple[EntryLine, ...] = ()
+    cb_merged: tuple[ConfLine, ...] = ()
+    mcb = _family(result, "MeshCircuitBreaker")
+    if mcb is not None:
+        cb = mcb.outcome(proxy, dest)
+        cb_entries = _entry_lines(cb.entries)
+        if cb.merged is not None:
+            cb_merged = tuple(_cb_lines(cb.merged))
     return ClusterExplanation(
         dest.name, dest.protocol, dest.protocol_source, len(dest.endpoints), entries, merged, checker, reason,
         kong_policy.summary() if kong_policy is not None else None,
         f"{win.policy.res.display_name} (aggregate rank ({win.aggregate[0]},{win.aggregate[1]}))" if win else None,
-        named(groups.health_check, groups.health_check_kind), named(groups.panic, groups.panic_kind), outlier)
+        named(groups.health_check, groups.health_check_kind), named(groups.panic, groups.panic_kind),
+        named(groups.outlier, groups.outlier_kind), cb_entries, cb_merged,
+        named(groups.circuit_breakers, groups.circuit_breakers_kind))
+
+
+def _entry_lines(entries: Any) -> tuple[EntryLine, ...]:
+    return tuple(EntryLine(e.label, mhc_match.ref_text(e.target_ref),
+                           f"{e.policy.res.src.loc.file}:{e.policy.res.src.line(('spec', 'to', e.index))}")
+                 for e in entries)
+
+
+def _cb_lines(merged: mhc_match.Merged) -> list[ConfLine]:
+    """One line per set leaf of a merged MeshCircuitBreaker conf, in Kuma's field order, with its setter."""
+    out: list[ConfLine] = []
+
+    def walk(value: Any, path: tuple[str, ...]) -> None:
+        if isinstance(value, dict) and value:
+            order = _CB_KEYS.get(path[-1] if path else "", ())
+            for k in sorted(value, key=lambda k: (order.index(k) if k in order else len(order), k)):
+                walk(value[k], (*path, k))
+            return
+        out.append(ConfLine(".".join(path), value, merged.origins[path].label))
+
+    walk(merged.conf, ())
+    return out
 
 
 def _reason(rule: int, protocol: str) -> str:
@@ -178,8 +220,18 @@ def text(explanations: list[ProxyExplanation]) -> str:
                 lines.append(f"  checker: {c.checker} ({c.checker_reason})")
             lines.append(f"  KongUpstreamPolicy: {c.kong or 'none'}")
             lines.append(f"  HealthCheck: {c.healthcheck or 'none'}")
+            if not c.circuit_breaker_entries:
+                lines.append("  MeshCircuitBreaker entries: none")
+            else:
+                lines.append("  MeshCircuitBreaker entries (merge order, lowest priority first):")
+                lines += [f"    {i}. {e.entry} -> {e.target} ({e.where})"
+                          for i, e in enumerate(c.circuit_breaker_entries, 1)]
+                lines.append("  merged conf:")
+                lines += [f"    {m.path}: {json.dumps(m.value, separators=(',', ':'), ensure_ascii=False)}"
+                          f"  [{m.origin}]" for m in c.circuit_breaker_merged]
             lines.append(f"  result: health check <- {c.health_check_from or 'none'}; panic settings <- "
-                         f"{c.panic_from or 'none'}; outlier detection <- {c.outlier_from or 'none'}")
+                         f"{c.panic_from or 'none'}; outlier detection <- {c.outlier_from or 'none'}; "
+                         f"circuit breakers <- {c.circuit_breakers_from or 'none'}")
     return "\n".join(lines) + "\n"
 
 

@@ -20,13 +20,15 @@ from kumahc.family import PolicyFamily
 from kumahc.healthcheck.family import Family as HealthCheckFamily
 from kumahc.kong.family import Family as KongFamily
 from kumahc.mesh import view as mesh_view
+from kumahc.meshcircuitbreaker.family import Family as MeshCircuitBreakerFamily
 from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
 
 # Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
-FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily)
+FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily,
+                                            MeshCircuitBreakerFamily)
 
 
 @dataclass(frozen=True, slots=True)

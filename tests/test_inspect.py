@@ -72,7 +72,9 @@ cluster backend
   checker: http (rule 1: protocol http, http enabled)
   KongUpstreamPolicy: none
   HealthCheck: none
-  result: health check <- MeshHealthCheck web-backend; panic settings <- none; outlier detection <- none
+  MeshCircuitBreaker entries: none
+  result: health check <- MeshHealthCheck web-backend; panic settings <- none; outlier detection <- none; \
+circuit breakers <- none
 """
 
 
@@ -91,7 +93,8 @@ spec:
         "  MeshHealthCheck entries: none",
         "  KongUpstreamPolicy: none",
         "  HealthCheck: none",
-        "  result: health check <- none; panic settings <- none; outlier detection <- none",
+        "  MeshCircuitBreaker entries: none",
+        "  result: health check <- none; panic settings <- none; outlier detection <- none; circuit breakers <- none",
     ]
 
 
@@ -101,7 +104,8 @@ def test_protocol_unknown(ws: Workspace) -> None:
     lines = r.out.splitlines()
     assert "  destination: protocol unknown (unknown), 1 endpoint" in lines
     assert "  checker: none (rule 6: protocol unknown, no enabled block for it)" in lines
-    assert lines[-1] == "  result: health check <- none; panic settings <- none; outlier detection <- none"
+    assert lines[-1] == ("  result: health check <- none; panic settings <- none; outlier detection <- none; "
+                         "circuit breakers <- none")
     assert r.lines == ["warning: destination default/backend: protocol unknown; MeshHealthCheck adds no health check"]
 
 
@@ -144,7 +148,7 @@ conf: {interval: 10s, timeout: 2s, unhealthyThreshold: 3, healthyThreshold: 1, h
     lines = r.out.splitlines()
     assert "  HealthCheck: legacy-web-backend (aggregate rank (2,2))" in lines
     assert lines[-1] == ("  result: health check <- MeshHealthCheck web-http; panic settings <- HealthCheck "
-                         "legacy-web-backend; outlier detection <- none")
+                         "legacy-web-backend; outlier detection <- none; circuit breakers <- none")
     assert r.lines == ["warning: proxy default/web-01 cluster backend: health check from HealthCheck "
                        "legacy-web-backend ignored: MeshHealthCheck web-http takes precedence"]
 
@@ -169,7 +173,7 @@ spec:
     assert "  KongUpstreamPolicy: shop/api-hc (active http off, passive on, threshold 20)" in lines
     assert "  destination: protocol http (Service appProtocol), 0 endpoints" in lines
     assert lines[-1] == ("  result: health check <- none; panic settings <- KongUpstreamPolicy shop/api-hc; "
-                         "outlier detection <- KongUpstreamPolicy shop/api-hc")
+                         "outlier detection <- KongUpstreamPolicy shop/api-hc; circuit breakers <- none")
 
 
 def test_preview_and_protocol_flag_sources(ws: Workspace) -> None:

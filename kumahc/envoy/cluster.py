@@ -35,15 +35,17 @@ def load_assignment(name: str, endpoints: tuple[tuple[str, int], ...]) -> endpoi
 
 def build(name: str, protocol: str, assignment: endpoint_pb2.ClusterLoadAssignment | None,
           groups: Combined) -> cluster_pb2.Cluster:
-    """One ``Cluster``: ``STATIC``, ``connect_timeout`` 5s, at most one health check, outlier detection, TLS
-    transport socket, panic settings, ``load_assignment`` (from :func:`load_assignment`, shared by every proxy's
-    cluster for the destination), and HTTP/2 upstream options when ``protocol`` is http2/grpc or the health check
-    needs HTTP/2 (gRPC)."""
+    """One ``Cluster``: ``STATIC``, ``connect_timeout`` 5s, at most one health check, circuit breakers, outlier
+    detection, TLS transport socket, panic settings, ``load_assignment`` (from :func:`load_assignment`, shared by
+    every proxy's cluster for the destination), and HTTP/2 upstream options when ``protocol`` is http2/grpc or the
+    health check needs HTTP/2 (gRPC)."""
     c = Cluster(name=name, type=Cluster.STATIC, connect_timeout=Duration(seconds=5))
     if groups.health_check is not None:
         c.health_checks.append(groups.health_check.health_check)
         if groups.health_check.transport_socket is not None:
             c.transport_socket.CopyFrom(groups.health_check.transport_socket)
+    if groups.circuit_breakers is not None:
+        c.circuit_breakers.CopyFrom(groups.circuit_breakers.circuit_breakers)
     if groups.outlier is not None:
         c.outlier_detection.CopyFrom(groups.outlier.outlier)
     if groups.panic is not None:

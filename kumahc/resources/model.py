@@ -11,16 +11,19 @@ from kumahc.diagnostics import Location, Report
 from kumahc.resources.fieldpath import format_path
 from kumahc.resources.yamldoc import RawDocument
 
-KINDS = ("Dataplane", "HealthCheck", "KongUpstreamPolicy", "Mesh", "MeshHealthCheck", "MeshService", "Service")
-CLUSTER_SCOPED = frozenset({"Mesh", "HealthCheck"})
+KINDS = ("Dataplane", "HealthCheck", "KongUpstreamPolicy", "Mesh", "MeshCircuitBreaker",
+         "MeshHealthCheck", "MeshService", "Service")
+CLUSTER_SCOPED = frozenset({"Mesh", "HealthCheck", "CircuitBreaker"})
 KUBERNETES_ONLY = frozenset({"KongUpstreamPolicy", "Service"})
 NO_MESH = frozenset({"Mesh", "KongUpstreamPolicy", "Service"})  # identity mesh is "" (01 §3)
-STRICT = frozenset({"HealthCheck", "MeshHealthCheck", "KongUpstreamPolicy"})
-LEGACY = frozenset({"Mesh", "Dataplane", "HealthCheck"})  # Universal fields at top level, not under spec
+STRICT = frozenset({"HealthCheck", "MeshHealthCheck", "KongUpstreamPolicy", "MeshCircuitBreaker", "CircuitBreaker"})
+# Universal fields at top level, not under spec
+LEGACY = frozenset({"Mesh", "Dataplane", "HealthCheck", "CircuitBreaker"})
 
 API_VERSIONS = {
     "Mesh": "kuma.io/v1alpha1", "Dataplane": "kuma.io/v1alpha1", "MeshService": "kuma.io/v1alpha1",
     "HealthCheck": "kuma.io/v1alpha1", "MeshHealthCheck": "kuma.io/v1alpha1",
+    "CircuitBreaker": "kuma.io/v1alpha1", "MeshCircuitBreaker": "kuma.io/v1alpha1",
     "KongUpstreamPolicy": "configuration.konghq.com/v1beta1", "Service": "v1",
 }
 

@@ -88,7 +88,7 @@ SCHEMA_FILES = {
     "Dataplane": "dataplane.schema.json", "HealthCheck": "healthcheck.schema.json",
     "KongUpstreamPolicy": "kongupstreampolicy.schema.json", "Mesh": "mesh.schema.json",
     "MeshHealthCheck": "meshhealthcheck.schema.json", "MeshService": "meshservice.schema.json",
-    "Service": "service.schema.json",
+    "Service": "service.schema.json", "MeshCircuitBreaker": "meshcircuitbreaker.schema.json",
 }
 
 
