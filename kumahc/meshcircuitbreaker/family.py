@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kumahc.combine import CircuitBreakersGroup, Contribution, OutlierGroup, PanicGroup
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, Proxy
+from kumahc.mesh.view import Destination, MeshView, PreviewProxy, Proxy
 from kumahc.meshcircuitbreaker import api, translate
 from kumahc.meshcircuitbreaker.validate import validate
 from kumahc.meshhealthcheck import match
@@ -50,6 +50,11 @@ class Family(_TargetRefFamily):
             if validate(res, report, preview):
                 fam.policies.append(api.parse(res, order))  # type: ignore[arg-type]
         return fam
+
+    def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
+        """As MeshHealthCheck's, for policies with ``to`` entries (inbound-only ones are not applied)."""
+        return [(order, req) for order, req in _TargetRefFamily.preview_proxies(self)
+                if next(p for p in self.policies if p.order == order).entries]
 
     def preview_votes(self, dest: Destination) -> set[str]:
         return set()  # circuit breaking works the same on every protocol
