@@ -572,3 +572,55 @@ outlierDetection:
         "    outlierDetection.healthyPanicThreshold: 0  [backend-cb to[0]]",
         "  result: health check <- none; panic settings <- MeshCircuitBreaker backend-cb; outlier detection <- "
         "MeshCircuitBreaker backend-cb; circuit breakers <- MeshCircuitBreaker backend-cb"]
+
+
+# --- precedence between kinds -----------------------------------------------------------------------------------
+
+def test_precedence_example_warns_every_loser() -> None:
+    from helpers import REPO, run
+
+    path = "examples/meshcircuitbreaker/mesh-precedence.yaml"
+    r = run("render", str(REPO / path), "--proxy", "web-01")
+    assert r.code == 0
+    (cluster,) = r.json["proxies"][0]["clusters"]
+    assert cluster["common_lb_config"] == {"healthy_panic_threshold": {"value": 20.0}}
+    assert cluster["circuit_breakers"] == {"thresholds": [{"max_connections": 100, "track_remaining": True}]}
+    assert cluster["outlier_detection"]["consecutive_gateway_failure"] == 3
+    assert cluster["health_checks"][0]["http_health_check"]["path"] == "/mhc"
+    prefix = "warning: proxy default/web-01 cluster backend_shop_svc_80: "
+    assert [line.removeprefix(prefix) for line in r.lines if line.startswith(prefix)] == [
+        "health check from KongUpstreamPolicy shop/backend-hc ignored: MeshHealthCheck web-backend takes precedence",
+        "panic settings from MeshHealthCheck web-backend ignored: MeshCircuitBreaker web-backend-cb takes precedence",
+        "panic settings from KongUpstreamPolicy shop/backend-hc ignored: MeshCircuitBreaker web-backend-cb takes "
+        "precedence",
+        "outlier detection from KongUpstreamPolicy shop/backend-hc ignored: MeshCircuitBreaker web-backend-cb takes "
+        "precedence"]
+
+
+def test_disabled_outlier_detection_gives_way_to_kong(ws: Workspace) -> None:
+    # A MeshCircuitBreaker whose outlierDetection is disabled contributes no outlier group: Kong's passive checks
+    # apply (Kuma's configurer leaves outlier_detection alone when disabled), and only circuit breakers come from
+    # the MeshCircuitBreaker.
+    ws.write("in.yaml", docs(
+        dataplane("web-01", "10.0.0.1", "web", protocol="http",
+                  outbound="[{tags: {kuma.io/service: api_shop_svc_80}}]"),
+        """\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: api, namespace: shop, annotations: {konghq.com/upstream-policy: api-hc}}
+        spec: {ports: [{port: 80, appProtocol: http}]}
+        """, """\
+        apiVersion: configuration.konghq.com/v1beta1
+        kind: KongUpstreamPolicy
+        metadata: {name: api-hc, namespace: shop}
+        spec:
+          healthchecks:
+            passive: {healthy: {successes: 1}, unhealthy: {httpFailures: 3, httpStatuses: [500, 503]}}
+        """,
+        cb_policy("outlierDetection: {disabled: true, detectors: {totalFailures: {consecutive: 1}}}\n"
+                  "connectionLimits: {maxRequests: 7}\n", to="{kind: Mesh}")))
+    r = ws.ok("render", "in.yaml", "--proxy", "web-01")
+    (cluster,) = r.json["proxies"][0]["clusters"]
+    assert cluster["circuit_breakers"] == {"thresholds": [{"max_requests": 7, "track_remaining": True}]}
+    assert cluster["outlier_detection"]["consecutive_5xx"] == 3
+    assert not [line for line in r.lines if "MeshCircuitBreaker" in line]
