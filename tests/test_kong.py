@@ -207,28 +207,30 @@ VALIDATION_CASES = [
      [err(A, "active.healthy.interval", between(0, 65535))]),
     ("healthy-successes", dict(active="{healthy: {successes: 255}}"),
      [err(A, "active.healthy.successes", between(0, 254))]),
-    ("healthy-statuses", dict(active="{healthy: {httpStatuses: [99, 200, 1000]}}"),
-     [err(A, "active.healthy.httpStatuses[0]", between(100, 999)),
-      err(A, "active.healthy.httpStatuses[2]", between(100, 999))]),
+    # HTTP statuses: 100–599 in the KongUpstreamPolicy CRD's words (Kong's own 999 bound is never reached)
+    ("healthy-statuses", dict(active="{healthy: {httpStatuses: [99, 200, 600, 599]}}"),
+     [err(A, "active.healthy.httpStatuses[0]", "should be greater than or equal to 100"),
+      err(A, "active.healthy.httpStatuses[2]", "should be less than or equal to 599")]),
     ("unhealthy-interval", dict(active="{unhealthy: {interval: -1}}"),
      [err(A, "active.unhealthy.interval", between(0, 65535))]),
     ("unhealthy-counters", dict(active="{unhealthy: {httpFailures: 255, tcpFailures: -1, timeouts: 300}}"),
      [err(A, "active.unhealthy.httpFailures", between(0, 254)), err(A, "active.unhealthy.tcpFailures", between(0, 254)),
       err(A, "active.unhealthy.timeouts", between(0, 254))]),
-    ("unhealthy-statuses", dict(active="{unhealthy: {httpStatuses: [1000]}}"),
-     [err(A, "active.unhealthy.httpStatuses[0]", between(100, 999))]),
+    ("unhealthy-statuses", dict(active="{unhealthy: {httpStatuses: [700]}}"),
+     [err(A, "active.unhealthy.httpStatuses[0]", "should be less than or equal to 599")]),
     ("passive-successes", dict(passive="{healthy: {successes: 255}}"),
      [err(PS, "passive.healthy.successes", between(0, 254))]),
     ("passive-healthy-statuses", dict(passive="{healthy: {httpStatuses: [42]}}"),
-     [err(PS, "passive.healthy.httpStatuses[0]", between(100, 999))]),
+     [err(PS, "passive.healthy.httpStatuses[0]", "should be greater than or equal to 100")]),
     ("passive-healthy-interval", dict(passive="{healthy: {interval: 0}}"),
      [err(PS, "passive.healthy.interval", "must not be set")]),
     ("passive-unhealthy-interval", dict(passive="{unhealthy: {interval: 5}}"),
      [err(PS, "passive.unhealthy.interval", "must not be set")]),
     ("passive-counters", dict(passive="{unhealthy: {httpFailures: 255, tcpFailures: 255, timeouts: 255}}"),
      [err(PS, f"passive.unhealthy.{c}", between(0, 254)) for c in ("httpFailures", "tcpFailures", "timeouts")]),
-    ("passive-unhealthy-statuses", dict(passive="{unhealthy: {httpStatuses: [99]}}"),
-     [err(PS, "passive.unhealthy.httpStatuses[0]", between(100, 999))]),
+    ("passive-unhealthy-statuses", dict(passive="{unhealthy: {httpStatuses: [99, 999]}}"),
+     [err(PS, "passive.unhealthy.httpStatuses[0]", "should be greater than or equal to 100"),
+      err(PS, "passive.unhealthy.httpStatuses[1]", "should be less than or equal to 599")]),
     # integers only (CRD types), and the allowed keys
     ("float", dict(active="{timeout: 1.5}"), [err(A, "active.timeout", "must be an integer")]),
     ("float-zero", dict(threshold="3.0"), [err(6, "threshold", "must be an integer")]),
@@ -254,7 +256,7 @@ def test_validation(ws: Workspace, kwargs: dict[str, str], expected: list[str]) 
 
 VALID_CASES = [
     ("bounds", dict(threshold="100", active="{concurrency: 2147483648, timeout: 65535, healthy: {interval: 65535, "
-                                          "successes: 254, httpStatuses: [100, 999]}, unhealthy: {interval: 0, "
+                                          "successes: 254, httpStatuses: [100, 599]}, unhealthy: {interval: 0, "
                                           "httpFailures: 254, tcpFailures: 0, timeouts: 254}}")),
     ("path-rfc3986", dict(active="{httpPath: \"/a-b_c.d~e/f%2Fg:h@i!$&'()*+,;=\"}")),
     ("sni-fqdn", dict(active="{type: https, httpsSni: api.example.com.}")),
@@ -283,7 +285,13 @@ def test_path_and_sni_rules() -> None:
 
 # --- §6 approximation warnings --------------------------------------------------------------------------------------
 
-K3 = "Kong cannot run gRPC probes; kumahc uses the gRPC health checking protocol over HTTP/2"
+NO_GRPC = "Kong itself runs no checks for gRPC upstreams (its health checker supports http, https and tcp)"
+K3 = f"{NO_GRPC}; kumahc uses the gRPC health checking protocol over HTTP/2"
+K20 = "504: Kong counts an upstream 504 as a timeout (unhealthy.timeouts), never as an HTTP failure; ignored"
+K21_NONE = "Kong also counts upstream 504 responses as timeouts; no Envoy detector counts them, so 504 responses " \
+           "never eject a target"
+K23 = "Kong sends this Host header in addition to its own Host: <target>; Envoy sends only this one " \
+      "(http_health_check.host)"
 ON = "healthy: {interval: 5, successes: 1}, unhealthy: {interval: 5, httpFailures: 1}"  # active on, no warning
 K9 = "0: HTTP statuses never mark a target unhealthy; every status is accepted"
 K13 = "not used by active type {}; ignored"
@@ -322,10 +330,6 @@ K_CASES = [
      [warn(7, "active.unhealthy", "Envoy has one consecutive-failure counter: unhealthy_threshold = 2")]),
     ("K10-equal-counters", dict(active="{healthy: {interval: 5, successes: 1}, unhealthy: {interval: 5, "
                                        "httpFailures: 2, tcpFailures: 2, timeouts: 2}}"), []),
-    ("K11", dict(active="{healthy: {httpStatuses: [200, 600, 999]}, unhealthy: {httpStatuses: [500, 700]}}"),
-     [warn(7, "active.healthy.httpStatuses[1]", "600 cannot be expressed in Envoy (statuses end at 599); ignored"),
-      warn(7, "active.healthy.httpStatuses[2]", "999 cannot be expressed in Envoy (statuses end at 599); ignored"),
-      warn(7, "active.unhealthy.httpStatuses[1]", "700 cannot be expressed in Envoy (statuses end at 599); ignored")]),
     ("K12", dict(active="{headers: {Host: [a.example, b.example], X-A: [v1, v2]}}"),
      [warn(7, 'active.headers["Host"]', "only the first value is used")]),
     ("K12-two-host-names", dict(active="{headers: {Host: [a.example], host: [b.example]}}"),
@@ -340,25 +344,46 @@ K_CASES = [
      [warn(7, f"active.{f}", K13.format("http")) for f in ("httpsSni", "httpsVerifyCertificate")]),
     ("K13-https-uses-all", dict(active="{type: https, httpsSni: a.example, httpsVerifyCertificate: false, "
                                        "httpPath: /h, headers: {X-A: [v1]}, healthy: {httpStatuses: [200]}}"), []),
-    ("K14-K15-K17", dict(passive="{unhealthy: {httpFailures: 1, httpStatuses: [404, 500, 700]}}"),
+    ("K14-K15-K17", dict(passive="{unhealthy: {httpFailures: 1, httpStatuses: [404, 500, 429]}}"),
      [warn(8, "passive.unhealthy.httpStatuses[0]",
            "404 cannot be detected by Envoy outlier detection (only 5xx count); ignored"),
       warn(8, "passive.unhealthy.httpStatuses[2]",
-           "700 cannot be detected by Envoy outlier detection (only 5xx count); ignored"),
+           "429 cannot be detected by Envoy outlier detection (only 5xx count); ignored"),
       warn(8, "passive.unhealthy.httpStatuses", "Envoy counts every 5xx response, not only 500"),
       warn(8, "passive.healthy.successes",
            "0: Kong never clears failures on success; Envoy clears them on every successful response")]),
     ("K15-gateway", dict(passive="{healthy: {successes: 1}, unhealthy: {httpFailures: 2, "
                                  "httpStatuses: [504, 502, 502]}}"),
-     [warn(8, "passive.unhealthy.httpStatuses", "Envoy counts every 502, 503 and 504 response, not only 502, 504")]),
+     [warn(8, "passive.unhealthy.httpStatuses", "Envoy counts every 502, 503 and 504 response, not only 502, 504"),
+      warn(8, "passive.unhealthy.httpStatuses[0]", K20)]),
     ("K15-gateway-exact", dict(passive="{healthy: {successes: 1}, unhealthy: {httpFailures: 2, "
-                                       "httpStatuses: [502, 503, 504]}}"), []),
+                                       "httpStatuses: [502, 503, 504]}}"),
+     [warn(8, "passive.unhealthy.httpStatuses[2]", K20)]),
     ("K15-every-5xx", dict(passive="{healthy: {successes: 1}, unhealthy: {httpFailures: 2, httpStatuses: ["
-                                   + ", ".join(str(c) for c in range(500, 600)) + "]}}"), []),
-    ("K14-K15-need-httpFailures", dict(passive="{healthy: {successes: 1}, unhealthy: {timeouts: 2}}"), []),
+                                   + ", ".join(str(c) for c in range(500, 600)) + "]}}"),
+     [warn(8, "passive.unhealthy.httpStatuses[4]", K20)]),
+    ("K14-K15-need-httpFailures", dict(passive="{healthy: {successes: 1}, unhealthy: {timeouts: 2}}"),
+     [warn(8, "passive.unhealthy.timeouts", K21_NONE)]),
     ("K16", dict(passive="{healthy: {successes: 1}, unhealthy: {tcpFailures: 3, timeouts: 2}}"),
      [warn(8, "passive.unhealthy",
-           "Envoy has one local-origin failure counter: consecutive_local_origin_failure = 2")]),
+           "Envoy has one local-origin failure counter: consecutive_local_origin_failure = 2"),
+      warn(8, "passive.unhealthy.timeouts", K21_NONE)]),
+    # Kong's runtime: 504 is a timeout (K20, K21), no checks for gRPC upstreams (K22), its own Host header (K23)
+    ("K20-only-504", dict(passive="{healthy: {successes: 1}, unhealthy: {httpFailures: 2, httpStatuses: [504]}}"),
+     [warn(8, "passive.unhealthy.httpStatuses[0]", K20)]),
+    ("K21-http-counter", dict(passive="{healthy: {successes: 1}, unhealthy: {httpFailures: 2, timeouts: 4, "
+                                      "httpStatuses: [500]}}"),
+     [warn(8, "passive.unhealthy.httpStatuses", "Envoy counts every 5xx response, not only 500"),
+      warn(8, "passive.unhealthy.timeouts", "Kong also counts upstream 504 responses as timeouts; Envoy counts "
+                                            "them with the HTTP failures (httpFailures 2)")]),
+    ("K22-grpc-passive", dict(passive="{type: grpcs, healthy: {successes: 1}, unhealthy: {tcpFailures: 2}}"),
+     [warn(8, "passive.type", f"{NO_GRPC}; kumahc applies Envoy outlier detection anyway")]),
+    ("K22-needs-passive-on", dict(passive="{type: grpc}"), []),
+    ("K23-host", dict(active="{headers: {hoST: [api.example]}, " + ON + "}"),
+     [warn(7, 'active.headers["hoST"]', K23)]),
+    ("K23-not-tcp", dict(active="{type: tcp, headers: {Host: [api.example]}, "
+                                + ON.replace("httpFailures", "tcpFailures") + "}"),
+     [warn(7, "active.headers", K13.format("tcp"))]),
     ("K17", dict(passive="{unhealthy: {tcpFailures: 3}}"),
      [warn(8, "passive.healthy.successes",
            "0: Kong never clears failures on success; Envoy clears them on every successful response")]),
@@ -368,8 +393,9 @@ K_CASES = [
      [warn(6, "threshold", "no effect: neither active nor passive checks are enabled")]),
     ("K19-zero", dict(threshold="0", active="{healthy: {interval: 0}}"),
      [warn(6, "threshold", "no effect: neither active nor passive checks are enabled")]),
-    ("K19-not-when-on", dict(threshold="10", passive="{healthy: {successes: 1}, unhealthy: {timeouts: 1}}"), []),
-    ("no-warning", dict(active="{" + ON + "}", passive="{healthy: {successes: 2}, unhealthy: {timeouts: 3}}"), []),
+    ("K19-not-when-on", dict(threshold="10", passive="{healthy: {successes: 1}, unhealthy: {tcpFailures: 1}}"), []),
+    ("no-warning", dict(active="{" + ON + "}", passive="{healthy: {successes: 2}, unhealthy: {tcpFailures: 3}}"),
+     []),
 ]
 
 
@@ -427,7 +453,7 @@ def test_status_lists_merge_into_half_open_ranges() -> None:
     assert translate.status_ranges([200, 302]) == [(200, 201), (302, 303)]
     assert translate.status_ranges(api.ACTIVE_UNHEALTHY_STATUSES) == [(404, 405), (429, 430), (500, 506)]
     assert translate.status_ranges([503, 500, 502, 501, 502]) == [(500, 504)]
-    assert translate.status_ranges([599, 600, 999, 598]) == [(598, 600)]
+    assert translate.status_ranges([599, 597, 598, 599]) == [(597, 600)]
     assert translate.status_ranges(api.PASSIVE_HEALTHY_STATUSES) == [(200, 209), (226, 227), (300, 309)]
 
 
@@ -436,7 +462,7 @@ def ranges(*pairs: tuple[int, int]) -> list[dict[str, str]]:
 
 
 def test_statuses_when_http_failures_counted(ws: Workspace) -> None:
-    c, _ = cluster(ws, kup(active="{healthy: {interval: 5, successes: 1, httpStatuses: [204, 200, 201, 700]}, "
+    c, _ = cluster(ws, kup(active="{healthy: {interval: 5, successes: 1, httpStatuses: [204, 200, 201]}, "
                                   "unhealthy: {interval: 5, httpFailures: 1}}"))
     check = c["health_checks"][0]["http_health_check"]
     assert check["expected_statuses"] == ranges((200, 202), (204, 205))
@@ -565,7 +591,7 @@ def test_passive_type_does_not_change_the_mapping(ws: Workspace) -> None:
 
 # --- §5 threshold -----------------------------------------------------------------------------------------------------
 
-PASSIVE_ON = "{healthy: {successes: 1}, unhealthy: {timeouts: 1}}"
+PASSIVE_ON = "{healthy: {successes: 1}, unhealthy: {tcpFailures: 1}}"
 
 
 @pytest.mark.parametrize("threshold, expected", [
@@ -751,7 +777,8 @@ WORKED = [
             "sni": "api.example.com"}},
         common_lb_config={"healthy_panic_threshold": {"value": 50.0},
                           "zone_aware_lb_config": {"fail_traffic_on_panic": True}}),
-     [(23, "shop/api-hc", "active.type", K4), (33, "shop/api-hc", "active.unhealthy.interval", K5)]),
+     [(23, "shop/api-hc", "active.type", K4), (28, "shop/api-hc", 'active.headers["Host"]', K23),
+      (33, "shop/api-hc", "active.unhealthy.interval", K5)]),
     ("grpc", skeleton(
         "payments_shop_svc_9000",
         health_checks=[{"timeout": "1s", "interval": "3s", "unhealthy_threshold": 2, "healthy_threshold": 1,

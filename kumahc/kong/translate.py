@@ -27,17 +27,18 @@ CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # must exist where Envoy runs 
 ALPN_H2 = "h2"
 GATEWAY_FAILURES = frozenset({502, 503, 504})
 EVERY_5XX = frozenset(range(500, 600))
-ENVOY_STATUS_END = 600  # Envoy status ranges end at 600 (exclusive): codes 600–999 cannot be expressed
+ENVOY_STATUS_END = 600  # status ranges end at 600 (exclusive), as the CRD's 100–599
 ALL_STATUSES = ((100, ENVOY_STATUS_END),)
+TIMEOUT_STATUS = 504  # Kong reports an upstream 504 as a timeout, never as an HTTP status
 ENFORCE = 100  # percent: every detected outlier is ejected
 MAX_EJECTION_PERCENT = 100  # Envoy's 10 % default ejects nothing below 10 hosts
 
 
 def status_ranges(codes: Iterable[int]) -> list[tuple[int, int]]:
-    """Codes → sorted half-open ``[start, end)`` ranges, codes ≥ 600 dropped, duplicates removed, consecutive
+    """Codes → sorted half-open ``[start, end)`` ranges, duplicates removed, consecutive
     codes merged: ``[200, 302]`` → ``[(200, 201), (302, 303)]``; ``[500, 501, 502]`` → ``[(500, 503)]`` (04 §3.1)."""
     out: list[tuple[int, int]] = []
-    for code in sorted({c for c in codes if c < ENVOY_STATUS_END}):
+    for code in sorted(set(codes)):
         if out and out[-1][1] == code:
             out[-1] = (out[-1][0], code + 1)
         else:
@@ -132,9 +133,15 @@ def tls_transport_socket(active: api.Active, http2: bool) -> base_pb2.TransportS
     return socket
 
 
-def passive_5xx(passive: api.Passive) -> tuple[int, ...]:
-    """S5 of 04 §4: the 500–599 codes of ``passive.unhealthy.httpStatuses``, sorted, duplicates removed."""
+def listed_5xx(passive: api.Passive) -> tuple[int, ...]:
+    """The 500–599 codes of ``passive.unhealthy.httpStatuses`` as written (504 included), sorted, unique."""
     return tuple(sorted({c for c in passive.unhealthy.http_statuses if c in EVERY_5XX}))
+
+
+def passive_5xx(passive: api.Passive) -> tuple[int, ...]:
+    """S5 of 04 §4: the 500–599 codes of ``passive.unhealthy.httpStatuses``, sorted, duplicates removed, without
+    504: Kong reports an upstream 504 as a timeout, so a 504 in ``httpStatuses`` never adds to ``httpFailures``."""
+    return tuple(sorted({c for c in passive.unhealthy.http_statuses if c in EVERY_5XX and c != TIMEOUT_STATUS}))
 
 
 def local_origin_threshold(passive: api.Passive) -> int:
@@ -144,7 +151,12 @@ def local_origin_threshold(passive: api.Passive) -> int:
 
 def outlier_detection(passive: api.Passive) -> outlier_detection_pb2.OutlierDetection:
     """04 §4 ``outlier_detection`` for passive checks that are on; ``passive.type`` does not change it.
-    Everything not written keeps Envoy's defaults (interval 10 s, base_ejection_time 30 s)."""
+    Everything not written keeps Envoy's defaults (interval 10 s, base_ejection_time 30 s).
+
+    Kong counts an upstream 504 response as a timeout, Envoy as an external (HTTP) failure: a 504 in
+    ``httpStatuses`` does not choose the HTTP detector (S5 leaves it out), and no Envoy detector adds 504 responses
+    to the local-origin (timeout) counter; K20 and K21 say so. Mapping 504s through ``consecutive_gateway_failure``
+    would also eject on 502 and 503, which Kong would not count."""
     od = outlier_detection_pb2.OutlierDetection()
     od.max_ejection_percent.value = MAX_EJECTION_PERCENT
     od.enforcing_success_rate.value = 0

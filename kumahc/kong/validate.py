@@ -73,9 +73,13 @@ class _Validator(DocumentChecker):
             self.error((*at, key), range_message(low, high))
 
     def statuses(self, block: Mapping[str, Any], at: tuple) -> None:
+        """HTTP status codes are 100–599: the KongUpstreamPolicy CRD's ``HTTPStatus`` bounds, in the API
+        server's words (Kong's own schema would take up to 999, but the CRD rejects the resource first)."""
         for k, code in enumerate(block.get("httpStatuses") or ()):
-            if not 100 <= code <= 999:
-                self.error((*at, "httpStatuses", k), range_message(100, 999))
+            if code < 100:
+                self.error((*at, "httpStatuses", k), "should be greater than or equal to 100")
+            elif code > 599:
+                self.error((*at, "httpStatuses", k), "should be less than or equal to 599")
 
     def type(self, block: Mapping[str, Any], at: tuple) -> None:
         t = block.get("type")

@@ -1,4 +1,7 @@
-"""The approximation warnings K1–K19 of spec 04 §6, worded exactly, once per policy.
+"""The approximation warnings K1–K23 (spec 04 §6 and Kong's runtime behaviour), once per policy. K11 is gone:
+status codes above 599 are now errors, as the KongUpstreamPolicy CRD has it. K20–K23 say where Kong's runtime
+differs: a 504 is a timeout to Kong (K20, K21), Kong runs no checks for gRPC upstreams (K3, K22), and Kong sends a
+user ``Host`` header next to its own (K23).
 
 Each is ``(severity, path, message)`` with ``path`` relative to ``spec.healthchecks``; the family prints it as
 ``warning: FILE:LINE: KongUpstreamPolicy ns/name: spec.healthchecks.<PATH>: <MESSAGE>`` (K1 as ``info:``).
@@ -16,14 +19,23 @@ from dataclasses import dataclass
 
 from kumahc.diagnostics import Severity
 from kumahc.kong import api
-from kumahc.kong.translate import ENVOY_STATUS_END, EVERY_5XX, GATEWAY_FAILURES, local_origin_threshold, passive_5xx
+from kumahc.kong.translate import (
+    EVERY_5XX,
+    GATEWAY_FAILURES,
+    TIMEOUT_STATUS,
+    host_and_headers,
+    listed_5xx,
+    local_origin_threshold,
+    passive_5xx,
+)
 
 HTTP_PROTOCOLS = frozenset({"http", "http2", "grpc"})
+NO_GRPC = "Kong itself runs no checks for gRPC upstreams (its health checker supports http, https and tcp)"
 
 
 @dataclass(frozen=True, slots=True)
 class Approximation:
-    """One K-warning: ``number`` (1–19), severity, path relative to ``spec.healthchecks``, message."""
+    """One K-warning: ``number`` (1–23), severity, path relative to ``spec.healthchecks``, message."""
 
     number: int
     severity: Severity
@@ -62,12 +74,6 @@ def approximations(p: api.KongUpstreamPolicy) -> list[Approximation]:
         if len(nonzero) > 1:
             out.append(_w(10, ("active", "unhealthy"),
                           f"Envoy has one consecutive-failure counter: unhealthy_threshold = {min(nonzero)}"))
-    for block in ("healthy", "unhealthy"):
-        codes = getattr(a, block).http_statuses
-        for k, code in enumerate(codes):
-            if code >= ENVOY_STATUS_END:
-                out.append(_w(11, ("active", block, "httpStatuses", k),
-                              f"{code} cannot be expressed in Envoy (statuses end at 599); ignored"))
     out += _host_values(a)
     out += _unused_fields(p)
     if passive.on:
@@ -77,6 +83,9 @@ def approximations(p: api.KongUpstreamPolicy) -> list[Approximation]:
                       "Envoy treats every non-5xx response as a success; ignored"))
     if ("threshold",) in p.explicit and not p.contributes:
         out.append(_w(19, ("threshold",), "no effect: neither active nor passive checks are enabled"))
+    if passive.on:
+        out += _kong_runtime_passive(passive)
+    out += _host_header(a)
     return sorted(out, key=lambda w: w.number)
 
 
@@ -89,7 +98,7 @@ def _active_type(p: api.KongUpstreamPolicy) -> list[Approximation]:
                                  "no Envoy equivalent (each host has its own timer); ignored"))
     if a.on and a.type in api.GRPC_TYPES:
         out.append(_w(3, ("active", "type"),
-                      "Kong cannot run gRPC probes; kumahc uses the gRPC health checking protocol over HTTP/2"))
+                      f"{NO_GRPC}; kumahc uses the gRPC health checking protocol over HTTP/2"))
     if a.on and a.type in api.TLS_TYPES:
         out.append(_w(4, ("active", "type"), "TLS is enabled for the whole cluster, data traffic included"))
     return out
@@ -136,7 +145,9 @@ def _passive(passive: api.Passive) -> list[Approximation]:
             if code not in EVERY_5XX:
                 out.append(_w(14, ("passive", "unhealthy", "httpStatuses", k),
                               f"{code} cannot be detected by Envoy outlier detection (only 5xx count); ignored"))
-        s5 = passive_5xx(passive)
+        # K15 compares what Envoy's detector counts with the codes as listed; without a code other than 504 there
+        # is no detector (K20 says why).
+        s5 = listed_5xx(passive) if passive_5xx(passive) else ()
         codes = ", ".join(str(c) for c in s5)
         path = ("passive", "unhealthy", "httpStatuses")
         if s5 and not set(s5) <= GATEWAY_FAILURES and set(s5) != EVERY_5XX:
@@ -151,6 +162,42 @@ def _passive(passive: api.Passive) -> list[Approximation]:
         out.append(_w(17, ("passive", "healthy", "successes"),
                       "0: Kong never clears failures on success; Envoy clears them on every successful response"))
     return out
+
+
+def _kong_runtime_passive(passive: api.Passive) -> list[Approximation]:
+    """K20–K22 (passive checks on): Kong's 504-as-timeout, and no passive checks for gRPC upstreams."""
+    out: list[Approximation] = []
+    u = passive.unhealthy
+    if u.http_failures > 0:
+        for k, code in enumerate(u.http_statuses):
+            if code == TIMEOUT_STATUS:
+                out.append(_w(20, ("passive", "unhealthy", "httpStatuses", k),
+                              "504: Kong counts an upstream 504 as a timeout (unhealthy.timeouts), never as an HTTP "
+                              "failure; ignored"))
+                break
+    if u.timeouts > 0:
+        if u.http_failures > 0 and passive_5xx(passive):
+            envoy = f"Envoy counts them with the HTTP failures (httpFailures {u.http_failures})"
+        else:
+            envoy = "no Envoy detector counts them, so 504 responses never eject a target"
+        out.append(_w(21, ("passive", "unhealthy", "timeouts"),
+                      f"Kong also counts upstream 504 responses as timeouts; {envoy}"))
+    if passive.type in api.GRPC_TYPES:
+        out.append(_w(22, ("passive", "type"), f"{NO_GRPC}; kumahc applies Envoy outlier detection anyway"))
+    return out
+
+
+def _host_header(a: api.Active) -> list[Approximation]:
+    """K23: an active HTTP check with a user ``Host`` header."""
+    if not a.on or a.type not in api.HTTP_TYPES:
+        return []
+    host, _ = host_and_headers(a)
+    if host is None:
+        return []
+    name = next(n for n, values in a.headers if n.lower() == "host" and values)
+    return [_w(23, ("active", "headers", name),
+               "Kong sends this Host header in addition to its own Host: <target>; Envoy sends only this one "
+               "(http_health_check.host)")]
 
 
 def tcp_on_http(p: api.KongUpstreamPolicy, protocols: set[str]) -> Approximation | None:
