@@ -73,6 +73,7 @@ class ClusterExplanation:
     circuit_breaker_entries: tuple[EntryLine, ...] = ()
     circuit_breaker_merged: tuple[ConfLine, ...] = ()  # every leaf with the entry that set it (no defaults)
     circuit_breakers_from: str | None = None
+    circuitbreaker: str | None = None  # the legacy CircuitBreaker selected (its aggregate rank), or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +141,17 @@ def _cluster(result: Result, proxy: Proxy, dest: Destination, groups: Any) -> Cl
         cb_entries = _entry_lines(cb.entries)
         if cb.merged is not None:
             cb_merged = tuple(_cb_lines(cb.merged))
+    legacy_cb = _family(result, "CircuitBreaker")
+    cb_win = legacy_cb.winner(proxy, dest) if legacy_cb is not None else None
     return ClusterExplanation(
         dest.name, dest.protocol, dest.protocol_source, len(dest.endpoints), entries, merged, checker, reason,
         kong_policy.summary() if kong_policy is not None else None,
         f"{win.policy.res.display_name} (aggregate rank ({win.aggregate[0]},{win.aggregate[1]}))" if win else None,
         named(groups.health_check, groups.health_check_kind), named(groups.panic, groups.panic_kind),
         named(groups.outlier, groups.outlier_kind), cb_entries, cb_merged,
-        named(groups.circuit_breakers, groups.circuit_breakers_kind))
+        named(groups.circuit_breakers, groups.circuit_breakers_kind),
+        f"{cb_win.policy.res.display_name} (aggregate rank ({cb_win.aggregate[0]},{cb_win.aggregate[1]}))"
+        if cb_win else None)
 
 
 def _entry_lines(entries: Any) -> tuple[EntryLine, ...]:
@@ -229,6 +234,7 @@ def text(explanations: list[ProxyExplanation]) -> str:
                 lines.append("  merged conf:")
                 lines += [f"    {m.path}: {json.dumps(m.value, separators=(',', ':'), ensure_ascii=False)}"
                           f"  [{m.origin}]" for m in c.circuit_breaker_merged]
+            lines.append(f"  CircuitBreaker: {c.circuitbreaker or 'none'}")
             lines.append(f"  result: health check <- {c.health_check_from or 'none'}; panic settings <- "
                          f"{c.panic_from or 'none'}; outlier detection <- {c.outlier_from or 'none'}; "
                          f"circuit breakers <- {c.circuit_breakers_from or 'none'}")

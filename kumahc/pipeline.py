@@ -13,6 +13,7 @@ from typing import Any
 from envoy.config.cluster.v3 import cluster_pb2
 
 from kumahc import gcpause
+from kumahc.circuitbreaker.family import Family as CircuitBreakerFamily
 from kumahc.combine import Combined, combine
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
@@ -28,7 +29,7 @@ from kumahc.resources.model import Resource
 
 # Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
 FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily,
-                                            MeshCircuitBreakerFamily)
+                                            MeshCircuitBreakerFamily, CircuitBreakerFamily)
 
 
 @dataclass(frozen=True, slots=True)

@@ -976,5 +976,5 @@ def test_regression_control_characters_in_a_skipped_kind(ws) -> None:
     ws.write("f.yaml", 'apiVersion: v1\nkind: "Deploy\\rment\\x1b"\n')
     r = ws.ok("validate", "f.yaml")
     assert r.lines == ['warning: f.yaml:2: document 1: kind: skipped kind "Deploy\\rment\\x1b" (kumahc reads '
-                       "Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshCircuitBreaker, MeshHealthCheck, "
-                       "MeshService, Service)"]
+                       "CircuitBreaker, Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshCircuitBreaker, "
+                       "MeshHealthCheck, MeshService, Service)"]

@@ -73,6 +73,7 @@ cluster backend
   KongUpstreamPolicy: none
   HealthCheck: none
   MeshCircuitBreaker entries: none
+  CircuitBreaker: none
   result: health check <- MeshHealthCheck web-backend; panic settings <- none; outlier detection <- none; \
 circuit breakers <- none
 """
@@ -94,6 +95,7 @@ spec:
         "  KongUpstreamPolicy: none",
         "  HealthCheck: none",
         "  MeshCircuitBreaker entries: none",
+        "  CircuitBreaker: none",
         "  result: health check <- none; panic settings <- none; outlier detection <- none; circuit breakers <- none",
     ]
 

@@ -570,6 +570,7 @@ outlierDetection:
         "    outlierDetection.detectors.totalFailures.consecutive: 5  [mesh-wide to[0]]",
         "    outlierDetection.detectors.gatewayFailures.consecutive: 2  [backend-cb to[0]]",
         "    outlierDetection.healthyPanicThreshold: 0  [backend-cb to[0]]",
+        "  CircuitBreaker: none",
         "  result: health check <- none; panic settings <- MeshCircuitBreaker backend-cb; outlier detection <- "
         "MeshCircuitBreaker backend-cb; circuit breakers <- MeshCircuitBreaker backend-cb"]
 

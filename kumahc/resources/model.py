@@ -11,7 +11,7 @@ from kumahc.diagnostics import Location, Report
 from kumahc.resources.fieldpath import format_path
 from kumahc.resources.yamldoc import RawDocument
 
-KINDS = ("Dataplane", "HealthCheck", "KongUpstreamPolicy", "Mesh", "MeshCircuitBreaker",
+KINDS = ("CircuitBreaker", "Dataplane", "HealthCheck", "KongUpstreamPolicy", "Mesh", "MeshCircuitBreaker",
          "MeshHealthCheck", "MeshService", "Service")
 CLUSTER_SCOPED = frozenset({"Mesh", "HealthCheck", "CircuitBreaker"})
 KUBERNETES_ONLY = frozenset({"KongUpstreamPolicy", "Service"})

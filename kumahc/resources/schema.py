@@ -89,6 +89,7 @@ SCHEMA_FILES = {
     "KongUpstreamPolicy": "kongupstreampolicy.schema.json", "Mesh": "mesh.schema.json",
     "MeshHealthCheck": "meshhealthcheck.schema.json", "MeshService": "meshservice.schema.json",
     "Service": "service.schema.json", "MeshCircuitBreaker": "meshcircuitbreaker.schema.json",
+    "CircuitBreaker": "circuitbreaker.schema.json",
 }
 
 

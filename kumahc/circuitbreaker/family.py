@@ -1,0 +1,55 @@
+"""Legacy CircuitBreaker as a policy family of the pipeline. Selection is legacy HealthCheck's (Kuma's
+connection-policy rule: the most specific source + destination selectors win, no merge); the winner contributes
+the ``outlier_detection`` and ``circuit_breakers`` field groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kumahc.circuitbreaker import api, translate
+from kumahc.circuitbreaker.validate import validate
+from kumahc.combine import CircuitBreakersGroup, Contribution, OutlierGroup
+from kumahc.diagnostics import Report
+from kumahc.healthcheck.family import Family as _SelectorFamily
+from kumahc.mesh.view import Destination, Proxy
+from kumahc.resources.core import Service
+from kumahc.resources.model import Resource
+
+KIND = api.KIND
+
+
+@dataclass(slots=True)
+class Family(_SelectorFamily):
+    """The validated CircuitBreakers of the inputs, in input order, with per-proxy and per-policy caches."""
+
+    KIND = KIND
+    _cb_contributions: dict[int, Contribution] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
+             services: Sequence[Service] = ()) -> Family:
+        """Validate every CircuitBreaker (``(input order, resource)`` pairs); keep the valid ones."""
+        fam = cls()
+        for order, res in resources:
+            if validate(res, report):
+                fam.policies.append(api.parse(res, order))  # type: ignore[arg-type]
+        return fam
+
+    def preview_votes(self, dest: Destination) -> set[str]:
+        return set()  # circuit breaking works the same on every protocol
+
+    def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
+        """The winner's outlier detection and (when it sets a threshold) circuit breakers; one object per policy."""
+        win = self.winner(proxy, dest)
+        if win is None:
+            return None
+        policy: api.CircuitBreaker = win.policy  # type: ignore[assignment]
+        found = self._cb_contributions.get(id(policy))
+        if found is None:
+            name = policy.res.display_name
+            cb = translate.circuit_breakers(policy.conf)
+            found = self._cb_contributions[id(policy)] = Contribution(
+                KIND, outlier=OutlierGroup(name, translate.outlier_detection(policy.conf)),
+                circuit_breakers=CircuitBreakersGroup(name, cb) if cb is not None else None)
+        return found
