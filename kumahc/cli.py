@@ -160,21 +160,25 @@ Render the old and the new policies with the same Dataplanes and diff the cluste
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the MeshHealthChecks to FILE atomically instead of stdout.")
 def migrate(paths: tuple[str, ...], output: str | None) -> None:
-    """Print a MeshHealthCheck for every legacy HealthCheck (one per source selector), in input order.
+    """Print a MeshHealthCheck for every legacy HealthCheck and a MeshCircuitBreaker for every legacy
+    CircuitBreaker (one per source selector), in input order.
 
     The inputs are validated like `validate` (invalid: every error, "found N errors", exit 1); only HealthChecks
-    are converted. No HealthCheck: empty output and a warning. The result is not validated: run `kumahc validate`
+    and CircuitBreakers are converted. Neither: empty output and a warning. The result is not validated: run `kumahc validate`
     on it.
     """
+    from kumahc import migrate_circuitbreaker as mcb
     from kumahc.migrate import NO_HEALTHCHECK, healthchecks, join
-    from kumahc.migrate import migrate as migrate_policies
+    from kumahc.migrate import migrate_one as migrate_healthcheck
 
     def go() -> None:
         result = _pipeline(paths, None, False)
-        policies = healthchecks(result.families)
+        policies = sorted([(p.order, migrate_healthcheck, p) for p in healthchecks(result.families)]
+                          + [(p.order, mcb.migrate_one, p) for p in mcb.circuit_breakers(result.families)],
+                          key=lambda item: item[0])
         if not policies:
             click.echo(NO_HEALTHCHECK, err=True)
-        text = join(migrate_policies(policies))
+        text = join([doc for _, convert, p in policies for doc in convert(p)])
         _emit(text, output)
 
     _guard(go)

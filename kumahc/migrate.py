@@ -1,4 +1,5 @@
-"""``kumahc migrate``: legacy HealthCheck → MeshHealthCheck YAML (spec 07 §7).
+"""``kumahc migrate``: legacy HealthCheck → MeshHealthCheck YAML (spec 07 §7); CircuitBreaker →
+MeshCircuitBreaker is :mod:`kumahc.migrate_circuitbreaker`, on the same shapes.
 
 Pure: validated, typed HealthChecks (:mod:`kumahc.healthcheck.api`, as the pipeline produced them) in, one YAML
 document text per produced MeshHealthCheck out. Nothing here reads files or parses YAML: the loader and the
@@ -38,7 +39,7 @@ NOTE_HTTP = ("# note: HealthCheck ran the HTTP check on every destination; MeshH
              "and http2 destinations")
 NOTE_MESH_SUBSET = ("# note: MeshSubset is deprecated since Kuma 2.10; prefer a Dataplane labels selector if your "
                     "proxies carry labels")
-NO_HEALTHCHECK = "warning: no HealthCheck resources found"
+NO_HEALTHCHECK = "warning: no HealthCheck or CircuitBreaker resources found"
 
 
 def healthchecks(families: Iterable[PolicyFamily]) -> list[api.HealthCheck]:
@@ -80,14 +81,14 @@ def dump(body: Mapping[str, Any]) -> str:
 # --- body ----------------------------------------------------------------------------------------------------------
 
 
-def envelope(policy: api.HealthCheck, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Same format family as the HealthCheck: Universal ``type/name/mesh/spec``; Kubernetes ``apiVersion/kind/
+def envelope(policy: Any, name: str, spec: dict[str, Any], kind: str = KIND) -> dict[str, Any]:
+    """Same format family as the legacy policy: Universal ``type/name/mesh/spec``; Kubernetes ``apiVersion/kind/
     metadata/spec`` with the policy in ``kuma-system`` and its mesh as the ``kuma.io/mesh`` label."""
     mesh = policy.res.mesh
     if policy.res.format == KUBERNETES:
         metadata = {"name": name, "namespace": SYSTEM_NAMESPACE, "labels": {MESH_LABEL: mesh}}
-        return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
-    return {"type": KIND, "name": name, "mesh": mesh, "spec": spec}
+        return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+    return {"type": kind, "name": name, "mesh": mesh, "spec": spec}
 
 
 def split_source(source: api.Selector) -> tuple[dict[str, str], list[str]]:

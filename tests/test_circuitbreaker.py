@@ -268,3 +268,88 @@ def test_inspect_names_the_selected_circuit_breaker(ws: Workspace) -> None:
         "  CircuitBreaker: specific (aggregate rank (2,2))",
         "  result: health check <- none; panic settings <- none; outlier detection <- CircuitBreaker specific; "
         "circuit breakers <- CircuitBreaker specific"]
+
+
+# --- migrate: CircuitBreaker → MeshCircuitBreaker ------------------------------------------------------------------
+
+FRONTEND_MESH = docs(
+    dataplane("frontend-01", "10.0.0.1", "frontend", protocol="http", labels={"region": "us"},
+              outbound="[{tags: {kuma.io/service: backend}}]").replace(
+        "tags: {kuma.io/service: frontend, kuma.io/protocol: http}",
+        "tags: {kuma.io/service: frontend, kuma.io/protocol: http, region: us}"),
+    dataplane("backend-01", "10.0.0.2", "backend", 20001, protocol="http", outbound="[]"))
+
+
+def test_migrate_example_exactly(ws: Workspace) -> None:
+    from helpers import REPO
+
+    r = ws.ok("migrate", str(REPO / "examples/circuitbreaker/full-universal.yaml"))
+    expected = (REPO / "tests/data/migrate/circuitbreaker-full-universal.yaml").read_text(encoding="utf-8")
+    assert r.out == expected.replace("examples/circuitbreaker/", str(REPO / "examples/circuitbreaker") + "/", 1)
+
+
+def _render_backend(ws: Workspace, name: str, *policies: str) -> dict:
+    ws.write(name, docs(FRONTEND_MESH, *policies))
+    r = ws.ok("render", name, "--proxy", "frontend-01")
+    (cluster,) = [c for c in r.json["proxies"][0]["clusters"] if c["name"] == "backend"]
+    return cluster
+
+
+MIGRATE_CASES = [
+    ("full example", "examples/circuitbreaker/full-universal.yaml"),
+    ("thresholds only", """\
+sources: [{match: {kuma.io/service: frontend}}]
+destinations: [{match: {kuma.io/service: '*'}}]
+conf: {interval: 3s, thresholds: {maxRetries: 9}}
+"""),
+    ("split mode without standardDeviation", """\
+sources: [{match: {kuma.io/service: '*', region: us}}, {match: {kuma.io/service: frontend}}]
+destinations: [{match: {kuma.io/service: backend}}]
+conf: {splitExternalAndLocalErrors: true, detectors: {gatewayErrors: {}, failure: {threshold: 50}}}
+"""),
+]
+
+
+@pytest.mark.parametrize(("name", "body"), MIGRATE_CASES, ids=[c[0] for c in MIGRATE_CASES])
+def test_migrated_policy_renders_what_the_notes_say(ws: Workspace, name: str, body: str) -> None:
+    """Render the same Dataplanes with the CircuitBreaker and with its migration: the clusters differ only where
+    a ``# note:`` says so."""
+    from helpers import REPO
+
+    legacy = (REPO / body).read_text(encoding="utf-8") if body.endswith(".yaml") else cb(body)
+    ws.write("legacy.yaml", legacy)
+    migrated = ws.ok("migrate", "legacy.yaml").out
+    notes = [line for line in migrated.splitlines() if line.startswith("# note:")]
+    before = _render_backend(ws, "before.yaml", legacy)
+    after = _render_backend(ws, "after.yaml", *migrated.split("---\n"))
+    # track_remaining: the note "also sets track_remaining"
+    assert any("track_remaining" in n for n in notes)
+    for t in after["circuit_breakers"]["thresholds"]:
+        assert t.pop("track_remaining") is True
+    if after["circuit_breakers"] == {"thresholds": [{}]}:
+        del after["circuit_breakers"]
+    od_before, od_after = before.pop("outlier_detection"), after.pop("outlier_detection", None)
+    assert before == after
+    detectors = ("enforcing_consecutive_5xx", "enforcing_consecutive_gateway_failure",
+                 "enforcing_consecutive_local_origin_failure", "enforcing_success_rate",
+                 "enforcing_failure_percentage")
+    if od_after is None:
+        # the note "dropped: without detectors ... ejected nothing"
+        assert all(od_before[k] == 0 for k in detectors)
+        assert any("without detectors" in n for n in notes) or set(od_before) == set(detectors)
+        return
+    # Envoy's default (consecutive 5) made explicit by the migration (see the "had no consecutive" note)
+    for count, enforcing in (("consecutive_5xx", "enforcing_consecutive_5xx"),
+                             ("consecutive_gateway_failure", "enforcing_consecutive_gateway_failure"),
+                             ("consecutive_local_origin_failure", "enforcing_consecutive_local_origin_failure")):
+        if od_before[enforcing] == 100 and count not in od_before:
+            assert any("had no consecutive" in n for n in notes)
+            od_before[count] = 5
+    if "enforcing_local_origin_success_rate" not in od_before:
+        # CircuitBreaker left Envoy's default (100), which acts in split mode only: the split-mode note
+        assert od_after.pop("enforcing_local_origin_success_rate") == 0
+        if od_before.get("split_external_local_origin_errors"):
+            assert any("local-origin success-rate" in n for n in notes)
+    if "enforcing_failure_percentage_local_origin" not in od_before:
+        assert od_after.pop("enforcing_failure_percentage_local_origin") == 0  # Envoy's default is 0 too
+    assert od_before == od_after

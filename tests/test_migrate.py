@@ -50,7 +50,7 @@ HTTP = ("# note: HealthCheck ran the HTTP check on every destination; MeshHealth
         "destinations")
 SUBSET = ("# note: MeshSubset is deprecated since Kuma 2.10; prefer a Dataplane labels selector if your proxies carry "
           "labels")
-NO_HC = "warning: no HealthCheck resources found"
+NO_HC = "warning: no HealthCheck or CircuitBreaker resources found"
 
 
 def split_note(n: int) -> str:
