@@ -164,8 +164,8 @@ def migrate(paths: tuple[str, ...], output: str | None) -> None:
     CircuitBreaker (one per source selector), in input order.
 
     The inputs are validated like `validate` (invalid: every error, "found N errors", exit 1); only HealthChecks
-    and CircuitBreakers are converted. Neither: empty output and a warning. The result is not validated: run `kumahc validate`
-    on it.
+    and CircuitBreakers are converted. Neither: empty output and a warning. The result is not validated: run
+    `kumahc validate` on it.
     """
     from kumahc import migrate_circuitbreaker as mcb
     from kumahc.migrate import NO_HEALTHCHECK, healthchecks, join
