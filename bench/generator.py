@@ -339,7 +339,9 @@ class _Mesh:
                            "healthy": {"interval": 5, "successes": 2},
                            "unhealthy": {"interval": 10, "httpFailures": 3, "tcpFailures": 3, "timeouts": 3}}}
             if i % 2:
-                hc["passive"] = {"healthy": {"successes": 5}, "unhealthy": {"tcpFailures": 3, "timeouts": 3}}
+                # tcpFailures only: passive timeouts would draw warning K21 (Kong counts 504s as timeouts); the
+                # rendered outlier detection is the same (local-origin threshold 3).
+                hc["passive"] = {"healthy": {"successes": 5}, "unhealthy": {"tcpFailures": 3}}
             docs.append({"apiVersion": "configuration.konghq.com/v1beta1", "kind": "KongUpstreamPolicy",
                          "metadata": {"name": f"{s.name}-hc", "namespace": s.namespace},
                          "spec": {"healthchecks": hc}})

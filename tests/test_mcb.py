@@ -625,3 +625,23 @@ def test_disabled_outlier_detection_gives_way_to_kong(ws: Workspace) -> None:
     assert cluster["circuit_breakers"] == {"thresholds": [{"max_requests": 7, "track_remaining": True}]}
     assert cluster["outlier_detection"]["consecutive_5xx"] == 3
     assert not [line for line in r.lines if "MeshCircuitBreaker" in line]
+
+
+def test_docs_commands_run() -> None:
+    """Every ```sh block of docs/circuit-breakers.md runs from the repository root, offline, exit 0."""
+    import shlex
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    text = (REPO / "docs" / "circuit-breakers.md").read_text(encoding="utf-8")
+    commands = [block.split("```", 1)[0].strip() for block in text.split("```sh\n")[1:]]
+    assert len(commands) >= 3
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == ".venv/bin/kumahc", command
+        proc = subprocess.run([sys.executable, "-m", "kumahc", *argv[1:]], cwd=REPO, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 0, f"{command}: {proc.stderr}"
+        assert proc.stdout
