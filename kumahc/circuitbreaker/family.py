@@ -39,9 +39,15 @@ class Family(_SelectorFamily):
     def preview_votes(self, dest: Destination) -> set[str]:
         return set()  # circuit breaking works the same on every protocol
 
+    def proxy_key(self, proxy: Proxy) -> tuple:
+        return _SelectorFamily.proxy_key(self, proxy) if self.policies else ()  # no CircuitBreaker: free
+
+    def destination_key(self, proxy: Proxy, dest: Destination) -> tuple | None:
+        return _SelectorFamily.destination_key(self, proxy, dest) if self.policies else None
+
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
         """The winner's outlier detection and (when it sets a threshold) circuit breakers; one object per policy."""
-        win = self.winner(proxy, dest)
+        win = self.winner(proxy, dest) if self.policies else None
         if win is None:
             return None
         policy: api.CircuitBreaker = win.policy  # type: ignore[assignment]

@@ -61,6 +61,8 @@ class Family(_TargetRefFamily):
 
     def proxy_key(self, proxy: Proxy) -> tuple[Resource, ...]:  # type: ignore[override]
         """The selecting policies' resources: all an outcome depends on besides the destination."""
+        if not self.policies:
+            return ()  # the common case: no MeshCircuitBreaker at all costs nothing per proxy
         selection, policies = self.selecting(proxy)
         resources = self._keys.get(selection)
         if resources is None:
@@ -68,6 +70,8 @@ class Family(_TargetRefFamily):
         return resources
 
     def destination_key(self, proxy: Proxy, dest: Destination) -> tuple:
+        if not self.policies:
+            return ()
         return tuple((e.policy.res, e.index) for e in self._matching(proxy, dest))
 
     def outcome(self, proxy: Proxy, dest: Destination) -> Outcome:  # type: ignore[override]
@@ -79,7 +83,7 @@ class Family(_TargetRefFamily):
         return found
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
-        return self.outcome(proxy, dest).contribution
+        return self.outcome(proxy, dest).contribution if self.policies else None
 
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """A policy with ``to`` entries selecting no proxy; an entry matching no destination of the selected
