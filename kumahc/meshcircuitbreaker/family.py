@@ -88,6 +88,8 @@ class Family(_TargetRefFamily):
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """A policy with ``to`` entries selecting no proxy; an entry matching no destination of the selected
         proxies. Inbound-only policies are not checked (their warning was given at validation)."""
+        if not self.policies:
+            return
         reached: dict[int, set[tuple[str, str]]] = {}
         selections_of: dict[int, set[int]] = {}
         for x in view.proxies:
