@@ -353,3 +353,20 @@ def test_migrated_policy_renders_what_the_notes_say(ws: Workspace, name: str, bo
     if "enforcing_failure_percentage_local_origin" not in od_before:
         assert od_after.pop("enforcing_failure_percentage_local_origin") == 0  # Envoy's default is 0 too
     assert od_before == od_after
+
+
+def test_precedence_example_kong_over_circuitbreaker_and_mesh_over_both() -> None:
+    from helpers import REPO, run
+
+    r = run("render", str(REPO / "examples/circuitbreaker/precedence.yaml"), "--proxy", "web-01")
+    assert r.code == 0
+    (cluster,) = r.json["proxies"][0]["clusters"]
+    assert cluster["circuit_breakers"] == {"thresholds": [{"max_connections": 500, "max_requests": 1000,
+                                                           "track_remaining": True}]}
+    assert cluster["outlier_detection"]["consecutive_gateway_failure"] == 5  # Kong's httpFailures
+    assert "consecutive_5xx" not in cluster["outlier_detection"]  # not the CircuitBreaker's totalErrors
+    prefix = "warning: proxy default/web-01 cluster backend_shop_svc_80: "
+    assert [line.removeprefix(prefix) for line in r.lines if line.startswith(prefix)] == [
+        "outlier detection from CircuitBreaker web-to-backend ignored: KongUpstreamPolicy shop/backend-hc takes "
+        "precedence",
+        "circuit breakers from CircuitBreaker web-to-backend ignored: MeshCircuitBreaker web-limits takes precedence"]
