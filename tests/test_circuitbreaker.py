@@ -124,6 +124,11 @@ conf:
   thresholds: {}
 """, ["conf: must have at least one of the detector or threshold configured"]),
     # kumahc's own rules: values Envoy rejects (durations) or Kuma wraps into a huge uint32 (a negative factor)
+    ("kumahc: factor NaN", SELECTORS + "conf: {detectors: {standardDeviation: {factor: .nan}}}\n",
+     ["conf.detectors.standardDeviation.factor: must be a number"]),
+    ("kumahc: factor too big", SELECTORS + "conf: {detectors: {standardDeviation: {factor: 5000000}}}\n",
+     ["conf.detectors.standardDeviation.factor: must be at most 4294967.295 (Envoy's success_rate_stdev_factor is "
+      "thousandths in 32 bits)"]),
     ("kumahc: durations and factor", SELECTORS + """\
 conf:
   interval: 0s

@@ -645,3 +645,14 @@ def test_docs_commands_run() -> None:
                               timeout=60, check=False)
         assert proc.returncode == 0, f"{command}: {proc.stderr}"
         assert proc.stdout
+
+
+def test_factor_too_big_for_envoy(ws: Workspace) -> None:
+    ws.write(F, policy("""\
+to:
+  - targetRef: {kind: Mesh}
+    default: {outlierDetection: {detectors: {successRate: {standardDeviationFactor: "4294967.296"}}}}
+"""))
+    assert problems(ws.fails("validate", F)) == [
+        "spec.to[0].default.outlierDetection.detectors.successRate.standardDeviationFactor: must be at most "
+        "4294967.295 (Envoy's success_rate_stdev_factor is thousandths in 32 bits)"]

@@ -11,6 +11,7 @@ from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
 from kumahc.healthcheck.validate import POSITIVE
 from kumahc.healthcheck.validate import _Checker as _SelectorChecker
+from kumahc.meshcircuitbreaker.validate import FACTOR_TOO_BIG, UINT32_MAX
 from kumahc.resources.model import Resource
 
 PERCENT = "has to be in [0.0 - 100.0] range"
@@ -48,5 +49,9 @@ class _Checker(_SelectorChecker):
             if f in conf and parse_duration(conf[f]) <= 0:
                 self.error(("conf", f), POSITIVE)
         factor = (detectors or {}).get("standardDeviation", {}).get("factor")
-        if factor is not None and factor < 0:
+        if factor is not None and factor != factor:  # NaN
+            self.error(("conf", "detectors", "standardDeviation", "factor"), "must be a number")
+        elif factor is not None and factor < 0:
             self.error(("conf", "detectors", "standardDeviation", "factor"), "must not be negative")
+        elif factor is not None and factor * 1000 > UINT32_MAX:
+            self.error(("conf", "detectors", "standardDeviation", "factor"), FACTOR_TOO_BIG)

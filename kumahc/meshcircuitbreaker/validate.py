@@ -16,6 +16,8 @@ from kumahc.meshhealthcheck.validate import _Validator as _TargetRefChecker
 from kumahc.resources.model import Resource
 
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+UINT32_MAX = 2**32 - 1
+FACTOR_TOO_BIG = "must be at most 4294967.295 (Envoy's success_rate_stdev_factor is thousandths in 32 bits)"
 INBOUND_IGNORED = "inbound policy entries are not applied: kumahc renders outbound clusters only"
 
 
@@ -106,6 +108,8 @@ class _Validator(_TargetRefChecker):
                 self.error((*P, "successRate", "standardDeviationFactor"), "invalid number")
             elif value <= 0:
                 self.error((*P, "successRate", "standardDeviationFactor"), "must be greater than 0")
+            elif value * 1000 > UINT32_MAX:  # (kumahc) Kuma would wrap it around
+                self.error((*P, "successRate", "standardDeviationFactor"), FACTOR_TOO_BIG)
         fp = detectors.get("failurePercentage") or {}
         self._positive(fp, "minimumHosts", (*P, "failurePercentage"))
         self._positive(fp, "requestVolume", (*P, "failurePercentage"))
