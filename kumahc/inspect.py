@@ -105,7 +105,7 @@ def _cluster(result: Result, proxy: Proxy, dest: Destination, groups: Any) -> Cl
     mhc = _family(result, "MeshHealthCheck")
     outcome = mhc.outcome(proxy, dest)
     entries = tuple(EntryLine(e.label, mhc_match.ref_text(e.target_ref),
-                              f"{e.policy.res.src.loc.file}:{e.policy.res.src.line(('spec', 'to', e.index))}")
+                              e.policy.res.src.where_of(("spec", "to", e.index)))
                     for e in outcome.entries)
     merged: tuple[ConfLine, ...] = ()
     checker, reason = None, ""
