@@ -45,6 +45,7 @@ class Outcome:
     changes: tuple[Change, ...]
     result: Result  # the validated resulting state (its report: warnings and notes)
     revision: int | None  # the committed store revision; None when nothing was written
+    attempts: int = 1  # 1 + conflicts retried
 
 
 def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None,
@@ -138,9 +139,9 @@ def _commit(conn: psycopg.Connection, attempt: Attempt, diagnostics: list[Diagno
 
         result = run(load, options or Options())
         if dry_run or not (puts or deletes):
-            return Outcome(tuple(changes), result, None)
+            return Outcome(tuple(changes), result, None, number)
         revision = state.write(conn, snapshot.revision, puts, deletes)
         if revision is not None:
-            return Outcome(tuple(changes), result, revision)
+            return Outcome(tuple(changes), result, revision, number)
         time.sleep(random.uniform(0, BACKOFF_S * number))
     raise StoreError(f"gave up after {ATTEMPTS} attempts: other writers kept changing the store; nothing written")
