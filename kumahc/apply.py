@@ -53,14 +53,17 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
     """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
     :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
     problem or when conflicts outlast the retries."""
+    # Taken before the first validation: the pipeline releases typed Dataplanes' documents.
+    forms = {res: records.body(res) for res in loaded.resources}
     bodies: dict[Resource, str] = {}
     diagnostics = list(load_report.items)
     for res in loaded.resources:
         try:
-            bodies[res] = records.encode(records.body(res))
-        except ValueError as exc:
+            bodies[res] = records.encode(forms[res])
+        except ValueError:  # .nan / .inf: JSON has no form for them
             sub = Report()
-            res.src.error(sub, (), f"cannot be stored: {exc}")
+            path = records.non_finite(forms[res]) or ()
+            res.src.error(sub, path, "cannot be stored: .nan and .inf have no JSON form")
             diagnostics.extend(sub.items)
 
     def attempt(snapshot: state.State) -> tuple[list[Resource], list[Change], list[state.Put], list]:
@@ -75,7 +78,7 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
             new_body = bodies.get(res)
             if row is None:
                 verb = "created"
-            elif row.format == res.format and new_body is not None and row.body == records.body(res):
+            elif row.format == res.format and new_body is not None and row.body == forms[res]:
                 verb = "unchanged"
             else:
                 verb = "configured"
@@ -137,7 +140,8 @@ def _commit(conn: psycopg.Connection, attempt: Attempt, diagnostics: list[Diagno
             kept = tuple(drop_duplicates(resources, report))
             return Loaded((), kept, len(kept))
 
-        result = run(load, options or Options())
+        # keep_documents: a retried attempt validates the same loaded resources again.
+        result = run(load, replace(options or Options(), keep_documents=True))
         if dry_run or not (puts or deletes):
             return Outcome(tuple(changes), result, None, number)
         revision = state.write(conn, snapshot.revision, puts, deletes)

@@ -345,3 +345,32 @@ def test_render_validate_inspect_from_store_equal_files(store: str, tmp_path: Pa
             a = kumahc("inspect", *sources, "--proxy", proxy, "--format", fmt)
             b = kumahc("inspect", "--store", store, "--proxy", proxy, "--format", fmt)
             assert _where_free(b.out) == _where_free(a.out)
+
+
+def test_store_newer_than_kumahc_is_an_error(store: str) -> None:
+    with connection.session(store) as conn:
+        conn.execute("INSERT INTO kumahc_schema (version, name) VALUES (99, 'future')")
+    r = kumahc("get", "mesh", "--store", store)
+    assert (r.code, r.lines) == (1, [f"error: store {store} is at schema version 99, newer than this kumahc knows "
+                                     f"({schema.LATEST}): upgrade kumahc"])
+
+
+def test_a_commit_notifies_its_revision(store: str) -> None:
+    """Replicas will LISTEN on kumahc_store: each commit announces the new revision; a no-op apply announces
+    nothing."""
+    with connection.session(store) as listener:
+        listener.execute("LISTEN kumahc_store")
+        assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
+        assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0  # unchanged: no commit
+        assert kumahc("delete", "meshhealthcheck", "web-to-backend", "--store", store).code == 0
+        got = [(n.channel, n.payload) for n in listener.notifies(timeout=2, stop_after=3)]
+    assert got == [("kumahc_store", "1"), ("kumahc_store", "2")]
+
+
+def test_a_value_json_cannot_hold_is_refused(store: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "m.yaml", "type: Mesh\nname: x\nextra:\n  - 1\n  - .nan\n")
+    r = kumahc("apply", "-f", path, "--store", store)
+    assert (r.code, r.out) == (1, "")
+    assert r.lines == [f"{path}:5: Mesh x: extra[1]: cannot be stored: .nan and .inf have no JSON form",
+                       "found 1 error"]
+    assert revision(store) == 0

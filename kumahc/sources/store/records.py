@@ -8,6 +8,7 @@ body unchanged. Stored resources carry no line numbers: messages name them ``sto
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -116,6 +117,18 @@ def body(res: Resource) -> dict[str, Any]:
 def encode(value: dict[str, Any]) -> str:
     """JSON text of a body. Raises ValueError for what JSON cannot hold (``.nan``, ``.inf``)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def non_finite(value: Any, path: tuple = ()) -> tuple | None:
+    """Path of the first float JSON cannot hold (``.nan``, ``.inf``) in ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = non_finite(v, (*path, k))
+        if found is not None:
+            return found
+    return None
 
 
 def timestamp(at: datetime) -> str:
