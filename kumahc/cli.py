@@ -15,7 +15,7 @@ import click
 from kumahc import __version__
 from kumahc.diagnostics import FatalInputError, InputError, Report, summary
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
-from kumahc.pipeline import Options, Result, run
+from kumahc.pipeline import Loader, Options, Result, run
 from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
 from kumahc.resources.files import walk_directory
 from kumahc.sources.store.errors import StoreError
@@ -94,7 +94,7 @@ store_option = click.option(
     help="PostgreSQL store (postgresql://USER@HOST:PORT/DBNAME) instead of PATH arguments; default: $KUMAHC_STORE.")
 
 
-def _inputs(paths: tuple[str, ...], store: str | None) -> object:
+def _inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
     """PATH arguments, or a loader of the store's resources. PATHs win over ``$KUMAHC_STORE``; PATHs together with
     an explicit ``--store``, or neither, is a usage error (exit 2)."""
     from click.core import ParameterSource
@@ -106,11 +106,9 @@ def _inputs(paths: tuple[str, ...], store: str | None) -> object:
         return list(paths)
     if store is None:
         raise click.UsageError("Missing argument 'PATH...' (or --store URL).")
-    from kumahc.sources.store import connection, schema, state
+    from kumahc.sources.store.source import snapshot
 
-    with connection.session(store) as conn:
-        schema.check(conn, connection.redact(store))
-        return state.read(conn).loader()
+    return snapshot(store).loader()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

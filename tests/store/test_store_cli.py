@@ -374,3 +374,31 @@ def test_a_value_json_cannot_hold_is_refused(store: str, tmp_path: Path) -> None
     assert r.lines == [f"{path}:5: Mesh x: extra[1]: cannot be stored: .nan and .inf have no JSON form",
                        "found 1 error"]
     assert revision(store) == 0
+
+
+def _hc(name: str, interval: str, created: str = "") -> str:
+    return (f"type: HealthCheck\nname: {name}\nmesh: default\n{created}"
+            "sources: [{match: {kuma.io/service: web}}]\ndestinations: [{match: {kuma.io/service: backend}}]\n"
+            f"conf: {{interval: {interval}, timeout: 1s, unhealthyThreshold: 1, healthyThreshold: 1, tcp: {{}}}}\n")
+
+
+def _backend_interval(args: list[str]) -> str:
+    doc = json.loads(kumahc("render", *args, "--proxy", "web-01").out)
+    cluster = next(c for c in doc["proxies"][0]["clusters"] if c["name"] == "backend")
+    return cluster["health_checks"][0]["interval"]
+
+
+def test_healthcheck_tie_break_uses_the_stores_creation_time(store: str, tmp_path: Path) -> None:
+    """Two HealthChecks tie on specificity: the later-created wins. In files, x's creationTime (2030) beats y's
+    absent one; in the store both were created by one apply, so the tie falls to input order and y wins."""
+    dataplanes = str(Path(COMPLETE, "dataplanes.yaml"))
+    policies = write(tmp_path, "hc.yaml", _hc("x", "3s", "creationTime: 2030-01-01T00:00:00Z\n") + "---\n"
+                     + _hc("y", "4s"))
+    assert _backend_interval([dataplanes, policies]) == "3s"
+    assert kumahc("apply", "-f", dataplanes, "-f", policies, "--store", store).code == 0
+    assert _backend_interval(["--store", store]) == "4s"
+    # A later apply creates z: the newest wins; re-applying x (configured) keeps its creation time.
+    assert kumahc("apply", "-f", write(tmp_path, "z.yaml", _hc("z", "5s")), "--store", store).code == 0
+    x = write(tmp_path, "x.yaml", _hc("x", "6s"))
+    assert kumahc("apply", "-f", x, "--store", store).out == "healthcheck default/x configured\n"
+    assert _backend_interval(["--store", store]) == "5s"

@@ -9,7 +9,7 @@ concurrent writers wait, then find the revision moved and write nothing: a confl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +35,7 @@ class State:
         n = len(self.rows)
         return [records.resource(row, i, n) for i, row in enumerate(self.rows)]
 
-    def loader(self):
+    def loader(self) -> Callable[[Report], Loaded]:
         """A :data:`kumahc.pipeline.Loader` giving this state's resources (no parsing, no schema work)."""
         resources = tuple(self.resources())
 
