@@ -68,3 +68,55 @@ def test_two_concurrent_appliers_lose_nothing(store: str, tmp_path: Path) -> Non
     assert rows["shared"].body["labels"] == {"writer": f"{last}-{N - 1}"}
     retried = sum(attempts - 1 for r in results.values() for _, attempts in r)
     print(f"conflicts retried: {retried}")
+
+
+def _apply_text(url: str, path: Path, text: str) -> str:
+    """Apply ``text`` through kumahc's apply: ``ok`` or the first error line."""
+    from kumahc.apply import apply
+    from kumahc.diagnostics import InputError, Report
+    from kumahc.sources import files
+
+    path.write_text(text)
+    with connection.session(url) as conn:
+        report = Report()
+        try:
+            apply(conn, files.read([str(path)], report), report)
+        except InputError as exc:
+            return exc.report.lines()[-1]
+    return "ok"
+
+
+def test_concurrent_appliers_never_commit_an_invalid_state(pg, tmp_path: Path) -> None:
+    """Each of two Dataplanes is valid alone, but together their proxy names collide. Applied at the same moment
+    from two threads, however they interleave, exactly one is committed and the other is refused."""
+    import threading
+
+    from kumahc.sources.store import schema
+
+    universal = ("type: Dataplane\nname: web-0.shop\nmesh: default\n"
+                 "networking: {address: 10.0.0.1, inbound: [{port: 1, tags: {kuma.io/service: a}}]}\n")
+    kubernetes = ("apiVersion: kuma.io/v1alpha1\nkind: Dataplane\nmesh: default\nmetadata: {name: web-0, "
+                  "namespace: shop}\nspec: {networking: {address: 10.0.0.2, inbound: [{port: 1, tags: "
+                  "{kuma.io/service: b}}]}}\n")
+    for round_ in range(5):
+        url = pg.create_database(f"race{round_}")
+        with connection.session(url) as conn:
+            schema.migrate(conn)
+        barrier = threading.Barrier(2, timeout=30)
+        outcomes: dict[str, str] = {}
+
+        def go(name: str, text: str, url: str, barrier: threading.Barrier, outcomes: dict[str, str]) -> None:
+            barrier.wait()
+            outcomes[name] = _apply_text(url, tmp_path / f"{name}-{url.rsplit('/', 1)[1]}.yaml", text)
+
+        threads = [threading.Thread(target=go, args=(name, text, url, barrier, outcomes))
+                   for name, text in (("u", universal), ("k", kubernetes))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(outcomes.values())[1] == "ok"
+        refused = sorted(outcomes.values())[0]
+        assert 'duplicate proxy name "web-0.shop" in mesh "default": also defined at store: Dataplane' in refused
+        with connection.session(url) as conn:
+            assert len(state.read(conn).rows) == 1
