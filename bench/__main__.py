@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             if "store" in benches:
                 from bench.store_bench import store_bench
 
-                section(f"store {size}", lambda s=size, r=repeat: store_bench(s, work, args.seed, r))
+                section(f"store {size}", lambda mp=mesh, mm=m, s=size, r=repeat: store_bench(mp, mm, s, r))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:
