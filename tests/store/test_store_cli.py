@@ -402,3 +402,17 @@ def test_healthcheck_tie_break_uses_the_stores_creation_time(store: str, tmp_pat
     x = write(tmp_path, "x.yaml", _hc("x", "6s"))
     assert kumahc("apply", "-f", x, "--store", store).out == "healthcheck default/x configured\n"
     assert _backend_interval(["--store", store]) == "5s"
+
+
+def test_stopped_server_then_restarted(pg, store: str) -> None:
+    """The real server stopped: one line, exit 1; started again: the same store answers with what it held."""
+    assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
+    pg.stop()
+    try:
+        r = kumahc("validate", "--store", store)
+        assert (r.code, r.out) == (1, "")
+        assert r.lines == [f"error: store {store}: cannot connect: connection failed: connection to server at "
+                           f'"127.0.0.1", port {pg.port} failed: Connection refused']
+    finally:
+        pg.start()
+    assert kumahc("validate", "--store", store).out == "ok: 7 resources in store\n"
