@@ -338,6 +338,9 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
                 loaded = files.read(list(paths), load_report, stdin)
             except FatalInputError as exc:
                 _fail(str(exc))
+            if not loaded.resources and not load_report.has_errors():
+                _stderr(load_report.lines())
+                _fail("no resources to apply")
             with connection.session(store) as conn:
                 schema.check(conn, connection.redact(store))
                 try:

@@ -416,3 +416,14 @@ def test_stopped_server_then_restarted(pg, store: str) -> None:
     finally:
         pg.start()
     assert kumahc("validate", "--store", store).out == "ok: 7 resources in store\n"
+
+
+def test_nothing_to_apply_is_an_error(store: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "d.yaml", "kind: Deployment\nmetadata: {name: x}\n")
+    r = kumahc("apply", "-f", path, "--store", store)
+    assert (r.code, r.out) == (1, "")
+    assert r.lines[-1] == "error: no resources to apply"
+    assert r.lines[0].startswith(f'warning: {path}:1: document 1: kind: skipped kind "Deployment"')
+    r = kumahc("apply", "-f", str(tmp_path / "missing.yaml"), "--store", store)
+    assert (r.code, r.lines) == (1, [f"{tmp_path / 'missing.yaml'}: cannot read: No such file or directory",
+                                     "found 1 error"])
