@@ -85,8 +85,7 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
             changes.append(Change(res.kind, records.display_of(res), verb))
             if verb != "unchanged" and new_body is not None:
                 puts.append(state.Put(res.identity, res.format, new_body))
-        n = len(snapshot.rows)
-        merged = [applied.pop(row.key, None) or records.resource(row, i, n) for i, row in enumerate(snapshot.rows)]
+        merged = [applied.pop(row.key, None) or records.resource(row) for row in snapshot.rows]
         merged.extend(applied.values())
         return merged, changes, puts, []
 
@@ -107,8 +106,7 @@ def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, nam
             names = ", ".join(r.display for r in found)
             raise StoreError(f'{len(found)} {kind} resources named "{name}" ({names}): choose one with --mesh or -n')
         gone = found[0]
-        n = len(snapshot.rows)
-        rest = [records.resource(row, i, n) for i, row in enumerate(snapshot.rows) if row is not gone]
+        rest = [records.resource(row) for row in snapshot.rows if row is not gone]
         return rest, [Change(kind, gone.display, "deleted")], [], [gone.key]
 
     return _commit(conn, attempt, [], options, False)

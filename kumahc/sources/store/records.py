@@ -86,16 +86,19 @@ class StoredDocument:
         self.value = value
 
     def release(self) -> None:
-        self.value = None
+        """Nothing to free: the row holds the same body (and a reused resource must stay readable)."""
 
     def line(self, _path: tuple) -> None:
         return None
 
 
-def resource(row: Row, index: int, count: int) -> Resource:
-    """The :class:`Resource` of ``row`` (``index``-th of ``count`` in store order), its creation time the store's.
-    Messages sort stored resources before files (negative file indexes), in store order."""
-    loc = Location(FILE, index - count, 0, f"{row.kind} {row.display}")
+_BEFORE_FILES = -(2**63)  # stored resources' "file index": below every file's (0, 1, …), in store (id) order
+
+
+def resource(row: Row) -> Resource:
+    """The :class:`Resource` of ``row``, its creation time the store's. Its messages sort before those of files,
+    in store order, whatever else the store holds (so a resource can be reused while its row is unchanged)."""
+    loc = Location(FILE, _BEFORE_FILES + row.id, 0, f"{row.kind} {row.display}")
     res = build(row.kind, row.format, row.body, Source(loc, StoredDocument(row.body)), Report())
     assert res is not None, "stored resources were valid when written"
     return replace(res, creation_time=row.created_at)

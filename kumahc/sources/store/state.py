@@ -31,18 +31,42 @@ class State:
     rows: tuple[Row, ...]
     now: datetime
 
-    def resources(self) -> list[Resource]:
-        n = len(self.rows)
-        return [records.resource(row, i, n) for i, row in enumerate(self.rows)]
+    def resources(self, cache: ResourceCache | None = None) -> list[Resource]:
+        """The rows as resources, in store order; with ``cache``, a row unchanged since the cache's last use gives
+        the same Resource object (so :class:`kumahc.pipeline.RunCache` reuses its typed value)."""
+        if cache is None:
+            return [records.resource(row) for row in self.rows]
+        return cache.resources(self.rows)
 
-    def loader(self) -> Callable[[Report], Loaded]:
+    def loader(self, cache: ResourceCache | None = None) -> Callable[[Report], Loaded]:
         """A :data:`kumahc.pipeline.Loader` giving this state's resources (no parsing, no schema work)."""
-        resources = tuple(self.resources())
+        resources = tuple(self.resources(cache))
 
         def load(_report: Report) -> Loaded:
             return Loaded((), resources, len(resources))
 
         return load
+
+
+class ResourceCache:
+    """Resources of the rows seen last time, by (id, revision): a row rewritten gets a new revision, a row deleted
+    and created again a new id, so an equal key means an identical row. Keeps only the last call's rows."""
+
+    def __init__(self) -> None:
+        self._by_row: dict[tuple[int, int], Resource] = {}
+
+    def resources(self, rows: Sequence[Row]) -> list[Resource]:
+        kept: dict[tuple[int, int], Resource] = {}
+        out = []
+        for row in rows:
+            key = (row.id, row.revision)
+            res = self._by_row.get(key)
+            if res is None:
+                res = records.resource(row)
+            kept[key] = res
+            out.append(res)
+        self._by_row = kept
+        return out
 
 
 def read(conn: psycopg.Connection, kind: str | None = None) -> State:
