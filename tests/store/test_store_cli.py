@@ -427,3 +427,15 @@ def test_nothing_to_apply_is_an_error(store: str, tmp_path: Path) -> None:
     r = kumahc("apply", "-f", str(tmp_path / "missing.yaml"), "--store", store)
     assert (r.code, r.lines) == (1, [f"{tmp_path / 'missing.yaml'}: cannot read: No such file or directory",
                                      "found 1 error"])
+
+
+def test_a_locked_store_is_an_error_not_a_hang(store: str) -> None:
+    """Another session holds the store's revision row: apply waits at most lock_timeout (here set in the URL;
+    kumahc's default is 60 s), then fails with one line and writes nothing."""
+    url = store + "?options=-c%20lock_timeout%3D300"
+    with connection.session(store) as holder, holder.transaction():
+        holder.execute("SELECT revision FROM kumahc_state WHERE id = 1 FOR UPDATE")
+        r = kumahc("apply", "-f", UNIVERSAL, "--store", url)
+    assert (r.code, r.out) == (1, "")
+    assert r.lines[-1] == f"error: store {url}: canceling statement due to lock timeout"
+    assert revision(store) == 0

@@ -22,6 +22,7 @@ from kumahc.sources.store.errors import StoreError
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 5  # unless the URL says otherwise: a store that does not answer is an error, not a hang
+STATEMENT_TIMEOUT_MS = 60_000  # unless the URL sets "options": kumahc's statements take milliseconds
 URL_SHAPE = "postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DBNAME"
 
 
@@ -46,7 +47,8 @@ def first_line(exc: BaseException) -> str:
 def connect(url: str) -> psycopg.Connection:
     """An autocommit connection to the store at ``url`` (callers open transactions explicitly). Raises
     :class:`StoreError` for a URL that is not PostgreSQL's or cannot be parsed, and for a store that cannot be
-    reached (within :data:`CONNECT_TIMEOUT_S` seconds unless the URL sets ``connect_timeout``)."""
+    reached (within :data:`CONNECT_TIMEOUT_S` seconds unless the URL sets ``connect_timeout``). A statement or lock
+    wait longer than :data:`STATEMENT_TIMEOUT_MS` fails (unless the URL sets ``options``) rather than hanging."""
     if not url.startswith(SCHEMES):
         raise StoreError(f'--store: "{one_line(redact(url))}" is not a PostgreSQL URL ({URL_SHAPE})')
     try:
@@ -54,7 +56,9 @@ def connect(url: str) -> psycopg.Connection:
     except psycopg.Error as exc:
         raise StoreError(f'--store: "{one_line(redact(url))}" is not a valid PostgreSQL URL: {first_line(exc)}') \
             from None
-    extra = {} if "connect_timeout" in params else {"connect_timeout": CONNECT_TIMEOUT_S}
+    extra: dict[str, Any] = {} if "connect_timeout" in params else {"connect_timeout": CONNECT_TIMEOUT_S}
+    if "options" not in params:
+        extra["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
     try:
         conn = psycopg.connect(url, autocommit=True, application_name="kumahc", **extra)
     except psycopg.Error as exc:
