@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import psycopg
 
@@ -53,7 +54,7 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
     """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
     :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
     problem or when conflicts outlast the retries."""
-    # Taken before the first validation: the pipeline releases typed Dataplanes' documents.
+    # Once for every attempt: what would be stored, and its JSON text.
     forms = {res: records.body(res) for res in loaded.resources}
     bodies: dict[Resource, str] = {}
     diagnostics = list(load_report.items)
@@ -66,7 +67,7 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
             res.src.error(sub, path, "cannot be stored: .nan and .inf have no JSON form")
             diagnostics.extend(sub.items)
 
-    def attempt(snapshot: state.State) -> tuple[list[Resource], list[Change], list[state.Put], list]:
+    def attempt(snapshot: state.State) -> Plan:
         stored = {row.key: row for row in snapshot.rows}
         applied: dict[tuple, Resource] = {}
         changes: list[Change] = []
@@ -87,7 +88,7 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
                 puts.append(state.Put(res.identity, res.format, new_body))
         merged = [applied.pop(row.key, None) or records.resource(row) for row in snapshot.rows]
         merged.extend(applied.values())
-        return merged, changes, puts, []
+        return Plan(merged, changes, puts, [])
 
     return _commit(conn, attempt, diagnostics, options, dry_run)
 
@@ -98,7 +99,7 @@ def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, nam
     :class:`StoreError` when none or several match, :class:`InputError` when the state left would be invalid
     (nothing deleted)."""
 
-    def attempt(snapshot: state.State) -> tuple[list[Resource], list[Change], list[state.Put], list]:
+    def attempt(snapshot: state.State) -> Plan:
         found = [row for row in snapshot.rows if matches(row, kind, name, mesh, namespace)]
         if not found:
             raise StoreError(f'{kind.lower()} "{name}" not found' + _scope(mesh, namespace))
@@ -107,7 +108,7 @@ def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, nam
             raise StoreError(f'{len(found)} {kind} resources named "{name}" ({names}): choose one with --mesh or -n')
         gone = found[0]
         rest = [records.resource(row) for row in snapshot.rows if row is not gone]
-        return rest, [Change(kind, gone.display, "deleted")], [], [gone.key]
+        return Plan(rest, [Change(kind, gone.display, "deleted")], [], [gone.key])
 
     return _commit(conn, attempt, [], options, False)
 
@@ -120,30 +121,37 @@ def matches(row: records.Row, kind: str, name: str | None, mesh: str | None, nam
 
 
 def _scope(mesh: str | None, namespace: str | None) -> str:
-    return "".join(f" {label} {value!r}" for label, value in (("in mesh", mesh), ("in namespace", namespace))
-                   if value is not None).replace("'", '"')
+    return (f' in mesh "{mesh}"' if mesh is not None else "") + (
+        f' in namespace "{namespace}"' if namespace is not None else "")
 
 
-Attempt = Callable[[state.State], tuple[list[Resource], list[Change], list[state.Put], list]]
+class Plan(NamedTuple):
+    """What one attempt would do on one snapshot: the resulting state (in store order, then new resources in
+    input order), the output lines, and the rows to write and delete."""
+
+    resources: list[Resource]
+    changes: list[Change]
+    puts: list[state.Put]
+    deletes: list[records.Key]
 
 
-def _commit(conn: psycopg.Connection, attempt: Attempt, diagnostics: list[Diagnostic], options: Options,
-            dry_run: bool) -> Outcome:
+def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
+            options: Options | None, dry_run: bool) -> Outcome:
     for number in range(1, ATTEMPTS + 1):
         snapshot = state.read(conn)
-        resources, changes, puts, deletes = attempt(snapshot)
+        plan = attempt(snapshot)
 
-        def load(report: Report, resources: list[Resource] = resources) -> Loaded:
+        def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
             report.extend(diagnostics)
             kept = tuple(drop_duplicates(resources, report))
             return Loaded((), kept, len(kept))
 
         # keep_documents: a retried attempt validates the same loaded resources again.
         result = run(load, replace(options or Options(), keep_documents=True))
-        if dry_run or not (puts or deletes):
-            return Outcome(tuple(changes), result, None, number)
-        revision = state.write(conn, snapshot.revision, puts, deletes)
+        if dry_run or not (plan.puts or plan.deletes):
+            return Outcome(tuple(plan.changes), result, None, number)
+        revision = state.write(conn, snapshot.revision, plan.puts, plan.deletes)
         if revision is not None:
-            return Outcome(tuple(changes), result, revision, number)
+            return Outcome(tuple(plan.changes), result, revision, number)
         time.sleep(random.uniform(0, BACKOFF_S * number))
     raise StoreError(f"gave up after {ATTEMPTS} attempts: other writers kept changing the store; nothing written")
