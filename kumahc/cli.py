@@ -13,11 +13,12 @@ from typing import NoReturn
 import click
 
 from kumahc import __version__
-from kumahc.diagnostics import FatalInputError, InputError, summary
+from kumahc.diagnostics import FatalInputError, InputError, Report, summary
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
-from kumahc.pipeline import Options, Result, run
+from kumahc.pipeline import Loader, Options, Result, run
 from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
 from kumahc.resources.files import walk_directory
+from kumahc.sources.store.errors import StoreError
 
 EPILOG_RENDER = """\b
 Examples:
@@ -39,10 +40,12 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool) -> Result:
-    """Run the pipeline; on invalid input print every line and ``found N errors``, then exit 1."""
+def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store: str | None = None) -> Result:
+    """Run the pipeline on PATHs or on the store at ``store`` (see :func:`_inputs`); on invalid input print every
+    line and ``found N errors``, then exit 1."""
+    inputs = _inputs(paths, store)
     try:
-        result = run(list(paths), Options(protocol=protocol, strict=strict))
+        result = run(inputs, Options(protocol=protocol, strict=strict))
     except FatalInputError as exc:
         _fail(str(exc))
     except InputError as exc:
@@ -71,6 +74,8 @@ def _guard(fn: Callable[[], None]) -> None:
         fn()
     except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
         raise
+    except StoreError as exc:
+        _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence of the CLI
         click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
@@ -82,6 +87,28 @@ protocol_option = click.option(
          "appProtocol: one of " + ", ".join(PROTOCOLS) + ".")
 strict_option = click.option("--strict", is_flag=True, help="Treat every warning as an error (info notes stay notes).")
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
+# Commands that read the store too: PATH... or --store URL (KUMAHC_STORE applies only when no PATH is given).
+source_paths_argument = click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH...]")
+store_option = click.option(
+    "--store", metavar="URL", envvar="KUMAHC_STORE",
+    help="PostgreSQL store (postgresql://USER@HOST:PORT/DBNAME) instead of PATH arguments; default: $KUMAHC_STORE.")
+
+
+def _inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
+    """PATH arguments, or a loader of the store's resources. PATHs win over ``$KUMAHC_STORE``; PATHs together with
+    an explicit ``--store``, or neither, is a usage error (exit 2)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    if paths:
+        if store is not None and ctx.get_parameter_source("store") == ParameterSource.COMMANDLINE:
+            raise click.UsageError("give PATH arguments or --store, not both")
+        return list(paths)
+    if store is None:
+        raise click.UsageError("Missing argument 'PATH...' (or --store URL).")
+    from kumahc.sources.store.source import snapshot
+
+    return snapshot(store).loader()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,7 +124,8 @@ def main() -> None:
 
 
 @main.command(epilog=EPILOG_RENDER)
-@paths_argument
+@source_paths_argument
+@store_option
 @click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
               help="Output format.")
@@ -105,8 +133,8 @@ def main() -> None:
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the document to FILE atomically instead of stdout.")
-def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | None, strict: bool,
-           output: str | None) -> None:
+def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: str, protocol: str | None,
+           strict: bool, output: str | None) -> None:
     """Print the Envoy clusters every proxy gets.
 
     Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
@@ -115,7 +143,7 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
     """
 
     def go() -> None:
-        result = _pipeline(paths, protocol, strict)
+        result = _pipeline(paths, protocol, strict, store)
         try:
             doc = document(result, proxy)
         except NoProxyMatch as exc:
@@ -129,20 +157,24 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
 @main.command(epilog="""\b
 Examples:
   kumahc validate policies/
-  kumahc validate mesh/ --strict""")
-@paths_argument
+  kumahc validate mesh/ --strict
+  kumahc validate --store postgresql://kumahc@db/kumahc""")
+@source_paths_argument
+@store_option
 @protocol_option
 @strict_option
-def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None:
+def validate(paths: tuple[str, ...], store: str | None, protocol: str | None, strict: bool) -> None:
     """Check inputs without printing clusters.
 
     Runs everything render runs. Valid: prints "ok: N resources in M files" (N = documents of the kinds kumahc
-    reads, M = files read) and exits 0; invalid: prints every error and "found N errors", exit 1.
+    reads, M = files read; "ok: N resources in store" with --store) and exits 0; invalid: prints every error and
+    "found N errors", exit 1.
     """
 
     def go() -> None:
-        result = _pipeline(paths, protocol, strict)
-        click.echo(f"ok: {result.loaded.counted} resources in {len(result.loaded.files)} files")
+        result = _pipeline(paths, protocol, strict, store)
+        where = f"{len(result.loaded.files)} files" if paths else "store"
+        click.echo(f"ok: {result.loaded.counted} resources in {where}")
 
     _guard(go)
 
@@ -225,13 +257,15 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
 Examples:
   kumahc inspect mesh/ --proxy web-01
   kumahc inspect mesh/ --proxy default/web-01 --cluster backend --format json""")
-@paths_argument
+@source_paths_argument
+@store_option
 @click.option("--proxy", metavar="NAME", required=True, help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
-def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, protocol: str | None) -> None:
+def inspect(paths: tuple[str, ...], store: str | None, proxy: str, cluster: str | None, fmt: str,
+            protocol: str | None) -> None:
     """Explain why a proxy gets the health checks it gets.
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
@@ -242,12 +276,199 @@ def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, p
     from kumahc import inspect as explain
 
     def go() -> None:
-        result = _pipeline(paths, protocol, False)
+        result = _pipeline(paths, protocol, False, store)
         try:
             found = explain.explain(result, proxy, cluster)
         except (NoProxyMatch, explain.NoCluster) as exc:
             _fail(str(exc))
         sys.stdout.write(explain.text(found) if fmt == "text" else explain.as_json(found))
+
+    _guard(go)
+
+
+# --- the store: apply / get / delete / store migrate -------------------------------------------------------------
+
+required_store_option = click.option(
+    "--store", metavar="URL", envvar="KUMAHC_STORE", required=True,
+    help="PostgreSQL store (postgresql://USER@HOST:PORT/DBNAME); default: $KUMAHC_STORE.")
+kind_argument = click.argument("kind", metavar="KIND")
+mesh_option = click.option("--mesh", metavar="M", help="Only resources of mesh M.")
+namespace_option = click.option("-n", "--namespace", metavar="NAMESPACE", help="Only resources in NAMESPACE.")
+
+
+def _kind(text: str) -> str:
+    from kumahc.resources.model import KINDS
+    from kumahc.sources.store.records import parse_kind
+
+    kind = parse_kind(text)
+    if kind is None:
+        raise click.BadParameter(f'unknown kind "{text}"; one of {", ".join(KINDS)} (any case, or plural)',
+                                 param_hint="KIND")
+    return kind
+
+
+def _print_invalid(exc: InputError) -> NoReturn:
+    _stderr(exc.report.lines(exc.strict))
+    click.echo(summary(exc.report.error_count(exc.strict)), err=True)
+    sys.exit(1)
+
+
+@main.command("apply", epilog="""\b
+Examples:
+  kumahc apply -f policies/ --store postgresql://kumahc@db/kumahc
+  kumahc get meshhealthcheck --format yaml | kumahc apply -f -
+  kumahc apply -f mhc.yaml --dry-run""")
+@click.option("-f", "--filename", "paths", multiple=True, required=True, metavar="PATH",
+              help="A file or directory to apply, as render reads it; - reads standard input. Repeatable.")
+@click.option("--dry-run", is_flag=True, help="Validate and print what would change; write nothing.")
+@required_store_option
+def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
+    """Create or replace resources in the store, all or none.
+
+    The state the store would hold afterwards (stored resources, with the applied ones replacing those of the same
+    identity or added) is validated exactly like `kumahc validate`; on any error every line is printed,
+    "found N errors", nothing is written, exit 1. Otherwise everything is committed in one transaction and one
+    line per resource is printed: "KIND NAME created|configured|unchanged". creationTime /
+    metadata.creationTimestamp in the files are ignored: the store records the real times.
+    """
+    from kumahc.apply import apply
+    from kumahc.sources import files
+    from kumahc.sources.store import connection, schema
+
+    def go() -> None:
+        with files.stdin_file(list(paths)) as stdin:
+            load_report = Report()
+            try:
+                loaded = files.read(list(paths), load_report, stdin)
+            except FatalInputError as exc:
+                _fail(str(exc))
+            if not loaded.resources and not load_report.has_errors():
+                _stderr(load_report.lines())
+                _fail("no resources to apply")
+            with connection.session(store) as conn:
+                schema.check(conn, connection.redact(store))
+                try:
+                    outcome = apply(conn, loaded, load_report, dry_run=dry_run)
+                except InputError as exc:
+                    _print_invalid(exc)
+        _stderr(outcome.result.report.lines())
+        for change in outcome.changes:
+            click.echo(change.line(dry_run))
+
+    _guard(go)
+
+
+@main.command(epilog="""\b
+Examples:
+  kumahc get meshhealthchecks
+  kumahc get meshhealthcheck web-to-backend --mesh default --format yaml
+  kumahc get dataplanes -n kuma-demo --format json""")
+@kind_argument
+@click.argument("name", metavar="[NAME]", required=False)
+@mesh_option
+@namespace_option
+@click.option("--format", "fmt", type=click.Choice(["table", "yaml", "json"]), default="table", show_default=True,
+              help="table for people; yaml (documents `kumahc apply -f -` accepts unchanged) or json.")
+@required_store_option
+def get(kind: str, name: str | None, mesh: str | None, namespace: str | None, fmt: str, store: str) -> None:
+    """Print stored resources of KIND (all, or the one named NAME).
+
+    table: NAME (NAMESPACE/NAME or MESH/NAME), MESH, FORMAT, GENERATION, CREATED, MODIFIED. yaml: the documents as
+    applied, with the store's creation time, separated by ---. json: the document when NAME is given, else
+    {"items": [...]}. KIND is a kind name in any case, or its plural. NAME not found: error, exit 1.
+    """
+    import orjson
+    import yaml
+
+    from kumahc.apply import matches
+    from kumahc.sources.store import connection, records, schema, state
+
+    def go() -> None:
+        k = _kind(kind)
+        with connection.session(store) as conn:
+            schema.check(conn, connection.redact(store))
+            rows = [r for r in state.read(conn, k).rows if matches(r, k, name, mesh, namespace)]
+        if name is not None and not rows:
+            _fail(f'{k.lower()} "{name}" not found')
+        if name is not None and len(rows) > 1 and fmt == "json":
+            _fail(f'{len(rows)} {k} resources named "{name}" ({", ".join(r.display for r in rows)}): '
+                  "choose one with --mesh or -n")
+        if fmt == "json":
+            docs = [records.document(r) for r in rows]
+            value = docs[0] if name is not None else {"items": docs}
+            sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+            return
+        if not rows:
+            click.echo(f"no {k} resources found", err=True)
+            return
+        if fmt == "yaml":
+            sys.stdout.write(yaml.safe_dump_all([records.document(r) for r in rows], sort_keys=False,
+                                                allow_unicode=True, default_flow_style=False,
+                                                explicit_start=len(rows) > 1))
+            return
+        table = [("NAME", "MESH", "FORMAT", "GENERATION", "CREATED", "MODIFIED")]
+        table += [(r.display, r.mesh or "-", r.format, str(r.generation), records.timestamp(r.created_at),
+                   records.timestamp(r.modified_at)) for r in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        for row in table:
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+    _guard(go)
+
+
+@main.command(epilog="""\b
+Examples:
+  kumahc delete meshhealthcheck web-to-backend --mesh default
+  kumahc delete dataplane web-01 -n kuma-demo""")
+@kind_argument
+@click.argument("name", metavar="NAME")
+@mesh_option
+@namespace_option
+@required_store_option
+def delete(kind: str, name: str, mesh: str | None, namespace: str | None, store: str) -> None:
+    """Delete one stored resource: KIND NAME, narrowed by --mesh and -n when several match.
+
+    Like apply, the state left must pass `kumahc validate`: otherwise its errors are printed, nothing is deleted,
+    exit 1. Prints "KIND NAME deleted". Not found, or several match: error, exit 1.
+    """
+    from kumahc.apply import delete as delete_resource
+    from kumahc.sources.store import connection, schema
+
+    def go() -> None:
+        k = _kind(kind)
+        with connection.session(store) as conn:
+            schema.check(conn, connection.redact(store))
+            try:
+                outcome = delete_resource(conn, k, name, mesh, namespace)
+            except InputError as exc:
+                _print_invalid(exc)
+        _stderr(outcome.result.report.lines())
+        for change in outcome.changes:
+            click.echo(change.line())
+
+    _guard(go)
+
+
+@main.group("store")
+def store_group() -> None:
+    """The PostgreSQL store's schema."""
+
+
+@store_group.command("migrate", epilog="""\b
+Examples:
+  kumahc store migrate --store postgresql://kumahc@db/kumahc""")
+@required_store_option
+def store_migrate(store: str) -> None:
+    """Bring the store's schema to the version this kumahc needs (every other command refuses an older one).
+
+    Safe to run again, and from several hosts at once. Prints "store schema at version N (was M)".
+    """
+    from kumahc.sources.store import connection, schema
+
+    def go() -> None:
+        with connection.session(store) as conn:
+            before, after = schema.migrate(conn)
+        click.echo(f"store schema at version {after} (was {before})")
 
     _guard(go)
 

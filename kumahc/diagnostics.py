@@ -52,7 +52,8 @@ class Location:
 class Diagnostic:
     """One line of stderr. ``scope`` decides both the text before the message and the sort order:
 
-    * ``("file", Location, line, path)``: ``FILE:LINE: SUBJECT: PATH: MESSAGE`` (``PATH: `` omitted when None)
+    * ``("file", Location, line, path)``: ``FILE:LINE: SUBJECT: PATH: MESSAGE`` (``PATH: `` omitted when None;
+      ``:LINE`` omitted when line is None: a stored resource, ``store: KIND NAME: PATH: MESSAGE``)
     * ``("destination", mesh, name)``: ``destination MESH/NAME: MESSAGE``
     * ``("proxy", mesh, proxy, cluster)``: ``proxy MESH/PROXY cluster CLUSTER: MESSAGE``
     * ``("plain",)``: the message alone (``a.yaml: cannot read: …``)
@@ -68,7 +69,8 @@ class Diagnostic:
         kind = self.scope[0]
         if kind == "file":
             _, loc, line, path = self.scope
-            head = f"{loc.file}:{line}: " + (f"{loc.subject}: " if loc.subject else "") + (f"{path}: " if path else "")
+            head = (f"{loc.file}: " if line is None else f"{loc.file}:{line}: ") + (
+                f"{loc.subject}: " if loc.subject else "") + (f"{path}: " if path else "")
         elif kind == "destination":
             head = f"destination {self.scope[1]}/{self.scope[2]}: "
         elif kind == "proxy":
@@ -89,7 +91,7 @@ class Diagnostic:
             return (_PREVIEW,)
         if kind == "file":
             _, loc, line, _path = self.scope
-            return (_FILE, loc.file_index, line)
+            return (_FILE, loc.file_index, line or 0)
         if kind == "destination":
             return (_DESTINATION, self.scope[1], self.scope[2])
         if kind == "proxy":

@@ -156,7 +156,7 @@ def _cluster(result: Result, proxy: Proxy, dest: Destination, groups: Any) -> Cl
 
 def _entry_lines(entries: Any) -> tuple[EntryLine, ...]:
     return tuple(EntryLine(e.label, mhc_match.ref_text(e.target_ref),
-                           f"{e.policy.res.src.loc.file}:{e.policy.res.src.line(('spec', 'to', e.index))}")
+                           e.policy.res.src.where_of(("spec", "to", e.index)))
                  for e in entries)
 
 

@@ -134,9 +134,15 @@ def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int,
     return out
 
 
-def run(paths: list[str], options: Options = Options(), cache: RunCache | None = None) -> Result:
-    """Run the whole pipeline on PATH arguments. ``cache`` (serve's reloads) makes a run reuse what the previous
-    one computed from unchanged inputs; the result is the same as without it.
+Loader = Callable[[Report], Loaded]
+"""A source other than PATH arguments (the store): adds its load diagnostics to the report and returns the
+resources, structurally valid, in input order."""
+
+
+def run(paths: list[str] | Loader, options: Options = Options(), cache: RunCache | None = None) -> Result:
+    """Run the whole pipeline on PATH arguments, or on what a :data:`Loader` gives (already loaded resources:
+    no file reading, no YAML, no schema). ``cache`` (serve's reloads) makes a run reuse what the previous one
+    computed from unchanged inputs; the result is the same as without it.
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
@@ -144,9 +150,12 @@ def run(paths: list[str], options: Options = Options(), cache: RunCache | None =
         return _run(paths, options, cache)
 
 
-def _run(paths: list[str], options: Options, cache: RunCache | None) -> Result:
+def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) -> Result:
     report = Report()
-    loaded = load(paths, report, cache.files if cache is not None else None)
+    if callable(paths):
+        loaded = paths(report)
+    else:
+        loaded = load(paths, report, cache.files if cache is not None else None)
     by_kind: dict[str, list] = {}
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from kumahc.diagnostics import Report
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+STDIN = "<stdin>"  # how ``-`` (standard input) is named in messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +19,13 @@ class InputFile:
     path: str
 
 
-def discover(paths: list[str], report: Report) -> list[InputFile]:
+def discover(paths: list[str], report: Report, stdin: str | None = None) -> list[InputFile]:
     """Expand PATH arguments into files in input order: explicit files whatever their extension, directories
     walked recursively for ``.yaml``/``.yml``/``.json`` files (names starting with ``.`` skipped) in byte order of
     the relative path; a file reached twice (same real path) is kept at its first position.
 
-    An unreadable or missing path adds ``<path>: cannot read: <reason>`` to ``report``."""
+    An unreadable or missing path adds ``<path>: cannot read: <reason>`` to ``report``. With ``stdin`` (the path
+    of a file holding what standard input gave), a PATH ``-`` is that file, named ``<stdin>``."""
     out: list[InputFile] = []
     seen: set[str] = set()
 
@@ -34,7 +36,9 @@ def discover(paths: list[str], report: Report) -> list[InputFile]:
             out.append(InputFile(name, path))
 
     for arg in paths:
-        if os.path.isdir(arg):
+        if arg == "-" and stdin is not None:
+            add(STDIN, stdin)
+        elif os.path.isdir(arg):
             try:
                 found = walk_directory(arg)
             except OSError as exc:

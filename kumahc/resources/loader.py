@@ -68,12 +68,12 @@ class FileCache:
         self._files = results
 
 
-def load(paths: list[str], report: Report, cache: FileCache | None = None) -> Loaded:
+def load(paths: list[str], report: Report, cache: FileCache | None = None, stdin: str | None = None) -> Loaded:
     """Read ``paths`` (01 §1) and return the resources that passed the load and structural checks. Problems are
     added to ``report``. With ``cache``, unchanged files are taken from it (:class:`FileCache`). Raises
     :class:`FatalInputError` (``no input files found``) when the paths hold no file to read and nothing else went
-    wrong."""
-    inputs = files.discover(paths, report)
+    wrong. ``stdin``: see :func:`files.discover`."""
+    inputs = files.discover(paths, report, stdin)
     if not inputs and not report.has_errors():
         raise FatalInputError("no input files found")
     resources: list[Resource] = []
@@ -91,7 +91,7 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None) -> Lo
         counted += result.counted
     if cache is not None:
         cache.keep(seen)
-    return Loaded(tuple(inputs), tuple(_drop_duplicates(resources, report)), counted)
+    return Loaded(tuple(inputs), tuple(drop_duplicates(resources, report)), counted)
 
 
 def _stamp(f: files.InputFile, index: int) -> tuple | None:
@@ -234,6 +234,13 @@ def _load_checks(kind: str, fmt: str, value: dict, src: Source, report: Report) 
     return True
 
 
+def build(kind: str, fmt: str, value: dict, src: Source, report: Report) -> Resource | None:
+    """A structurally valid document of ``kind`` in format ``fmt`` → its :class:`Resource` (identity, mesh,
+    labels, creation time as written), or None after reporting a mesh that conflicts with label
+    ``kuma.io/mesh``. The store builds its resources with it too."""
+    return _build(kind, fmt, value, src, report)
+
+
 def _build(kind: str, fmt: str, value: dict, src: Source, report: Report) -> Resource | None:
     if fmt == UNIVERSAL:
         name = value["name"]
@@ -269,7 +276,7 @@ def _timestamp(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T").replace(" ", "T"))
 
 
-def _drop_duplicates(resources: list[Resource], report: Report) -> list[Resource]:
+def drop_duplicates(resources: list[Resource], report: Report) -> list[Resource]:
     """Same identity twice; two Dataplanes with the same proxy name in a mesh (01 §3.1). The later one is
     reported (naming the first) and dropped."""
     first: dict[tuple, Resource] = {}

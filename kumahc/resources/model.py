@@ -53,7 +53,12 @@ class Source:
     @property
     def where(self) -> str:
         """``FILE:LINE`` of the document root."""
-        return f"{self.loc.file}:{self.doc.mark.line}"
+        return self.where_of(())
+
+    def where_of(self, path: tuple) -> str:
+        """``FILE:LINE`` of ``path``; for a stored resource (no lines) ``store: KIND NAME``."""
+        line = self.line(path)
+        return f"{self.loc.file}: {self.loc.subject}" if line is None else f"{self.loc.file}:{line}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -1,0 +1,157 @@
+"""``kumahc apply`` and ``kumahc delete``: change the store only to a state that passes ``validate``.
+
+Each attempt reads one snapshot of the store, builds the state the change would leave (applied resources
+replacing the stored ones of the same identity, in place, or added after them in input order; deleted ones
+removed), runs the whole pipeline on it — the same rules and messages as ``kumahc validate`` — and commits only if
+the store is still at the snapshot's revision (:func:`kumahc.sources.store.state.write`). When another writer
+committed first, the attempt is redone on the new snapshot (re-validated), up to :data:`ATTEMPTS` times; then the
+conflict is reported. Either every resource of the change is committed, or none.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import psycopg
+
+from kumahc.diagnostics import Diagnostic, Report
+from kumahc.pipeline import Options, Result, run
+from kumahc.resources.loader import Loaded, drop_duplicates
+from kumahc.resources.model import Resource
+from kumahc.sources.store import records, state
+from kumahc.sources.store.errors import StoreError
+
+ATTEMPTS = 50
+BACKOFF_S = 0.02  # times the attempt number, jittered: concurrent appliers drift apart instead of colliding again
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One line of output, kubectl style: ``meshhealthcheck default/web-to-backend configured``."""
+
+    kind: str
+    name: str
+    verb: str  # created | configured | unchanged | deleted
+
+    def line(self, dry_run: bool = False) -> str:
+        return f"{self.kind.lower()} {self.name} {self.verb}" + (" (dry run)" if dry_run else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    changes: tuple[Change, ...]
+    result: Result  # the validated resulting state (its report: warnings and notes)
+    revision: int | None  # the committed store revision; None when nothing was written
+    attempts: int = 1  # 1 + conflicts retried
+
+
+def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None,
+          dry_run: bool = False) -> Outcome:
+    """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
+    :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
+    problem or when conflicts outlast the retries."""
+    # Once for every attempt: what would be stored, and its JSON text.
+    forms = {res: records.body(res) for res in loaded.resources}
+    bodies: dict[Resource, str] = {}
+    diagnostics = list(load_report.items)
+    for res in loaded.resources:
+        try:
+            bodies[res] = records.encode(forms[res])
+        except ValueError:  # .nan / .inf: JSON has no form for them
+            sub = Report()
+            path = records.non_finite(forms[res]) or ()
+            res.src.error(sub, path, "cannot be stored: .nan and .inf have no JSON form")
+            diagnostics.extend(sub.items)
+
+    def attempt(snapshot: state.State) -> Plan:
+        stored = {row.key: row for row in snapshot.rows}
+        applied: dict[tuple, Resource] = {}
+        changes: list[Change] = []
+        puts: list[state.Put] = []
+        for res in loaded.resources:
+            row = stored.get(res.identity)
+            # The resulting state's creation times: the store's for a replaced resource, "now" for a new one.
+            applied[res.identity] = replace(res, creation_time=row.created_at if row is not None else snapshot.now)
+            new_body = bodies.get(res)
+            if row is None:
+                verb = "created"
+            elif row.format == res.format and new_body is not None and row.body == forms[res]:
+                verb = "unchanged"
+            else:
+                verb = "configured"
+            changes.append(Change(res.kind, records.display_of(res), verb))
+            if verb != "unchanged" and new_body is not None:
+                puts.append(state.Put(res.identity, res.format, new_body))
+        merged = [applied.pop(row.key, None) or records.resource(row) for row in snapshot.rows]
+        merged.extend(applied.values())
+        return Plan(merged, changes, puts, [])
+
+    return _commit(conn, attempt, diagnostics, options, dry_run)
+
+
+def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, namespace: str | None,
+           options: Options | None = None) -> Outcome:
+    """Delete the one stored ``kind`` named ``name`` (narrowed by ``mesh`` and ``namespace``). Raises
+    :class:`StoreError` when none or several match, :class:`InputError` when the state left would be invalid
+    (nothing deleted)."""
+
+    def attempt(snapshot: state.State) -> Plan:
+        found = [row for row in snapshot.rows if matches(row, kind, name, mesh, namespace)]
+        if not found:
+            raise StoreError(f'{kind.lower()} "{name}" not found' + _scope(mesh, namespace))
+        if len(found) > 1:
+            names = ", ".join(r.display for r in found)
+            raise StoreError(f'{len(found)} {kind} resources named "{name}" ({names}): choose one with --mesh or -n')
+        gone = found[0]
+        rest = [records.resource(row) for row in snapshot.rows if row is not gone]
+        return Plan(rest, [Change(kind, gone.display, "deleted")], [], [gone.key])
+
+    return _commit(conn, attempt, [], options, False)
+
+
+def matches(row: records.Row, kind: str, name: str | None, mesh: str | None, namespace: str | None) -> bool:
+    """``get``/``delete`` selection: same kind, and name, mesh (the resource's, or "" for kinds without one) and
+    namespace ("" for Universal and cluster-scoped resources) when given."""
+    return (row.kind == kind and (name is None or row.name == name) and (mesh is None or row.mesh == mesh)
+            and (namespace is None or row.namespace == namespace))
+
+
+def _scope(mesh: str | None, namespace: str | None) -> str:
+    return (f' in mesh "{mesh}"' if mesh is not None else "") + (
+        f' in namespace "{namespace}"' if namespace is not None else "")
+
+
+class Plan(NamedTuple):
+    """What one attempt would do on one snapshot: the resulting state (in store order, then new resources in
+    input order), the output lines, and the rows to write and delete."""
+
+    resources: list[Resource]
+    changes: list[Change]
+    puts: list[state.Put]
+    deletes: list[records.Key]
+
+
+def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
+            options: Options | None, dry_run: bool) -> Outcome:
+    for number in range(1, ATTEMPTS + 1):
+        snapshot = state.read(conn)
+        plan = attempt(snapshot)
+
+        def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
+            report.extend(diagnostics)
+            kept = tuple(drop_duplicates(resources, report))
+            return Loaded((), kept, len(kept))
+
+        # keep_documents: a retried attempt validates the same loaded resources again.
+        result = run(load, replace(options or Options(), keep_documents=True))
+        if dry_run or not (plan.puts or plan.deletes):
+            return Outcome(tuple(plan.changes), result, None, number)
+        revision = state.write(conn, snapshot.revision, plan.puts, plan.deletes)
+        if revision is not None:
+            return Outcome(tuple(plan.changes), result, revision, number)
+        time.sleep(random.uniform(0, BACKOFF_S * number))
+    raise StoreError(f"gave up after {ATTEMPTS} attempts: other writers kept changing the store; nothing written")

@@ -1,0 +1,14 @@
+"""The store as a pipeline source: connect, check the schema version, read one snapshot."""
+
+from __future__ import annotations
+
+from kumahc.sources.store import connection, schema, state
+
+
+def snapshot(url: str) -> state.State:
+    """The store at ``url`` as one consistent snapshot (its :meth:`~state.State.loader` feeds
+    :func:`kumahc.pipeline.run`). Raises :class:`~kumahc.sources.store.errors.StoreError` for a bad URL, a store
+    that cannot be reached or one at another schema version."""
+    with connection.session(url) as conn:
+        schema.check(conn, connection.redact(url))
+        return state.read(conn)

@@ -1,0 +1,130 @@
+"""Reading a consistent snapshot of the store, and writing a change only if nothing was committed since that
+snapshot (the store revision is the row version every writer checks and increments).
+
+Why a store-wide revision and not one per row: ``apply`` validates the whole resulting state, so any change
+committed by someone else since the snapshot (even to another resource) may make that validation stale. Writers
+update ``kumahc_state`` with ``WHERE revision = <read revision>``; PostgreSQL's row lock makes the second of two
+concurrent writers wait, then find the revision moved and write nothing: a conflict, never a lost update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from kumahc.diagnostics import Report
+from kumahc.resources.loader import Loaded
+from kumahc.resources.model import Resource
+from kumahc.sources.store import records
+from kumahc.sources.store.records import Key, Row
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The store at one revision: its rows in store order (creation order) and the database's clock then."""
+
+    revision: int
+    rows: tuple[Row, ...]
+    now: datetime
+
+    def resources(self, cache: ResourceCache | None = None) -> list[Resource]:
+        """The rows as resources, in store order; with ``cache``, a row unchanged since the cache's last use gives
+        the same Resource object (so :class:`kumahc.pipeline.RunCache` reuses its typed value)."""
+        if cache is None:
+            return [records.resource(row) for row in self.rows]
+        return cache.resources(self.rows)
+
+    def loader(self, cache: ResourceCache | None = None) -> Callable[[Report], Loaded]:
+        """A :data:`kumahc.pipeline.Loader` giving this state's resources (no parsing, no schema work)."""
+        resources = tuple(self.resources(cache))
+
+        def load(_report: Report) -> Loaded:
+            return Loaded((), resources, len(resources))
+
+        return load
+
+
+class ResourceCache:
+    """Resources of the rows seen last time, by (id, revision): a row rewritten gets a new revision, a row deleted
+    and created again a new id, so an equal key means an identical row. Keeps only the last call's rows."""
+
+    def __init__(self) -> None:
+        self._by_row: dict[tuple[int, int], Resource] = {}
+
+    def resources(self, rows: Sequence[Row]) -> list[Resource]:
+        kept: dict[tuple[int, int], Resource] = {}
+        out = []
+        for row in rows:
+            key = (row.id, row.revision)
+            res = self._by_row.get(key)
+            if res is None:
+                res = records.resource(row)
+            kept[key] = res
+            out.append(res)
+        self._by_row = kept
+        return out
+
+
+def read(conn: psycopg.Connection, kind: str | None = None) -> State:
+    """The rows (all, or those of ``kind``) and revision of one snapshot (REPEATABLE READ, read only)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        revision, now = conn.execute("SELECT revision, now() FROM kumahc_state WHERE id = 1").fetchone()
+        with conn.cursor(row_factory=class_row(Row)) as cur:
+            if kind is None:
+                cur.execute(f"SELECT {records.COLUMNS} FROM kumahc_resources ORDER BY id")
+            else:
+                cur.execute(f"SELECT {records.COLUMNS} FROM kumahc_resources WHERE kind = %s ORDER BY id", (kind,))
+            rows = tuple(cur.fetchall())
+    return State(revision, rows, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """A resource to create or replace: its identity, format and body as JSON text."""
+
+    key: Key
+    format: str
+    body: str
+
+
+def write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key]) -> int | None:
+    """Commit ``puts`` and ``deletes`` in one transaction if the store is still at ``revision``; returns the new
+    revision, or None (nothing written) when another writer committed first. Created rows get generation 1 and
+    creation time = modification time = the transaction's time; replaced rows keep id and creation time, and get
+    generation + 1. The commit notifies channel ``kumahc_store``."""
+    try:
+        return _write(conn, revision, puts, deletes)
+    except _Conflict:  # the transaction rolled back: nothing written
+        return None
+
+
+class _Conflict(Exception):
+    pass
+
+
+def _write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key]) -> int:
+    with conn.transaction():
+        found = conn.execute("UPDATE kumahc_state SET revision = revision + 1 WHERE id = 1 AND revision = %s "
+                             "RETURNING revision", (revision,)).fetchone()
+        if found is None:
+            raise _Conflict
+        new = found[0]
+        with conn.cursor() as cur:
+            if deletes:
+                cur.executemany("DELETE FROM kumahc_resources WHERE kind = %s AND mesh = %s AND namespace = %s "
+                                "AND name = %s", list(deletes))
+            if puts:
+                cur.executemany(
+                    "INSERT INTO kumahc_resources (kind, mesh, namespace, name, format, body, created_at, modified_at, "
+                    "generation, revision) VALUES (%s, %s, %s, %s, %s, %s::json, now(), now(), 1, %s) "
+                    "ON CONFLICT (kind, mesh, namespace, name) DO UPDATE SET format = EXCLUDED.format, "
+                    "body = EXCLUDED.body, modified_at = EXCLUDED.modified_at, "
+                    "generation = kumahc_resources.generation + 1, revision = EXCLUDED.revision",
+                    [(*p.key, p.format, p.body, new) for p in puts])
+    return new
+
