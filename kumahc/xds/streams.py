@@ -53,7 +53,7 @@ class WatchStatus:
 
 class Hooks(Protocol):
     def sent(self, api: str) -> None: ...
-    def acked(self, api: str, seconds: float) -> None: ...
+    def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None: ...
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None: ...
     def unknown_node(self, node: str, unknown: bool) -> None: ...
 
@@ -72,7 +72,10 @@ class _Watch:
 class Stream:
     """One gRPC stream. ``api`` ∈ sotw/delta, ``service`` ∈ cds/ads."""
 
-    def __init__(self, api: str, service: str, snapshot: Snapshot, hooks: Hooks):
+    def __init__(self, api: str, service: str, snapshot: Snapshot | None, hooks: Hooks,
+                 allowed: frozenset[str] | None = None):
+        """``snapshot`` None: nothing is loaded yet; requests are taken and answered by the first
+        :meth:`on_snapshot`. ``allowed``: the node ids the peer's client certificate allows (None = any)."""
         self.api = api
         self.service = service
         self.snapshot = snapshot
@@ -83,6 +86,7 @@ class Stream:
         self._nonce = 0
         self._empty: dict[str, ProxyResources] = {}
         self._unknown: bool | None = None  # None until the node is first resolved
+        self.allowed = allowed
 
     # --- inputs --------------------------------------------------------------------------------------------------
 
@@ -91,8 +95,13 @@ class Stream:
         if self.node is None:
             if not req.node.id:
                 raise StreamError("node.id is required")
+            if self.allowed is not None and req.node.id not in self.allowed:
+                allows = ", ".join(sorted(self.allowed)) or "no node id"
+                raise StreamError(f'node.id "{req.node.id}" is not allowed by the client certificate '
+                                  f"(it allows {allows})", grpc.StatusCode.PERMISSION_DENIED)
             self.node = req.node.id
-            self._resolve()
+            if self.snapshot is not None:
+                self._resolve()
         type_url = self._type_url(req.type_url)
         watch = self.watches.get(type_url)
         first = watch is None
@@ -113,7 +122,8 @@ class Stream:
                 self.hooks.nacked(self.api, self.node, type_url, rejected, req.response_nonce, req.error_detail.message)
             elif req.response_nonce and req.response_nonce == watch.last_nonce:
                 watch.status.acked_version = watch.status.sent_version
-                self.hooks.acked(self.api, time.monotonic() - watch.sent_at)
+                self.hooks.acked(self.api, self.node, type_url, watch.status.sent_version or "", req.response_nonce,
+                                 time.monotonic() - watch.sent_at)
         watch.waiting = True
         out = self._maybe_send(type_url, watch)
         return [out] if out is not None else []
@@ -171,7 +181,7 @@ class Stream:
         return str(self._nonce)
 
     def _maybe_send(self, type_url: str, watch: _Watch) -> bytes | None:
-        if not watch.waiting:
+        if not watch.waiting or self.snapshot is None:
             return None
         res = self._resources(type_url)
         if self.api == SOTW:

@@ -22,7 +22,7 @@ class Recorder:
     def sent(self, api: str) -> None:
         self.events.append(("sent", api))
 
-    def acked(self, api: str, seconds: float) -> None:
+    def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None:
         assert 0 <= seconds < 60
         self.events.append(("ack", api))
 
