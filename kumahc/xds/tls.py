@@ -97,6 +97,8 @@ def load(files: TlsFiles) -> Material:
     except OSError as exc:
         raise TlsFileError(f"--xds-tls-cert {files.cert}: cannot read: {exc.strerror or exc}") from None
     if ca is not None:
+        if b"-----BEGIN CERTIFICATE-----" not in ca:
+            raise TlsFileError(f"--xds-client-ca {files.client_ca}: no PEM certificate in the file")
         try:
             ctx.load_verify_locations(cadata=ca.decode("ascii", "replace"))
         except (ssl.SSLError, ValueError) as exc:
