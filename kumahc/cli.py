@@ -181,7 +181,7 @@ def migrate(paths: tuple[str, ...], output: str | None) -> None:
 
 
 def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
-    from kumahc.xds.app import Address
+    from kumahc.xds.address import Address
 
     try:
         return Address.parse(value)
@@ -236,6 +236,10 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
     new inputs are logged and the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT
     stop it.
     """
+    # grpc core logs failed TLS handshakes and other connection events to stderr in its own format, which would
+    # break the one-format log stream (and JSON lines): it reports errors only, unless the operator sets
+    # GRPC_VERBOSITY (e.g. INFO to see why TLS handshakes fail). It is read when grpc is first imported, below.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     from kumahc.xds.app import ServeConfig
     from kumahc.xds.app import serve as run_server
     from kumahc.xds.tls import TlsFiles

@@ -21,6 +21,7 @@ from kumahc.diagnostics import FatalInputError, InputError, Report, Severity, su
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources import files
 from kumahc.xds import snapshot as snapshots
+from kumahc.xds.address import Address
 from kumahc.xds.admin import AdminGuard, make_app, read_token
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
@@ -32,30 +33,6 @@ T = TypeVar("T")
 POLL_MS = 500
 DEBOUNCE_MS = 500
 GRACE_SECONDS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """``HOST:PORT`` or ``[v6]:PORT``; port 0 = any free port."""
-
-    host: str
-    port: int
-
-    @staticmethod
-    def parse(text: str) -> Address:
-        """Raises ValueError with a message for the usage error."""
-        host, sep, port = text.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
-            raise ValueError(f'"{text}" is not HOST:PORT')
-        if host.startswith("["):
-            if not host.endswith("]"):
-                raise ValueError(f'"{text}" is not HOST:PORT')
-            host = host[1:-1]
-        return Address(host, int(port))
-
-    def show(self, port: int | None = None) -> str:
-        p = self.port if port is None else port
-        return f"[{self.host}]:{p}" if ":" in self.host else f"{self.host}:{p}"
 
 
 def _log_report(lines: list[str], level_for_errors: str = "error") -> None:

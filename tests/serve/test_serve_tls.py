@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -151,6 +152,9 @@ def test_client_certificate_is_the_proxy_identity(inputs: Path, pki: Pki) -> Non
         assert asyncio.run(plaintext()) == grpc.StatusCode.UNAVAILABLE
         metrics = s.get("/metrics")[2].splitlines()
         assert 'kumahc_xds_responses_total{api="sotw"} 2.0' in metrics  # only the two allowed streams
+        # grpc core's own log lines (failed handshakes) stay out of kumahc's log stream.
+        for line in s.stderr().splitlines():
+            assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) ", line), line
 
 
 def test_server_only_tls_serves_any_node(inputs: Path, pki: Pki) -> None:
