@@ -82,6 +82,10 @@ protocol_option = click.option(
          "appProtocol: one of " + ", ".join(PROTOCOLS) + ".")
 strict_option = click.option("--strict", is_flag=True, help="Treat every warning as an error (info notes stay notes).")
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
+endpoints_option = click.option(
+    "--endpoints", type=click.Choice(["static", "eds"]), default="static", show_default=True,
+    help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS fed over ADS, their "
+         "endpoints as ClusterLoadAssignments (an endpoint change then keeps the health of the hosts that stay).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,19 +109,21 @@ def main() -> None:
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the document to FILE atomically instead of stdout.")
+@endpoints_option
 def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | None, strict: bool,
-           output: str | None) -> None:
+           output: str | None, endpoints: str) -> None:
     """Print the Envoy clusters every proxy gets.
 
     Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
-    envoy.config.cluster.v3.Cluster JSON. Only the document goes to stdout; errors, warnings and notes go to
-    stderr.
+    envoy.config.cluster.v3.Cluster JSON; with --endpoints eds each proxy also has "load_assignments"
+    (envoy.config.endpoint.v3.ClusterLoadAssignment, one per cluster). Only the document goes to stdout; errors,
+    warnings and notes go to stderr.
     """
 
     def go() -> None:
         result = _pipeline(paths, protocol, strict)
         try:
-            doc = document(result, proxy)
+            doc = document(result, proxy, endpoints=endpoints)
         except NoProxyMatch as exc:
             _fail(str(exc))
         text = to_json(doc) if fmt == "json" else to_yaml(doc)
@@ -224,10 +230,11 @@ and every metric.""")
               help="Log lines on stderr: text, or one JSON object per line.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Least severe level logged (debug adds one line per ACK).")
+@endpoints_option
 def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, protocol: str | None,
           strict: bool, xds_tls_cert: str | None, xds_tls_key: str | None, xds_client_ca: str | None,
           admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, log_format: str,
-          log_level: str) -> None:
+          log_level: str, endpoints: str) -> None:
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
     Both listeners bind first and print "xds listening on ADDR" and "admin listening on ADDR" to stdout; then
@@ -250,7 +257,7 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
         raise click.UsageError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key")
     tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
-                         admin_token_file, log_format, log_level)
+                         admin_token_file, log_format, log_level, endpoints)
     _guard(lambda: sys.exit(run_server(config)))
 
 

@@ -59,6 +59,7 @@ class ServeConfig:
     admin_token_file: str | None = None
     log_format: str = "text"
     log_level: str = "info"
+    endpoints: str = "static"
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -139,10 +140,11 @@ def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
     return fut
 
 
-def _render(produce: Produce, previous: snapshots.Snapshot | None) -> tuple[Result, snapshots.Snapshot, float]:
+def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str
+            ) -> tuple[Result, snapshots.Snapshot, float]:
     started = time.monotonic()
     result = produce()
-    snap = snapshots.build(result, previous)
+    snap = snapshots.build(result, previous, endpoints)
     return result, snap, time.monotonic() - started
 
 
@@ -193,7 +195,7 @@ async def _main(config: ServeConfig, produce: Produce, tls: Rotating | None, gua
         await server.stop(grace=GRACE_SECONDS)
         await runner.cleanup()
 
-    first = _in_thread(lambda: _render(produce, None))
+    first = _in_thread(lambda: _render(produce, None, config.endpoints))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([first, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not first.done():
@@ -216,7 +218,7 @@ async def _main(config: ServeConfig, produce: Produce, tls: Rotating | None, gua
     log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.proxies), snap.cluster_count, seconds)
 
     async def reload() -> None:
-        await _reload(produce, config.strict, cache, metrics)
+        await _reload(produce, config, cache, metrics)
 
     watcher = asyncio.ensure_future(_watch(list(config.paths), reload, stop, force, seen))
     await stopping
@@ -232,11 +234,11 @@ def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, s
     metrics.snapshot_served(len(snap.proxies), snap.cluster_count, seconds)
 
 
-async def _reload(produce: Produce, strict: bool, cache: SnapshotCache, metrics: Metrics) -> None:
+async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches."""
     try:
-        result, snap, seconds = await _in_thread(lambda: _render(produce, cache.snapshot))
+        result, snap, seconds = await _in_thread(lambda: _render(produce, cache.snapshot, config.endpoints))
     except InputError as exc:
         _reload_failed(metrics)
         for d in sorted(exc.report.items, key=lambda d: d.sort_key()):
@@ -251,7 +253,7 @@ async def _reload(produce: Produce, strict: bool, cache: SnapshotCache, metrics:
         _reload_failed(metrics)
         log.error("error: internal: %s: %s", type(exc).__name__, exc)
         return
-    _log_report([line for line in result.report.lines(strict) if not line.startswith("info: ")])
+    _log_report([line for line in result.report.lines(config.strict) if not line.startswith("info: ")])
     _publish(cache, metrics, snap, seconds)
     metrics.reloads.labels("success").inc()
     log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)

@@ -14,7 +14,7 @@ from typing import Protocol
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
-from kumahc.xds.snapshot import CLUSTER_TYPE, ProxyResources, Snapshot, empty_resources
+from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE, ProxyResources, Snapshot, empty_resources
 
 SOTW = "sotw"
 DELTA = "delta"
@@ -67,6 +67,7 @@ class _Watch:
     known: dict[str, str] = field(default_factory=dict)  # Delta: name → version the client holds
     first_sent: bool = False  # Delta
     sent_at: float = 0.0  # monotonic time of the last response, for the ACK latency
+    names: tuple[str, ...] = ()  # SotW, non-Cluster types: the resource names last asked for
 
 
 class Stream:
@@ -114,6 +115,8 @@ class Stream:
                 watch.known = dict(req.initial_resource_versions)
         elif req.response_nonce != watch.last_nonce:
             return []  # stale: answers a response that was superseded
+        if type_url != CLUSTER_TYPE:
+            self._subscriptions(req, watch, first)
         if not first or req.response_nonce:
             if req.HasField("error_detail"):
                 rejected = watch.status.sent_version or ""
@@ -168,9 +171,30 @@ class Stream:
     def _proxy_text(self) -> str | None:
         return f"{self.proxy[0]}/{self.proxy[1]}" if self.proxy else None
 
+    def _subscriptions(self, req: discovery_pb2.DiscoveryRequest | discovery_pb2.DeltaDiscoveryRequest,
+                       watch: _Watch, first: bool) -> None:
+        """Named subscriptions of non-Cluster types (Envoy asks for each EDS cluster's assignment by name): every
+        assignment of the proxy is sent whatever the names, but a change of the names must be answered even when
+        the version did not change, or a cluster added later would wait for its assignment (warming) until the
+        next change. SotW: new names → resend. Delta: a newly subscribed name is sent again."""
+        if self.api == SOTW:
+            names = tuple(sorted(req.resource_names))
+            if not first and names != watch.names:
+                watch.last_sent_version = None
+            watch.names = names
+        else:
+            for name in req.resource_names_subscribe:
+                if name != "*" and name not in req.initial_resource_versions:
+                    watch.known.pop(name, None)
+                    watch.first_sent = False  # answer even if the name has no assignment (yet)
+
     def _resources(self, type_url: str) -> ProxyResources:
         if type_url == CLUSTER_TYPE:
             return self.snapshot.resources(self.proxy)
+        if type_url == ENDPOINT_TYPE:
+            found = self.snapshot.load_assignments(self.proxy)
+            if found is not None:
+                return found
         res = self._empty.get(type_url)
         if res is None:
             res = self._empty[type_url] = empty_resources(type_url)
