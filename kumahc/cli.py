@@ -84,8 +84,9 @@ strict_option = click.option("--strict", is_flag=True, help="Treat every warning
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
 endpoints_option = click.option(
     "--endpoints", type=click.Choice(["static", "eds"]), default="static", show_default=True,
-    help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS fed over ADS, their "
-         "endpoints as ClusterLoadAssignments (an endpoint change then keeps the health of the hosts that stay).")
+    help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS whose endpoints come "
+         "as ClusterLoadAssignments over ADS (Envoy's bootstrap needs ads_config); an endpoint change then updates "
+         "the hosts in place instead of replacing the cluster.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
