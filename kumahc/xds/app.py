@@ -77,8 +77,18 @@ def serve(config: ServeConfig) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code: 1 when a TLS or token file is unusable, a listener cannot
     bind, or the first inputs are invalid."""
     setup_logging(config.log_format, config.log_level)
+    metrics = Metrics()
+
+    def tls_changed(message: str) -> None:  # called from grpc's threads, before a handshake
+        log.info(message)
+        metrics.tls_reloads.labels("success").inc()
+
+    def tls_failed(message: str) -> None:
+        log.error(message)
+        metrics.tls_reloads.labels("failure").inc()
+
     try:
-        tls = Rotating(config.tls, _tls_changed, _tls_failed) if config.tls is not None else None
+        tls = Rotating(config.tls, tls_changed, tls_failed) if config.tls is not None else None
         token = read_token(config.admin_token_file) if config.admin_token_file else None
     except (TlsFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -89,22 +99,7 @@ def serve(config: ServeConfig) -> int:
     seen = fingerprint(paths)
     produce = file_source(paths, Options(protocol=config.protocol, strict=config.strict))
     guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
-    return asyncio.run(_main(config, produce, tls, guard, seen))
-
-
-_metrics: list[Metrics] = []  # the running server's metrics, for the TLS callbacks grpc calls
-
-
-def _tls_changed(message: str) -> None:
-    log.info(message)
-    for m in _metrics:
-        m.tls_reloads.labels("success").inc()
-
-
-def _tls_failed(message: str) -> None:
-    log.error(message)
-    for m in _metrics:
-        m.tls_reloads.labels("failure").inc()
+    return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
 def _raise_fd_limit() -> None:
@@ -148,13 +143,11 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
     return result, snap, time.monotonic() - started
 
 
-async def _main(config: ServeConfig, produce: Produce, tls: Rotating | None, guard: AdminGuard,
+async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
                 seen: dict[str, tuple[int, int]]) -> int:
     """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
     the first snapshot), then serve and reload until a signal."""
     cache = SnapshotCache()
-    metrics = Metrics()
-    _metrics[:] = [metrics]
     xds = XdsServer(cache, metrics, identity=tls is not None and tls.files.client_ca is not None)
     server = make_server()
     server.add_generic_rpc_handlers(xds.handlers())

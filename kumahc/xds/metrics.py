@@ -134,8 +134,9 @@ class Metrics:
     def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None:
         self.acks.labels(api).inc()
         self.ack_latency.labels(api).observe(seconds)
-        event(logging.DEBUG, f"ACK node={node} type={type_url} version={version} nonce={nonce}", event="ack",
-              node=node, api=api, type_url=type_url, version=version, nonce=nonce)
+        if log.isEnabledFor(logging.DEBUG):  # one per ACK: do not even format the line otherwise
+            event(logging.DEBUG, f"ACK node={node} type={type_url} version={version} nonce={nonce}", event="ack",
+                  node=node, api=api, type_url=type_url, version=version, nonce=nonce)
 
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None:
         self.nacks.labels(api).inc()

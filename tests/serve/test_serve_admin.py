@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -96,6 +97,14 @@ def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path:
         metrics = metric_lines(s)
         assert "kumahc_ready 1.0" in metrics and "kumahc_snapshot_stale 0.0" in metrics
         s.wait_log("INFO loaded: 600 proxies")
+    # SIGTERM while the first render runs: kumahc stops at once (the render thread is not waited for), exit 0.
+    with serve(str(mesh), ready=False, timeout=120) as s:
+        assert s.get("/ready")[0] == 503
+        started = time.monotonic()
+        assert s.stop() == 0
+        assert time.monotonic() - started < 5
+        assert s.stderr().splitlines()[-1].endswith("INFO shutting down")
+        assert "loaded:" not in s.stderr()
 
 
 def test_admin_host_check_against_dns_rebinding(inputs: Path) -> None:
