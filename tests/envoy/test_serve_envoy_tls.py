@@ -109,3 +109,26 @@ def test_envoy_without_the_right_certificate_gets_nothing(case: str, setup: dict
         assert stats.get("cluster_manager.cds.update_success", 0) == 0
         assert envoy.admin_json("/config_dump?resource=dynamic_active_clusters").get("configs", []) == []
         assert 'kumahc_xds_responses_total{api="sotw"} 0.0' in s.get("/metrics")[2].splitlines()
+
+
+def test_server_certificate_rotation_reaches_new_envoys(setup: dict, envoy_binary: str) -> None:
+    """Replace kumahc's certificate and key (signed by a new CA) while it runs: an Envoy that trusts only the new
+    CA then gets its clusters, with no kumahc restart; the Envoy connected before keeps its stream."""
+    pki = setup["pki"]
+    new_ca = CA("rotated-ca")
+    new_ca.write(pki / "new-ca.crt")
+    rotated = new_ca.server()
+    with serve(str(setup["mesh"]), args=setup["args"]) as s, \
+            Envoy(bootstrap(setup, s.xds_port, "default.web-01", "web-01")) as before:
+        wait_until(lambda: cds(before).get("cluster_manager.cds.update_success", 0) >= 1, 20, 0.1, "a CDS update")
+        for name, data in (("server.key", rotated.key_pem), ("server.crt", rotated.cert_pem)):
+            (pki / f"{name}.tmp").write_bytes(data)
+            (pki / f"{name}.tmp").replace(pki / name)
+        boot = bootstrap(setup, s.xds_port, "default.web-01", "web-01")
+        tls = boot["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]["common_tls_context"]
+        tls["validation_context"]["trusted_ca"]["filename"] = str(pki / "new-ca.crt")
+        with Envoy(boot) as after:
+            wait_until(lambda: cds(after).get("cluster_manager.cds.update_success", 0) >= 1, 30, 0.1,
+                       "a CDS update over the rotated certificate")
+        s.wait_log("INFO xds TLS files reloaded: ")
+        assert before.stats("control_plane.connected_state")["control_plane.connected_state"] == 1  # ADS stream
