@@ -106,11 +106,10 @@ def _raise_fd_limit() -> None:
     """Every stream holds a connection: raise the soft open-files limit to the hard one (as Go programs do), so a
     few thousand Envoys fit under a default soft limit of 1,024."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = max(soft, 1 << 20)
-    if soft < hard:
+    target = max(soft, 1 << 20) if hard == resource.RLIM_INFINITY else hard
+    if soft < target:
         with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
