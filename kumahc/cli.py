@@ -329,7 +329,7 @@ def _render_case(case_dir: str) -> tuple[str | None, list[str]]:
     paths = [os.path.join(case_dir, f) for f in _case_inputs(case_dir)]
     try:
         result = run(paths, Options(protocol=opts["protocol"], strict=opts["strict"]))
-        return to_json(document(result, opts["proxy"])), []
+        return to_json(document(result, opts["proxy"], endpoints=opts["endpoints"])), []
     except InputError as exc:
         return None, [*exc.report.lines(exc.strict), summary(exc.report.error_count(exc.strict))]
     except FatalInputError as exc:
@@ -345,7 +345,8 @@ def _case_inputs(case_dir: str) -> list[str]:
 
 def _parse_case_args(args: list[str]) -> dict:
     ctx = render.make_context("render", [*args, "."], resilient_parsing=False)
-    return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"]}
+    return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"],
+            "endpoints": ctx.params["endpoints"]}
 
 
 @golden.command("check")
