@@ -3,6 +3,7 @@
     python -m bench run --size medium                      # generation, incremental, fan-out (N=200), Envoy
     python -m bench run --size small,medium --bench generation,incremental
     python -m bench run --bench fanout --clients 1000,5000
+    python -m bench run --bench burst --burst-clients 5000     # 5,000 clients connecting at once
     python -m bench run --size medium --bench profile
     python -m bench run --size medium --bench store       # apply vs validate on a PostgreSQL store
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
@@ -18,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store")
+BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="mesh for fan-out (default: medium up to N=2000, else a medium-shaped mesh of N proxies)")
     run.add_argument("--client-procs", type=int, default=None,
                      help="client worker processes (default: ceil(N/1000), at most 4)")
+    run.add_argument("--burst-clients", default="1500,5000",
+                     help="connection-burst client counts N, comma-separated (default 1500,5000)")
     run.add_argument("--envoy-clusters", type=int, default=1000, help="clusters of the Envoy benchmark's proxy")
     run.add_argument("--repeat", type=int, default=None,
                      help="fresh processes per generation row / edits per incremental run (default 3; 1 for large)")
@@ -127,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
 
             section("fan-out", lambda: fanout(_ints(args.clients), work, args.seed, args.rounds or 1,
                                               args.client_procs, args.fanout_size))
+        if "burst" in benches:
+            from bench.burst import burst
+
+            section("burst", lambda: burst(_ints(args.burst_clients), work, args.client_procs))
         if "envoy" in benches:
             from bench.envoy_bench import envoy_bench
 

@@ -167,6 +167,19 @@ class Server(Child):
             self.stop()
             raise
 
+    def wait_ready(self, timeout: float = 1200.0) -> None:
+        """Wait until the admin ``/ready`` answers 200: ``kumahc serve`` binds before its first render."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode})\n{self.stderr_text()}")
+            try:
+                self.admin_get("/ready", timeout=5)
+                return
+            except OSError:  # 503 (HTTPError) or not answering yet
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.name}: not ready within {timeout} s\n{self.stderr_text()}")
+
     def admin_get(self, path: str, timeout: float = 10.0) -> str:
         with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=timeout) as resp:  # noqa: S310 - loopback
             return resp.read().decode()
@@ -179,9 +192,16 @@ class Server(Child):
 
 
 def kumahc_serve(paths: Sequence[str], start_timeout: float = 1200.0) -> Server:
+    """``kumahc serve`` on port 0, returned once ``/ready`` answers 200 (its first snapshot is served)."""
     cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", *paths,
            "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"]
-    return Server(cmd, "kumahc", start_timeout)
+    server = Server(cmd, "kumahc", start_timeout)
+    try:
+        server.wait_ready(start_timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def bare_server(data: str, start_timeout: float = 120.0) -> Server:

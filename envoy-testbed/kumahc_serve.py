@@ -30,10 +30,11 @@ class ServeProcess:
     def stderr(self) -> str:
         return "".join(self._stderr)
 
-    def get(self, path: str) -> tuple[int, str, str]:
-        """(status, content type, body) of an admin GET."""
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """(status, content type, body) of an admin GET (``headers`` added, e.g. ``Host``, ``Authorization``)."""
+        req = urllib.request.Request(f"http://{self.admin}{path}", headers=headers or {})
         try:
-            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
@@ -46,6 +47,17 @@ class ServeProcess:
                 return self.stderr()
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not logged within {timeout}s; stderr:\n{self.stderr()}")
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until ``/ready`` answers 200 (the first snapshot is served)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited with {self.proc.returncode}; stderr:\n{self.stderr()}")
+            if self.get("/ready")[0] == 200:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"serve not ready within {timeout}s; stderr:\n{self.stderr()}")
 
     def stop(self, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
@@ -63,9 +75,10 @@ def _pump(stream, sink: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0",
-          timeout: float = 30.0) -> Iterator[ServeProcess]:
-    """``kumahc serve PATHS --xds-address XDS --admin-address 127.0.0.1:0``; always stopped on exit."""
+def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0", timeout: float = 30.0,
+          ready: bool = True) -> Iterator[ServeProcess]:
+    """``kumahc serve PATHS --xds-address XDS --admin-address 127.0.0.1:0 ARGS``; always stopped on exit. The
+    listeners bind before the first render: with ``ready`` (default) this also waits for ``/ready`` = 200."""
     cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", *paths,
            "--xds-address", xds, "--admin-address", "127.0.0.1:0", *args]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -83,6 +96,8 @@ def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0",
         assert lines[1].startswith("admin listening on "), lines
         sp.xds = lines[0].split()[-1]
         sp.admin = lines[1].split()[-1]
+        if ready:
+            sp.wait_ready(timeout)
         yield sp
     finally:
         sp.stop()

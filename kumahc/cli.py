@@ -109,6 +109,11 @@ def _inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
     from kumahc.sources.store.source import snapshot
 
     return snapshot(store).loader()
+endpoints_option = click.option(
+    "--endpoints", type=click.Choice(["static", "eds"]), default="static", show_default=True,
+    help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS whose endpoints come "
+         "as ClusterLoadAssignments over ADS (Envoy's bootstrap needs ads_config); an endpoint change then updates "
+         "the hosts in place instead of replacing the cluster.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,19 +138,21 @@ def main() -> None:
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the document to FILE atomically instead of stdout.")
+@endpoints_option
 def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: str, protocol: str | None,
-           strict: bool, output: str | None) -> None:
+           strict: bool, output: str | None, endpoints: str) -> None:
     """Print the Envoy clusters every proxy gets.
 
     Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
-    envoy.config.cluster.v3.Cluster JSON. Only the document goes to stdout; errors, warnings and notes go to
-    stderr.
+    envoy.config.cluster.v3.Cluster JSON; with --endpoints eds each proxy also has "load_assignments"
+    (envoy.config.endpoint.v3.ClusterLoadAssignment, one per cluster). Only the document goes to stdout; errors,
+    warnings and notes go to stderr.
     """
 
     def go() -> None:
         result = _pipeline(paths, protocol, strict, store)
         try:
-            doc = document(result, proxy)
+            doc = document(result, proxy, endpoints=endpoints)
         except NoProxyMatch as exc:
             _fail(str(exc))
         text = to_json(doc) if fmt == "json" else to_yaml(doc)
@@ -217,7 +224,7 @@ def migrate(paths: tuple[str, ...], output: str | None) -> None:
 
 
 def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
-    from kumahc.xds.app import Address
+    from kumahc.xds.address import Address
 
     try:
         return Address.parse(value)
@@ -229,10 +236,15 @@ def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object
 Examples:
   kumahc serve mesh/
   kumahc serve mesh/ --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
+  kumahc serve mesh/ --xds-address 0.0.0.0:18000 --xds-tls-cert server.crt --xds-tls-key server.key \\
+      --xds-client-ca mesh-ca.crt --admin-token-file admin.token --log-format json
 
 \b
 Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS or ADS config source
-(api_type GRPC or DELTA_GRPC); envoy-testbed/ has ready-made bootstraps.""")
+(api_type GRPC or DELTA_GRPC); envoy-testbed/ has ready-made bootstraps, plain and mTLS. With --xds-client-ca
+every Envoy needs a client certificate whose URI SAN spiffe://<mesh>/dataplane/<proxy> allows exactly node id
+<mesh>.<proxy>; any other node id gets PERMISSION_DENIED. docs/serve.md explains TLS, the admin port, the logs
+and every metric.""")
 @paths_argument
 @click.option("--xds-address", default="127.0.0.1:18000", show_default=True, callback=_address, metavar="HOST:PORT",
               help="gRPC xDS listener; IPv6 as [::1]:PORT; port 0 = any free port.")
@@ -240,17 +252,50 @@ Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS 
               metavar="HOST:PORT", help="Admin HTTP listener (/ready, /metrics, /config_dump, /status).")
 @protocol_option
 @strict_option
+@click.option("--xds-tls-cert", metavar="FILE", help="Serve xDS over TLS with this PEM certificate (chain); "
+              "needs --xds-tls-key. Re-read when the file changes.")
+@click.option("--xds-tls-key", metavar="FILE", help="PEM private key of --xds-tls-cert (not encrypted).")
+@click.option("--xds-client-ca", metavar="FILE", help="Require client certificates signed by these PEM CA "
+              "certificates; a certificate's spiffe://<mesh>/dataplane/<proxy> URI SAN is the only node id it may "
+              "use. Needs --xds-tls-cert.")
+@click.option("--admin-allowed-host", "admin_allowed_hosts", metavar="NAME", multiple=True,
+              help="Also accept admin requests whose Host header is NAME (repeatable); the listening address and "
+                   "localhost are always accepted, any other Host gets 403.")
+@click.option("--admin-token-file", metavar="FILE", help="Require 'Authorization: Bearer <token>' (the file's "
+              "content) on /config_dump and /status; /ready and /metrics stay open.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines on stderr: text, or one JSON object per line.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, help="Least severe level logged (debug adds one line per ACK).")
+@endpoints_option
 def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, protocol: str | None,
-          strict: bool) -> None:
+          strict: bool, xds_tls_cert: str | None, xds_tls_key: str | None, xds_client_ca: str | None,
+          admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, log_format: str,
+          log_level: str, endpoints: str) -> None:
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
-    Prints "xds listening on ADDR" and "admin listening on ADDR" to stdout once both listeners are up; logs go
-    to stderr. Policy files are watched (polled every 0.5 s) and re-rendered on change; invalid new inputs are
-    logged and the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT stop it.
+    Both listeners bind first and print "xds listening on ADDR" and "admin listening on ADDR" to stdout; then
+    the inputs are rendered (/ready answers 503 and xDS streams wait until then; invalid inputs: every error,
+    exit 1). Logs go to stderr. Policy files are watched (polled every 0.5 s) and re-rendered on change; invalid
+    new inputs are logged and the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT
+    stop it.
     """
+    # grpc core logs failed TLS handshakes and other connection events to stderr in its own format, which would
+    # break the one-format log stream (and JSON lines): it reports errors only, unless the operator sets
+    # GRPC_VERBOSITY (e.g. INFO to see why TLS handshakes fail). It is read when grpc is first imported, below.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    from kumahc.xds.app import ServeConfig
     from kumahc.xds.app import serve as run_server
+    from kumahc.xds.tls import TlsFiles
 
-    _guard(lambda: sys.exit(run_server(list(paths), xds_address, admin_address, protocol, strict)))
+    if (xds_tls_cert is None) != (xds_tls_key is None):
+        raise click.UsageError("--xds-tls-cert and --xds-tls-key go together")
+    if xds_client_ca is not None and xds_tls_cert is None:
+        raise click.UsageError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key")
+    tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
+    config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
+                         admin_token_file, log_format, log_level, endpoints)
+    _guard(lambda: sys.exit(run_server(config)))
 
 
 @main.command(epilog="""\b
@@ -509,7 +554,7 @@ def _render_case(case_dir: str) -> tuple[str | None, list[str]]:
     paths = [os.path.join(case_dir, f) for f in _case_inputs(case_dir)]
     try:
         result = run(paths, Options(protocol=opts["protocol"], strict=opts["strict"]))
-        return to_json(document(result, opts["proxy"])), []
+        return to_json(document(result, opts["proxy"], endpoints=opts["endpoints"])), []
     except InputError as exc:
         return None, [*exc.report.lines(exc.strict), summary(exc.report.error_count(exc.strict))]
     except FatalInputError as exc:
@@ -525,7 +570,8 @@ def _case_inputs(case_dir: str) -> list[str]:
 
 def _parse_case_args(args: list[str]) -> dict:
     ctx = render.make_context("render", [*args, "."], resilient_parsing=False)
-    return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"]}
+    return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"],
+            "endpoints": ctx.params["endpoints"]}
 
 
 @golden.command("check")

@@ -12,6 +12,7 @@ import yaml
 from envoy.config.cluster.v3 import cluster_pb2
 from google.protobuf import any_pb2, json_format
 
+from kumahc.envoy import cluster as envoy_cluster
 from kumahc.jsontext import dumps_indent2
 from kumahc.pipeline import Result
 
@@ -72,25 +73,49 @@ def matches_proxy(mesh: str, name: str, selector: str) -> bool:
     return selector == name or selector == f"{mesh}/{name}"
 
 
-def document(result: Result, proxy: str | None = None, cache: dict[int, dict[str, Any]] | None = None
+def load_assignment_json(la: Any) -> dict[str, Any]:
+    """A ClusterLoadAssignment packed in ``Any`` → dict, like :func:`cluster_json`."""
+    packed = any_pb2.Any()
+    packed.Pack(la)
+    return json_format.MessageToDict(packed, preserving_proto_field_name=True)
+
+
+def document(result: Result, proxy: str | None = None, cache: dict[int, dict[str, Any]] | None = None,
+             endpoints: str = envoy_cluster.STATIC, la_cache: dict[int, dict[str, Any]] | None = None
              ) -> dict[str, Any]:
     """The document for every proxy (sorted by mesh, name), or those matching ``proxy``. ``cache`` (keyed by
     ``id`` of a pipeline ClusterResult) lets a caller share the per-cluster JSON it also needs.
 
+    ``endpoints`` = ``eds``: every cluster in its EDS form (:func:`kumahc.envoy.cluster.eds`) and each proxy gets
+    ``load_assignments`` (one ClusterLoadAssignment per cluster, in cluster order; ``la_cache`` as ``cache``).
+    ``static`` (default) is the document of 05 §2, unchanged.
+
     Raises :class:`NoProxyMatch` when ``proxy`` is given and matches nothing."""
     cache = {} if cache is None else cache
+    la_cache = {} if la_cache is None else la_cache
+    eds = endpoints == envoy_cluster.EDS
     convert = ClusterJson()
     proxies = []
     for p in result.view.proxies:
         if proxy is not None and not matches_proxy(p.mesh, p.name, proxy):
             continue
         clusters = []
+        assignments = []
         for cr in result.clusters[(p.mesh, p.name)]:
             key = id(cr)
-            if key not in cache:
-                cache[key] = convert(cr.cluster)
+            if key not in cache or (eds and key not in la_cache):
+                if eds:
+                    cluster, la = envoy_cluster.eds(cr.cluster)
+                    cache[key], la_cache[key] = convert(cluster), load_assignment_json(la)
+                else:
+                    cache[key] = convert(cr.cluster)
             clusters.append(cache[key])
-        proxies.append({"mesh": p.mesh, "name": p.name, "clusters": clusters})
+            if eds:
+                assignments.append(la_cache[key])
+        entry: dict[str, Any] = {"mesh": p.mesh, "name": p.name, "clusters": clusters}
+        if eds:
+            entry["load_assignments"] = assignments
+        proxies.append(entry)
     if proxy is not None and not proxies:
         raise NoProxyMatch(f'no proxy matches "{proxy}"')
     return {"proxies": proxies}

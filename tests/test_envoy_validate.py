@@ -43,7 +43,9 @@ def test_golden_outputs_exist() -> None:
 def test_envoy_accepts_rendered_clusters(case: str, proxy: dict, tmp_path: Path) -> None:
     clusters = [{k: v for k, v in c.items() if k != "@type"} for c in proxy["clusters"]]
     bootstrap = tmp_path / "bootstrap.json"
-    bootstrap.write_text(json.dumps({"static_resources": {"clusters": clusters}}), encoding="utf-8")
+    # A node: EDS clusters (golden cases rendered with --endpoints eds) need one to subscribe.
+    bootstrap.write_text(json.dumps({"node": {"id": "validate", "cluster": "validate"},
+                                     "static_resources": {"clusters": clusters}}), encoding="utf-8")
     proc = subprocess.run(
         [envoy_binary(), "--mode", "validate", "-c", str(bootstrap), "--disable-hot-restart", "-l", "error"],
         capture_output=True, text=True, timeout=60, check=False,

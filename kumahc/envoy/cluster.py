@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.core.v3 import config_source_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf.duration_pb2 import Duration
@@ -58,4 +59,26 @@ def build(name: str, protocol: str, assignment: endpoint_pb2.ClusterLoadAssignme
     return c
 
 
+STATIC = "static"
+EDS = "eds"
+ENDPOINT_MODES = (STATIC, EDS)
 
+
+def eds(cluster: cluster_pb2.Cluster) -> tuple[cluster_pb2.Cluster, endpoint_pb2.ClusterLoadAssignment]:
+    """The EDS form of a rendered (STATIC) cluster: the same cluster as ``type: EDS`` whose endpoints come over
+    ADS (``eds_config: {ads: {}, resource_api_version: V3}``, as Kuma's proxies get them), and its endpoints as a
+    ``ClusterLoadAssignment`` named after the cluster (no endpoints → an assignment without endpoints, so Envoy
+    does not wait for one). An endpoint change then changes only the assignment: Envoy updates the hosts of the
+    cluster in place and keeps the health of the hosts that stay, where a changed STATIC cluster is replaced."""
+    c = Cluster()
+    c.CopyFrom(cluster)
+    c.ClearField("load_assignment")
+    c.type = Cluster.EDS
+    source = c.eds_cluster_config.eds_config
+    source.ads.SetInParent()
+    source.resource_api_version = config_source_pb2.V3
+    la = endpoint_pb2.ClusterLoadAssignment()
+    if cluster.HasField("load_assignment"):
+        la.CopyFrom(cluster.load_assignment)
+    la.cluster_name = cluster.name
+    return c, la

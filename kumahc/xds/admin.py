@@ -1,29 +1,138 @@
-"""Admin HTTP of ``serve`` (spec 06 §9): ``/ready``, ``/metrics``, ``/config_dump``, ``/status``."""
+"""Admin HTTP of ``serve`` (spec 06 §9): ``/ready``, ``/metrics``, ``/config_dump``, ``/status``.
+
+Two guards run before every handler (:class:`AdminGuard`): the ``Host`` header must name this server (a page in a
+browser that rebinds its own DNS name to 127.0.0.1 sends its own name, and gets 403), and with a token file
+``/config_dump`` and ``/status`` need ``Authorization: Bearer <token>`` (401 otherwise). ``/ready`` and
+``/metrics`` need no token: probes and Prometheus read them.
+"""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kumahc.render import matches_proxy, to_json
 from kumahc.xds.cache import SnapshotCache
-from kumahc.xds.metrics import Metrics
+from kumahc.xds.metrics import Metrics, event
 from kumahc.xds.server import XdsServer
 
+PROTECTED = ("/config_dump", "/status")
+WILDCARDS = ("0.0.0.0", "::", "")
 
-def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, ready: Callable[[], bool]) -> web.Application:
+
+def host_name(header: str) -> str:
+    """The name part of a ``Host`` header, lower case, without port, brackets or a trailing dot:
+    ``Example.COM.:80`` → ``example.com``, ``[::1]:18001`` → ``::1``."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else h
+    if h.count(":") == 1:
+        h = h.split(":", 1)[0]
+    return h.rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class AdminGuard:
+    """``listen_host``: the host of ``--admin-address``; ``allowed_hosts``: the ``--admin-allowed-host`` names;
+    ``token``: the content of ``--admin-token-file`` (stripped), or None for no token."""
+
+    listen_host: str
+    allowed_hosts: tuple[str, ...] = ()
+    token: str | None = None
+
+    def names(self) -> frozenset[str]:
+        return frozenset({host_name(self.listen_host), "localhost"} | {host_name(h) for h in self.allowed_hosts})
+
+    def host_allowed(self, header: str | None) -> bool:
+        """The listening address, ``localhost``, or an allowed name; on a wildcard address (0.0.0.0, ::) any IP
+        literal too (every local address is a listening address, and a bare IP cannot be rebound). No Host →
+        refused."""
+        if not header:
+            return False
+        name = host_name(header)
+        if name in self.names():
+            return True
+        return self.listen_host in WILDCARDS and _is_ip(name)
+
+    def token_ok(self, authorization: str | None) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, given = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
+
+
+def read_token(path: str) -> str:
+    """The token in ``--admin-token-file`` (surrounding whitespace removed). Raises ValueError with the one-line
+    message: unreadable or empty file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            token = fh.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise ValueError(f"--admin-token-file {path}: cannot read: {reason}") from None
+    if not token or any(c.isspace() for c in token):
+        raise ValueError(f"--admin-token-file {path}: must hold one token (no spaces), got "
+                         f"{'an empty file' if not token else 'whitespace inside'}")
+    return token
+
+
+def _guard(guard: AdminGuard, metrics: Metrics) -> Callable:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+        host = request.headers.get("Host")
+        if not guard.host_allowed(host):
+            metrics.admin_denied.labels("host").inc()
+            event(logging.WARNING, f'admin request refused: Host "{host or ""}" is not allowed path={request.path} '
+                  f"remote={request.remote}", event="admin_denied", reason="host", host=host or "",
+                  path=request.path, remote=request.remote)
+            allowed = ", ".join(sorted(guard.names()))
+            return web.Response(status=403, text=f'forbidden: Host "{host or ""}" is not one of {allowed} '
+                                                 "(add names with --admin-allowed-host)\n")
+        if request.path in PROTECTED and not guard.token_ok(request.headers.get("Authorization")):
+            metrics.admin_denied.labels("token").inc()
+            event(logging.WARNING, f"admin request refused: missing or wrong bearer token path={request.path} "
+                  f"remote={request.remote}", event="admin_denied", reason="token", path=request.path,
+                  remote=request.remote)
+            return web.Response(status=401, text="unauthorized: send Authorization: Bearer <token>\n",
+                                headers={"WWW-Authenticate": 'Bearer realm="kumahc"'})
+        return await handler(request)
+
+    return middleware
+
+
+NOT_READY = "not ready\n"
+
+
+def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard) -> web.Application:
+    """The admin application; ``/ready`` is 200 once the cache holds the first snapshot."""
+
     async def ready_handler(_: web.Request) -> web.Response:
-        if ready():
+        if cache.ready:
             return web.Response(text="ready\n")
-        return web.Response(status=503, text="not ready\n")
+        return web.Response(status=503, text=NOT_READY)
 
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def config_dump(request: web.Request) -> web.Response:
+        if cache.snapshot is None:
+            return web.Response(status=503, text=NOT_READY)
         doc = cache.snapshot.document
         proxy = request.query.get("proxy")
         if proxy is not None:
@@ -34,11 +143,13 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, ready: Call
         return web.Response(text=to_json(doc), content_type="application/json")
 
     async def status(_: web.Request) -> web.Response:
+        if cache.snapshot is None:
+            return web.Response(status=503, text=NOT_READY)
         body = {"snapshot_loaded_at": cache.snapshot.loaded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "streams": [s.as_json() for s in xds.status()]}
         return web.Response(text=json.dumps(body, indent=2) + "\n", content_type="application/json")
 
-    app = web.Application()
+    app = web.Application(middlewares=[_guard(guard, metrics)])
     app.router.add_get("/ready", ready_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/config_dump", config_dump)

@@ -1,53 +1,38 @@
-"""``kumahc serve``: start-up, reload, shutdown (spec 06 §1, §7, §8). The I/O edge of the xDS side."""
+"""``kumahc serve``: start-up (listeners first, then the first render), reload, shutdown (spec 06 §1, §7, §8).
+The I/O edge of the xDS side."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import sys
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from kumahc.diagnostics import FatalInputError, InputError, Report, Severity, summary
-from kumahc.pipeline import Options, RunCache, run
+from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources import files
 from kumahc.xds import snapshot as snapshots
-from kumahc.xds.admin import make_app
+from kumahc.xds.address import Address
+from kumahc.xds.admin import AdminGuard, make_app, read_token
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.server import XdsServer, make_server
+from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
+
+T = TypeVar("T")
 
 POLL_MS = 500
 DEBOUNCE_MS = 500
 GRACE_SECONDS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """``HOST:PORT`` or ``[v6]:PORT``; port 0 = any free port."""
-
-    host: str
-    port: int
-
-    @staticmethod
-    def parse(text: str) -> Address:
-        """Raises ValueError with a message for the usage error."""
-        host, sep, port = text.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
-            raise ValueError(f'"{text}" is not HOST:PORT')
-        if host.startswith("["):
-            if not host.endswith("]"):
-                raise ValueError(f'"{text}" is not HOST:PORT')
-            host = host[1:-1]
-        return Address(host, int(port))
-
-    def show(self, port: int | None = None) -> str:
-        p = self.port if port is None else port
-        return f"[{self.host}]:{p}" if ":" in self.host else f"{self.host}:{p}"
 
 
 def _log_report(lines: list[str], level_for_errors: str = "error") -> None:
@@ -60,48 +45,123 @@ def _log_report(lines: list[str], level_for_errors: str = "error") -> None:
             getattr(log, level_for_errors)(line)
 
 
-def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, strict: bool) -> int:
-    """Run until SIGTERM/SIGINT. Returns the exit code: 1 when the inputs are invalid or a listener cannot bind."""
-    setup_logging()
-    started = time.monotonic()
-    # Fingerprint before loading: a change made while kumahc starts is then seen by the first poll.
-    seen = fingerprint(paths)
-    options = Options(protocol=protocol, strict=strict)
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """Everything ``kumahc serve`` was asked for (the CLI's flags)."""
+
+    paths: tuple[str, ...]
+    xds: Address
+    admin: Address
+    protocol: str | None = None
+    strict: bool = False
+    tls: TlsFiles | None = None
+    admin_allowed_hosts: tuple[str, ...] = ()
+    admin_token_file: str | None = None
+    log_format: str = "text"
+    log_level: str = "info"
+    endpoints: str = "static"
+
+
+# The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
+# FatalInputError on invalid inputs). Files today; another source (a store) plugs in beside file_source.
+Produce = Callable[[], Result]
+
+
+def file_source(paths: list[str], options: Options) -> Produce:
+    """Render the PATH arguments; the RunCache lets each reload redo only what changed."""
     run_cache = RunCache()
+    return lambda: run(paths, options, run_cache)
+
+
+def serve(config: ServeConfig) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit code: 1 when a TLS or token file is unusable, a listener cannot
+    bind, or the first inputs are invalid."""
+    setup_logging(config.log_format, config.log_level)
+    metrics = Metrics()
+
+    def tls_changed(message: str) -> None:  # called from grpc's threads, before a handshake
+        log.info(message)
+        metrics.tls_reloads.labels("success").inc()
+
+    def tls_failed(message: str) -> None:
+        log.error(message)
+        metrics.tls_reloads.labels("failure").inc()
+
     try:
-        result = run(paths, options, run_cache)
-    except FatalInputError as exc:
+        tls = Rotating(config.tls, tls_changed, tls_failed) if config.tls is not None else None
+        token = read_token(config.admin_token_file) if config.admin_token_file else None
+    except (TlsFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except InputError as exc:
-        for line in exc.report.lines(exc.strict):
-            print(line, file=sys.stderr)
-        print(summary(exc.report.error_count(exc.strict)), file=sys.stderr)
-        return 1
-    _log_report(result.report.lines(strict))
-    snap = snapshots.build(result)
-    return asyncio.run(_main(paths, options, snap, xds, admin, time.monotonic() - started, seen, run_cache))
+    _raise_fd_limit()
+    paths = list(config.paths)
+    # Fingerprint before loading: a change made while kumahc starts is then seen by the first poll.
+    seen = fingerprint(paths)
+    produce = file_source(paths, Options(protocol=config.protocol, strict=config.strict))
+    guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
+    return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
-async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, xds_addr: Address,
-                admin_addr: Address, generation_seconds: float, seen: dict[str, tuple[int, int]],
-                run_cache: RunCache) -> int:
-    cache = SnapshotCache(first)
-    metrics = Metrics()
-    _gauges(metrics, first)
-    metrics.generation.set(generation_seconds)
-    xds = XdsServer(cache, metrics)
+def _raise_fd_limit() -> None:
+    """Every stream holds a connection: raise the soft open-files limit to the hard one (as Go programs do), so a
+    few thousand Envoys fit under a default soft limit of 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = max(soft, 1 << 20) if hard == resource.RLIM_INFINITY else hard
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """Run ``fn`` in a daemon thread: a render can take tens of seconds at 10,000 proxies, and SIGTERM must not
+    wait for it (06 §8: exit within 5 s)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def deliver(ok: bool, value: Any) -> None:
+        if not fut.done():
+            (fut.set_result if ok else fut.set_exception)(value)
+
+    def work() -> None:
+        try:
+            out: Any = (True, fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            out = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: we are shutting down
+            loop.call_soon_threadsafe(deliver, *out)
+
+    threading.Thread(target=work, name="kumahc-render", daemon=True).start()
+    return fut
+
+
+def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str
+            ) -> tuple[Result, snapshots.Snapshot, float]:
+    started = time.monotonic()
+    result = produce()
+    snap = snapshots.build(result, previous, endpoints)
+    return result, snap, time.monotonic() - started
+
+
+async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
+                seen: dict[str, tuple[int, int]]) -> int:
+    """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
+    the first snapshot), then serve and reload until a signal."""
+    cache = SnapshotCache()
+    xds = XdsServer(cache, metrics, identity=tls is not None and tls.files.client_ca is not None)
     server = make_server()
     server.add_generic_rpc_handlers(xds.handlers())
+    xds_addr, admin_addr = config.xds, config.admin
     try:
-        xds_port = server.add_insecure_port(xds_addr.show())
+        if tls is not None:
+            xds_port = server.add_secure_port(xds_addr.show(), tls.credentials())
+        else:
+            xds_port = server.add_insecure_port(xds_addr.show())
         if not xds_port:
             raise RuntimeError("address in use or unavailable")
     except RuntimeError as exc:
         print(f"error: cannot listen on {xds_addr.show()}: {exc}", file=sys.stderr)
         return 1
-    started = {"ready": False}
-    runner = web.AppRunner(make_app(cache, metrics, xds, lambda: started["ready"]), access_log=None)
+    runner = web.AppRunner(make_app(cache, metrics, xds, guard), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, admin_addr.host, admin_addr.port, reuse_address=False)
     try:
@@ -114,7 +174,6 @@ async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, x
     admin_port = site._server.sockets[0].getsockname()[1]  # aiohttp keeps the bound socket here only
     print(f"xds listening on {xds_addr.show(xds_port)}", flush=True)
     print(f"admin listening on {admin_addr.show(admin_port)}", flush=True)
-    started["ready"] = True
 
     stop = asyncio.Event()
     force = asyncio.Event()
@@ -122,53 +181,80 @@ async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, x
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, force.set)
-    watcher = asyncio.ensure_future(_watch(paths, options, cache, metrics, stop, force, seen, run_cache))
-    await stop.wait()
-    log.info("shutting down")
+
+    async def shutdown() -> None:
+        log.info("shutting down")
+        await server.stop(grace=GRACE_SECONDS)
+        await runner.cleanup()
+
+    first = _in_thread(lambda: _render(produce, None, config.endpoints))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([first, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not first.done():
+        await shutdown()
+        return 0
+    try:
+        result, snap, seconds = first.result()
+    except FatalInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        await shutdown()
+        return 1
+    except InputError as exc:
+        for line in exc.report.lines(exc.strict):
+            print(line, file=sys.stderr)
+        print(summary(exc.report.error_count(exc.strict)), file=sys.stderr)
+        await shutdown()
+        return 1
+    _log_report(result.report.lines(config.strict))
+    _publish(cache, metrics, snap, seconds)
+    log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.proxies), snap.cluster_count, seconds)
+
+    async def reload() -> None:
+        await _reload(produce, config, cache, metrics)
+
+    watcher = asyncio.ensure_future(_watch(list(config.paths), reload, stop, force, seen))
+    await stopping
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
-    await server.stop(grace=GRACE_SECONDS)
-    await runner.cleanup()
+    await shutdown()
     return 0
 
 
-def _gauges(metrics: Metrics, snap: snapshots.Snapshot) -> None:
-    metrics.proxies.set(len(snap.proxies))
-    metrics.clusters.set(snap.cluster_count)
+def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, seconds: float) -> None:
+    cache.set(snap)
+    metrics.snapshot_served(len(snap.proxies), snap.cluster_count, seconds)
 
 
-async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics,
-                  run_cache: RunCache) -> None:
-    """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). ``run_cache`` and
-    the current snapshot let the reload redo only what the change touches."""
-    started = time.monotonic()
+async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics) -> None:
+    """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
+    caches and the current snapshot let the reload redo only what the change touches."""
     try:
-        result = await asyncio.to_thread(run, paths, options, run_cache)
-        snap = await asyncio.to_thread(snapshots.build, result, cache.snapshot)
+        result, snap, seconds = await _in_thread(lambda: _render(produce, cache.snapshot, config.endpoints))
     except InputError as exc:
-        metrics.reloads.labels("failure").inc()
-        log.error("reload failed; keeping the last good snapshot")
+        _reload_failed(metrics)
         for d in sorted(exc.report.items, key=lambda d: d.sort_key()):
             if d.effective(exc.strict) == Severity.ERROR:
                 log.error(d.text(exc.strict))
         return
     except FatalInputError as exc:
-        metrics.reloads.labels("failure").inc()
-        log.error("reload failed; keeping the last good snapshot")
+        _reload_failed(metrics)
         log.error("error: %s", exc)
         return
     except Exception as exc:  # noqa: BLE001 - a reload must never stop the server
-        metrics.reloads.labels("failure").inc()
-        log.error("reload failed; keeping the last good snapshot")
+        _reload_failed(metrics)
         log.error("error: internal: %s: %s", type(exc).__name__, exc)
         return
-    _log_report([line for line in result.report.lines(options.strict) if not line.startswith("info: ")])
-    cache.set(snap)
-    _gauges(metrics, snap)
-    metrics.generation.set(time.monotonic() - started)
+    _log_report([line for line in result.report.lines(config.strict) if not line.startswith("info: ")])
+    _publish(cache, metrics, snap, seconds)
     metrics.reloads.labels("success").inc()
     log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)
+
+
+def _reload_failed(metrics: Metrics) -> None:
+    metrics.reloads.labels("failure").inc()
+    metrics.stale.set(1)
+    log.error("reload failed; keeping the last good snapshot")
 
 
 def fingerprint(paths: list[str]) -> dict[str, tuple[int, int]]:
@@ -185,10 +271,11 @@ def fingerprint(paths: list[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
-async def _watch(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics, stop: asyncio.Event,
-                 force: asyncio.Event, seen: dict[str, tuple[int, int]], run_cache: RunCache) -> None:
-    """Poll the inputs' (size, mtime) every 0.5 s and reload 0.5 s after the last detected change (06 §7);
-    SIGHUP (``force``) reloads at once. Nanosecond mtimes: two same-size writes within a second are both seen."""
+async def _watch(paths: list[str], reload: Callable[[], Awaitable[None]], stop: asyncio.Event,
+                 force: asyncio.Event, seen: dict[str, tuple[int, int]]) -> None:
+    """Poll the inputs' (size, mtime) every 0.5 s and call ``reload`` 0.5 s after the last detected change
+    (06 §7); SIGHUP (``force``) reloads at once. Nanosecond mtimes: two same-size writes within a second are both
+    seen."""
     changed_at: float | None = None
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
@@ -197,11 +284,11 @@ async def _watch(paths: list[str], options: Options, cache: SnapshotCache, metri
             force.clear()
             seen = await asyncio.to_thread(fingerprint, paths)
             changed_at = None
-            await _reload(paths, options, cache, metrics, run_cache)
+            await reload()
             continue
         now = await asyncio.to_thread(fingerprint, paths)
         if now != seen:
             seen, changed_at = now, time.monotonic()
         elif changed_at is not None and time.monotonic() - changed_at >= DEBOUNCE_MS / 1000:
             changed_at = None
-            await _reload(paths, options, cache, metrics, run_cache)
+            await reload()

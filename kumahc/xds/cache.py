@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from kumahc.xds.snapshot import Snapshot
@@ -10,12 +11,27 @@ Listener = Callable[[Snapshot], None]
 
 
 class SnapshotCache:
-    """Holds the one current :class:`Snapshot`. ``set`` calls every subscribed listener (streams) in the event
-    loop's thread; each stream decides itself whether its proxy's version changed."""
+    """Holds the one current :class:`Snapshot`, or None until the first one is built (the listeners bind before
+    the first render). ``set`` calls every subscribed listener (streams) in the event loop's thread; each stream
+    decides itself whether its proxy's version changed. Streams subscribed before the first snapshot get it as
+    their first push."""
 
-    def __init__(self, snapshot: Snapshot):
+    def __init__(self, snapshot: Snapshot | None = None):
         self.snapshot = snapshot
         self._listeners: dict[Listener, None] = {}  # insertion-ordered set: O(1) removal with many streams
+        self._loaded = asyncio.Event()
+        if snapshot is not None:
+            self._loaded.set()
+
+    @property
+    def ready(self) -> bool:
+        return self.snapshot is not None
+
+    async def loaded(self) -> Snapshot:
+        """The current snapshot, once there is one."""
+        await self._loaded.wait()
+        assert self.snapshot is not None
+        return self.snapshot
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners[listener] = None
@@ -25,5 +41,6 @@ class SnapshotCache:
 
     def set(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self._loaded.set()
         for listener in list(self._listeners):
             listener(snapshot)

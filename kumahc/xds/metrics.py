@@ -1,39 +1,73 @@
-"""Prometheus metrics of ``serve`` (spec 06 §9), on a registry of their own (several servers may share a process
-in tests), and the log line format ``<UTC RFC 3339 time> <LEVEL> <message>``."""
+"""Prometheus metrics of ``serve`` (spec 06 §9 and the operator metrics), on a registry of their own (several
+servers may share a process in tests), and the log formats: text ``<UTC RFC 3339 time> <LEVEL> <message>`` or one
+JSON object per line (``--log-format json``)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import platform
 import sys
 import time
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
+from kumahc import __version__
 from kumahc.xds.streams import DELTA, SOTW
 
 log = logging.getLogger("kumahc.serve")
 disable_created_metrics()  # "_created" series are noise for a control plane's counters
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-class _Formatter(logging.Formatter):
-    converter = time.gmtime
+def _stamp(created: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
 
+
+class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
         return f"{stamp} {record.levelname} {record.getMessage()}"
 
 
-def setup_logging() -> None:
-    """Send ``kumahc.serve`` logs to stderr in the 06 §1 format, flushed per line."""
+class _JsonFormatter(logging.Formatter):
+    """``{"time", "level", "msg", ...fields}``: ``msg`` is the text line's message; ``fields`` given with
+    ``extra={"fields": {...}}`` (node, api, version, ...) are added as keys so they can be queried."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"time": _stamp(record.created), "level": record.levelname, "msg": record.getMessage()}
+        out.update(getattr(record, "fields", None) or {})
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+def setup_logging(fmt: str = "text", level: str = "info") -> None:
+    """Send ``kumahc.serve`` logs to stderr in ``fmt`` (text|json) at ``level`` (debug|info|warning|error)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
     log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
+    log.setLevel(level.upper())
     log.propagate = False
 
 
+def event(level: int, message: str, **fields: Any) -> None:
+    """Log ``message`` (already holding the fields as text) with ``fields`` for the JSON format."""
+    if log.isEnabledFor(level):
+        log.log(level, message, extra={"fields": fields})
+
+
 class Metrics:
-    """The metrics of 06 §9 (exact names); also the :class:`kumahc.xds.streams.Hooks` of every stream."""
+    """The metrics of 06 §9 (exact names) and the operator metrics; also the :class:`kumahc.xds.streams.Hooks` of
+    every stream (ACK/NACK logging lives here too)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -46,14 +80,33 @@ class Metrics:
         self.acks = Counter("kumahc_xds_acks", "ACKs received", ["api"], registry=r)
         self.nacks = Counter("kumahc_xds_nacks", "NACKs received", ["api"], registry=r)
         self.unknown = Gauge("kumahc_unknown_nodes", "Open streams whose node resolves to no proxy", registry=r)
-        # Beyond spec 06 §9 (asked for by the serve issue): where a NACK came from, how long a snapshot takes to
-        # build, and how long Envoy takes to ACK what was sent.
+        # Beyond spec 06 §9: where a NACK came from, how long a snapshot takes to build, and how long Envoy takes
+        # to ACK what was sent.
         self.node_nacks = Counter("kumahc_xds_node_nacks", "NACKs received, by node", ["node"], registry=r)
         self.generation = Gauge("kumahc_snapshot_generation_seconds",
                                 "Seconds the last successful load+render+snapshot took", registry=r)
         self.ack_latency = Histogram("kumahc_xds_ack_latency_seconds", "Seconds from a response to its ACK",
                                      ["api"], registry=r,
                                      buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        # Operator metrics: what runs, whether it serves what the inputs say, who was turned away.
+        self.build_info = Gauge("kumahc_build_info", "Always 1; the labels say what runs",
+                                ["version", "python_version"], registry=r)
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, open fds, ...
+        PlatformCollector(registry=r)  # python_info
+        self.last_success = Gauge("kumahc_snapshot_last_success_timestamp_seconds",
+                                  "Unix time the current snapshot was built (initial load or last good reload); "
+                                  "0 before the first", registry=r)
+        self.stale = Gauge("kumahc_snapshot_stale",
+                           "1 while the newest inputs are invalid and an older snapshot is served, else 0",
+                           registry=r)
+        self.ready = Gauge("kumahc_ready", "1 once the first snapshot is served (/ready answers 200)", registry=r)
+        self.denied = Counter("kumahc_xds_streams_denied",
+                              "xDS streams ended with PERMISSION_DENIED: node.id not allowed by the client "
+                              "certificate", registry=r)
+        self.admin_denied = Counter("kumahc_admin_requests_denied", "Admin requests refused",
+                                    ["reason"], registry=r)
+        self.tls_reloads = Counter("kumahc_xds_tls_reloads", "Server TLS file reloads", ["result"], registry=r)
         for api in (SOTW, DELTA):  # every series exists from the start, at 0
             self.streams.labels(api)
             self.responses.labels(api)
@@ -61,23 +114,41 @@ class Metrics:
             self.nacks.labels(api)
         for result in ("success", "failure"):
             self.reloads.labels(result)
+            self.tls_reloads.labels(result)
+        for reason in ("host", "token"):
+            self.admin_denied.labels(reason)
+
+    def snapshot_served(self, proxies: int, clusters: int, generation_seconds: float) -> None:
+        """A snapshot built from the newest inputs is now served."""
+        self.proxies.set(proxies)
+        self.clusters.set(clusters)
+        self.generation.set(generation_seconds)
+        self.last_success.set(time.time())
+        self.stale.set(0)
+        self.ready.set(1)
 
     # Hooks
     def sent(self, api: str) -> None:
         self.responses.labels(api).inc()
 
-    def acked(self, api: str, seconds: float) -> None:
+    def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None:
         self.acks.labels(api).inc()
         self.ack_latency.labels(api).observe(seconds)
+        if log.isEnabledFor(logging.DEBUG):  # one per ACK: do not even format the line otherwise
+            event(logging.DEBUG, f"ACK node={node} type={type_url} version={version} nonce={nonce}", event="ack",
+                  node=node, api=api, type_url=type_url, version=version, nonce=nonce)
 
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None:
         self.nacks.labels(api).inc()
         self.node_nacks.labels(node).inc()
-        log.warning("NACK node=%s type=%s version=%s nonce=%s: %s", node, type_url, version, nonce, message)
+        event(logging.WARNING, f"NACK node={node} type={type_url} version={version} nonce={nonce}: {message}",
+              event="nack", node=node, api=api, type_url=type_url, version=version, nonce=nonce,
+              error_detail=message)
 
     def unknown_node(self, node: str, unknown: bool) -> None:
         if unknown:
             self.unknown.inc()
-            log.warning('unknown node "%s": serving an empty cluster set', node)
+            event(logging.WARNING, f'unknown node "{node}": serving an empty cluster set', event="unknown_node",
+                  node=node)
         else:
             self.unknown.dec()

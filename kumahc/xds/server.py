@@ -7,17 +7,28 @@ pass-through response serializer instead of the generated stubs' ``SerializeToSt
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
 from kumahc.xds.cache import SnapshotCache
-from kumahc.xds.metrics import Metrics
+from kumahc.xds.metrics import Metrics, event
 from kumahc.xds.snapshot import Snapshot
 from kumahc.xds.streams import ADS, CDS, DELTA, SOTW, Stream, StreamError, WatchStatus
+from kumahc.xds.tls import peer_nodes
 
 RECEIVE_LIMIT = 16 * 1024 * 1024
+# grpc core queues calls that arrive before the application asked for the next one ("pending requests"); beyond
+# a soft limit (default 1,000) it starts cancelling new calls at random, beyond a hard limit (3,000) all of them,
+# before Python sees them. grpc.aio asks for calls one at a time from one event loop, so a mass reconnect of a few
+# thousand Envoys (kumahc restarted, a load balancer flipped) piles up there: measured on 2 cores, 57 of 1,500
+# and 2,268 of 5,000 clients got CANCELLED on their first try. The limits below hold a reconnect of every proxy
+# of a large mesh (10,000+); a queued call costs a few hundred bytes until it is served.
+MAX_PENDING_REQUESTS = 50_000
+MAX_PENDING_REQUESTS_HARD = 100_000
 _END = object()
 
 
@@ -28,10 +39,16 @@ def _identity(data: bytes) -> bytes:
 class XdsServer:
     """Serves the cache's snapshot to every stream; keeps the streams for ``/status``."""
 
-    def __init__(self, cache: SnapshotCache, metrics: Metrics):
+    def __init__(self, cache: SnapshotCache, metrics: Metrics, identity: bool = False):
+        """``identity``: client certificates are required and name the node ids a stream may use
+        (:mod:`kumahc.xds.tls`)."""
         self.cache = cache
         self.metrics = metrics
+        self.identity = identity
         self.streams: set[Stream] = set()
+
+    def _allowed(self, context: grpc.aio.ServicerContext) -> frozenset[str] | None:
+        return peer_nodes(context.auth_context()) if self.identity else None
 
     def status(self) -> list[WatchStatus]:
         rows = [w.status for s in self.streams for w in s.watches.values()]
@@ -39,8 +56,11 @@ class XdsServer:
 
     async def _serve(self, requests: AsyncIterator, context: grpc.aio.ServicerContext, api: str,
                      service: str) -> AsyncIterator[bytes]:
-        stream = Stream(api, service, self.cache.snapshot, self.metrics)
+        stream = Stream(api, service, self.cache.snapshot, self.metrics, self._allowed(context))
         queue: asyncio.Queue = asyncio.Queue()
+        opened = time.monotonic()
+        peer = context.peer()
+        ended = "client closed the stream"
 
         def on_snapshot(snapshot: Snapshot) -> None:
             for data in stream.on_snapshot(snapshot):
@@ -49,8 +69,17 @@ class XdsServer:
         async def read() -> None:
             try:
                 async for req in requests:
+                    known = stream.node is not None
                     for data in stream.on_request(req):
                         queue.put_nowait(data)
+                    if not known and stream.node is not None:
+                        event(logging.INFO, f"stream opened node={stream.node} api={api} service={service} "
+                              f"peer={peer}", event="stream_opened", node=stream.node, api=api, service=service,
+                              peer=peer)
+                if self.cache.snapshot is None:
+                    # The client half-closed before the first snapshot: its requests are taken, so answer them
+                    # (on_snapshot queues the responses before _END) rather than end the stream empty.
+                    await self.cache.loaded()
             except StreamError as exc:
                 queue.put_nowait(exc)
             except (asyncio.CancelledError, grpc.aio.AioRpcError):
@@ -68,14 +97,28 @@ class XdsServer:
                 if item is _END:
                     return
                 if isinstance(item, StreamError):
+                    ended = f"{item.code.name}: {item.message}"
+                    if item.code == grpc.StatusCode.PERMISSION_DENIED:
+                        self.metrics.denied.inc()
+                        event(logging.WARNING, f"stream denied peer={peer} api={api} service={service}: "
+                              f"{item.message}", event="stream_denied", api=api, service=service, peer=peer,
+                              reason=item.message)
                     await context.abort(item.code, item.message)
                 yield item
+        except asyncio.CancelledError:
+            ended = "cancelled (client gone or server stopping)"
+            raise
         finally:
             self.cache.unsubscribe(on_snapshot)
             reader.cancel()
             self.streams.discard(stream)
             self.metrics.streams.labels(api).dec()
             stream.close()
+            if stream.node is not None:
+                seconds = time.monotonic() - opened
+                event(logging.INFO, f"stream closed node={stream.node} api={api} service={service} peer={peer} "
+                      f"after={seconds:.1f}s: {ended}", event="stream_closed", node=stream.node, api=api,
+                      service=service, peer=peer, seconds=round(seconds, 3), reason=ended)
 
     def _stream_handler(self, api: str, service: str) -> Callable:
         # grpc.aio recognises streaming handlers by being async generator functions.
@@ -86,11 +129,13 @@ class XdsServer:
         return handler
 
     async def fetch_clusters(self, req: discovery_pb2.DiscoveryRequest, context: grpc.aio.ServicerContext) -> bytes:
-        """Unary CDS: what the first SotW response would be (06 §2)."""
-        stream = Stream(SOTW, CDS, self.cache.snapshot, _NoHooks())
+        """Unary CDS: what the first SotW response would be (06 §2); waits for the first snapshot."""
+        stream = Stream(SOTW, CDS, await self.cache.loaded(), _NoHooks(), self._allowed(context))
         try:
             out = stream.on_request(discovery_pb2.DiscoveryRequest(node=req.node, type_url=req.type_url))
         except StreamError as exc:
+            if exc.code == grpc.StatusCode.PERMISSION_DENIED:
+                self.metrics.denied.inc()
             await context.abort(exc.code, exc.message)
         return out[0]
 
@@ -113,11 +158,14 @@ class XdsServer:
 
 class _NoHooks:
     def sent(self, api: str) -> None: ...
-    def acked(self, api: str, seconds: float) -> None: ...
+    def acked(self, *args: object) -> None: ...
     def nacked(self, *args: object) -> None: ...
     def unknown_node(self, node: str, unknown: bool) -> None: ...
 
 
 def make_server() -> grpc.aio.Server:
-    """``grpc.aio`` server: no port sharing (a second server on a used port must fail), 16 MiB receive limit."""
-    return grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", RECEIVE_LIMIT)])
+    """``grpc.aio`` server: no port sharing (a second server on a used port must fail), 16 MiB receive limit,
+    pending-call limits raised for reconnect bursts (see :data:`MAX_PENDING_REQUESTS`)."""
+    return grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", RECEIVE_LIMIT),
+                                    ("grpc.server.max_pending_requests", MAX_PENDING_REQUESTS),
+                                    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_REQUESTS_HARD)])

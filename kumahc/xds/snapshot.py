@@ -16,11 +16,13 @@ from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
 from kumahc import __version__, gcpause
+from kumahc.envoy import cluster as envoy_cluster
 from kumahc.jsontext import dumps_indent2, list_text, shift
 from kumahc.pipeline import Result
-from kumahc.render import ClusterJson, document
+from kumahc.render import ClusterJson, document, load_assignment_json
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+ENDPOINT_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 CONTROL_PLANE = f"kumahc/{__version__}"
 
 
@@ -114,6 +116,7 @@ def empty_resources(type_url: str) -> ProxyResources:
 
 
 EMPTY = empty_resources(CLUSTER_TYPE)
+EMPTY_ENDPOINTS = empty_resources(ENDPOINT_TYPE)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -129,6 +132,10 @@ class Snapshot:
     packed: dict[bytes, tuple[dict[str, Any], _Packed]] = field(default_factory=dict, repr=False)
     shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = field(default_factory=dict,
                                                                                        repr=False)
+    # --endpoints eds: every proxy's ClusterLoadAssignments (one per cluster), versioned apart from its clusters,
+    # so an endpoint-only change pushes EDS and no CDS. Empty with static endpoints.
+    endpoints: dict[tuple[str, str], ProxyResources] = field(default_factory=dict)
+    mode: str = envoy_cluster.STATIC
 
     @property
     def cluster_count(self) -> int:
@@ -147,43 +154,71 @@ class Snapshot:
     def resources(self, key: tuple[str, str] | None) -> ProxyResources:
         return self.proxies.get(key, EMPTY) if key is not None else EMPTY
 
+    def load_assignments(self, key: tuple[str, str] | None) -> ProxyResources | None:
+        """The proxy's ClusterLoadAssignments with EDS (empty set for an unknown node); None with static
+        endpoints (the type is then answered like any type kumahc does not serve)."""
+        if self.mode != envoy_cluster.EDS:
+            return None
+        return self.endpoints.get(key, EMPTY_ENDPOINTS) if key is not None else EMPTY_ENDPOINTS
 
-def build(result: Result, previous: Snapshot | None = None) -> Snapshot:
+
+def build(result: Result, previous: Snapshot | None = None, endpoints: str = envoy_cluster.STATIC) -> Snapshot:
     """Snapshot of a pipeline result. Each distinct cluster is packed, turned into JSON and hashed once; identical
     cluster lists share one ProxyResources. With ``previous`` (a reload), clusters and cluster lists whose content
-    is unchanged reuse its work, whichever objects carry them."""
+    is unchanged reuse its work, whichever objects carry them. ``endpoints`` = ``eds``: clusters in their EDS form
+    and every proxy's ClusterLoadAssignments beside them (:func:`kumahc.envoy.cluster.eds`)."""
     with gcpause.paused():
-        return _build(result, previous)
+        return _build(result, previous, endpoints)
 
 
-def _build(result: Result, previous: Snapshot | None) -> Snapshot:
+def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_cluster.STATIC) -> Snapshot:
     old_packed = previous.packed if previous is not None else {}
     old_shared = previous.shared if previous is not None else {}
     convert = ClusterJson()
     packed: dict[bytes, tuple[dict[str, Any], _Packed]] = {}
     by_result: dict[int, tuple[dict[str, Any], _Packed]] = {}
+    eds = endpoints == envoy_cluster.EDS
+    la_by_result: dict[int, tuple[dict[str, Any], _Packed]] = {}
     for results in result.clusters.values():
         for cr in results:
             if id(cr) in by_result:
                 continue
+            cluster = cr.cluster
+            if eds:
+                cluster, la = envoy_cluster.eds(cluster)
+                a = any_pb2.Any()
+                a.Pack(la)
+                data = a.SerializeToString()
+                item = packed.get(data) or old_packed.get(data)
+                if item is None:
+                    as_json = load_assignment_json(la)
+                    item = (as_json, _pack(la.cluster_name, as_json, data))
+                packed[data] = la_by_result[id(cr)] = item
             a = any_pb2.Any()
-            a.Pack(cr.cluster)
+            a.Pack(cluster)
             data = a.SerializeToString()
             item = packed.get(data) or old_packed.get(data)
             if item is None:
-                as_json = convert(cr.cluster)
-                item = (as_json, _pack(cr.cluster.name, as_json, data))
+                as_json = convert(cluster)
+                item = (as_json, _pack(cluster.name, as_json, data))
             packed[data] = by_result[id(cr)] = item
-    doc = document(result, cache={k: v[0] for k, v in by_result.items()})
+    doc = document(result, cache={k: v[0] for k, v in by_result.items()}, endpoints=endpoints,
+                   la_cache={k: v[0] for k, v in la_by_result.items()})
     shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = {}
     proxies: dict[tuple[str, str], ProxyResources] = {}
-    for key, results in result.clusters.items():
-        items = tuple(by_result[id(cr)][1] for cr in results)
+    assignments: dict[tuple[str, str], ProxyResources] = {}
+
+    def shared_resources(items: tuple[_Packed, ...], type_url: str) -> ProxyResources:
         ids = tuple(id(p) for p in items)
         entry = shared.get(ids) or old_shared.get(ids)
         if entry is None:
-            entry = (items, _resources(list(items)))
+            entry = (items, _resources(list(items), type_url))
         shared[ids] = entry
-        proxies[key] = entry[1]
+        return entry[1]
+
+    for key, results in result.clusters.items():
+        proxies[key] = shared_resources(tuple(by_result[id(cr)][1] for cr in results), CLUSTER_TYPE)
+        if eds:
+            assignments[key] = shared_resources(tuple(la_by_result[id(cr)][1] for cr in results), ENDPOINT_TYPE)
     meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
-    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared)
+    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints)

@@ -14,7 +14,7 @@ from typing import Protocol
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
-from kumahc.xds.snapshot import CLUSTER_TYPE, ProxyResources, Snapshot, empty_resources
+from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE, ProxyResources, Snapshot, empty_resources
 
 SOTW = "sotw"
 DELTA = "delta"
@@ -53,7 +53,7 @@ class WatchStatus:
 
 class Hooks(Protocol):
     def sent(self, api: str) -> None: ...
-    def acked(self, api: str, seconds: float) -> None: ...
+    def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None: ...
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None: ...
     def unknown_node(self, node: str, unknown: bool) -> None: ...
 
@@ -67,12 +67,16 @@ class _Watch:
     known: dict[str, str] = field(default_factory=dict)  # Delta: name → version the client holds
     first_sent: bool = False  # Delta
     sent_at: float = 0.0  # monotonic time of the last response, for the ACK latency
+    names: tuple[str, ...] = ()  # SotW, non-Cluster types: the resource names last asked for
 
 
 class Stream:
     """One gRPC stream. ``api`` ∈ sotw/delta, ``service`` ∈ cds/ads."""
 
-    def __init__(self, api: str, service: str, snapshot: Snapshot, hooks: Hooks):
+    def __init__(self, api: str, service: str, snapshot: Snapshot | None, hooks: Hooks,
+                 allowed: frozenset[str] | None = None):
+        """``snapshot`` None: nothing is loaded yet; requests are taken and answered by the first
+        :meth:`on_snapshot`. ``allowed``: the node ids the peer's client certificate allows (None = any)."""
         self.api = api
         self.service = service
         self.snapshot = snapshot
@@ -83,6 +87,7 @@ class Stream:
         self._nonce = 0
         self._empty: dict[str, ProxyResources] = {}
         self._unknown: bool | None = None  # None until the node is first resolved
+        self.allowed = allowed
 
     # --- inputs --------------------------------------------------------------------------------------------------
 
@@ -91,8 +96,13 @@ class Stream:
         if self.node is None:
             if not req.node.id:
                 raise StreamError("node.id is required")
+            if self.allowed is not None and req.node.id not in self.allowed:
+                allows = ", ".join(sorted(self.allowed)) or "no node id"
+                raise StreamError(f'node.id "{req.node.id}" is not allowed by the client certificate '
+                                  f"(it allows {allows})", grpc.StatusCode.PERMISSION_DENIED)
             self.node = req.node.id
-            self._resolve()
+            if self.snapshot is not None:
+                self._resolve()
         type_url = self._type_url(req.type_url)
         watch = self.watches.get(type_url)
         first = watch is None
@@ -105,6 +115,8 @@ class Stream:
                 watch.known = dict(req.initial_resource_versions)
         elif req.response_nonce != watch.last_nonce:
             return []  # stale: answers a response that was superseded
+        if type_url != CLUSTER_TYPE:
+            self._subscriptions(req, watch, first)
         if not first or req.response_nonce:
             if req.HasField("error_detail"):
                 rejected = watch.status.sent_version or ""
@@ -113,7 +125,8 @@ class Stream:
                 self.hooks.nacked(self.api, self.node, type_url, rejected, req.response_nonce, req.error_detail.message)
             elif req.response_nonce and req.response_nonce == watch.last_nonce:
                 watch.status.acked_version = watch.status.sent_version
-                self.hooks.acked(self.api, time.monotonic() - watch.sent_at)
+                self.hooks.acked(self.api, self.node, type_url, watch.status.sent_version or "", req.response_nonce,
+                                 time.monotonic() - watch.sent_at)
         watch.waiting = True
         out = self._maybe_send(type_url, watch)
         return [out] if out is not None else []
@@ -158,9 +171,30 @@ class Stream:
     def _proxy_text(self) -> str | None:
         return f"{self.proxy[0]}/{self.proxy[1]}" if self.proxy else None
 
+    def _subscriptions(self, req: discovery_pb2.DiscoveryRequest | discovery_pb2.DeltaDiscoveryRequest,
+                       watch: _Watch, first: bool) -> None:
+        """Named subscriptions of non-Cluster types (Envoy asks for each EDS cluster's assignment by name): every
+        assignment of the proxy is sent whatever the names, but a change of the names must be answered even when
+        the version did not change, or a cluster added later would wait for its assignment (warming) until the
+        next change. SotW: new names → resend. Delta: a newly subscribed name is sent again."""
+        if self.api == SOTW:
+            names = tuple(sorted(req.resource_names))
+            if not first and names != watch.names:
+                watch.last_sent_version = None
+            watch.names = names
+        else:
+            for name in req.resource_names_subscribe:
+                if name != "*" and name not in req.initial_resource_versions:
+                    watch.known.pop(name, None)
+                    watch.first_sent = False  # answer even if the name has no assignment (yet)
+
     def _resources(self, type_url: str) -> ProxyResources:
         if type_url == CLUSTER_TYPE:
             return self.snapshot.resources(self.proxy)
+        if type_url == ENDPOINT_TYPE:
+            found = self.snapshot.load_assignments(self.proxy)
+            if found is not None:
+                return found
         res = self._empty.get(type_url)
         if res is None:
             res = self._empty[type_url] = empty_resources(type_url)
@@ -171,7 +205,7 @@ class Stream:
         return str(self._nonce)
 
     def _maybe_send(self, type_url: str, watch: _Watch) -> bytes | None:
-        if not watch.waiting:
+        if not watch.waiting or self.snapshot is None:
             return None
         res = self._resources(type_url)
         if self.api == SOTW:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 import pytest
 from envoy.service.discovery.v3 import discovery_pb2
 from google.rpc import status_pb2
@@ -22,7 +23,7 @@ class Recorder:
     def sent(self, api: str) -> None:
         self.events.append(("sent", api))
 
-    def acked(self, api: str, seconds: float) -> None:
+    def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None:
         assert 0 <= seconds < 60
         self.events.append(("ack", api))
 
@@ -181,3 +182,28 @@ def test_delta_diff_removed_and_nack(tmp_path: Path) -> None:
     (r,) = fresh.on_request(delta(node="web-01", initial=dict(s2.proxies[("default", "web-01")].versions)))
     r = discovery_pb2.DeltaDiscoveryResponse.FromString(r)
     assert (list(r.resources), list(r.removed_resources)) == ([], [])
+
+
+def test_stream_before_the_first_snapshot_answers_with_it(tmp_path: Path) -> None:
+    """Bind first: a stream may start before anything is loaded; its requests are taken and the first snapshot
+    is its first response."""
+    snap = mesh(tmp_path, "1s")
+    st = Stream(SOTW, CDS, None, Recorder())
+    assert st.on_request(sotw(node="default.web-01")) == []
+    (r,) = st.on_snapshot(snap)
+    assert (parse(r).version_info, parse(r).nonce) == (snap.proxies[("default", "web-01")].version, "1")
+
+
+def test_node_ids_not_allowed_by_the_certificate_are_denied(tmp_path: Path) -> None:
+    snap = mesh(tmp_path, "1s")
+    allowed = frozenset({"default.web-01"})
+    for node in ("default.backend-01", "web-01"):
+        with pytest.raises(StreamError) as err:
+            Stream(SOTW, CDS, snap, Recorder(), allowed).on_request(sotw(node=node))
+        assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+        assert err.value.message == (f'node.id "{node}" is not allowed by the client certificate (it allows '
+                                     "default.web-01)")
+    with pytest.raises(StreamError, match=r"\(it allows no node id\)"):
+        Stream(DELTA, ADS, snap, Recorder(), frozenset()).on_request(delta(node="default.web-01"))
+    (r,) = Stream(SOTW, CDS, snap, Recorder(), allowed).on_request(sotw(node="default.web-01"))
+    assert parse(r).version_info == snap.proxies[("default", "web-01")].version

@@ -1,0 +1,154 @@
+"""``kumahc serve`` start-up and admin port, as a real process: listeners bind before the first render (``/ready``
+503, early streams get the first snapshot), the ``Host`` check against DNS rebinding, the bearer token."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from envoy.service.cluster.v3 import cds_pb2_grpc
+from envoy.service.discovery.v3 import discovery_pb2
+from kumahc_serve import serve
+
+from bench.generator import generate, with_size
+from kumahc.pipeline import run
+from kumahc.render import document, to_json
+from kumahc.xds.snapshot import CLUSTER_TYPE, content_version
+
+MESH = """\
+type: Dataplane
+name: web-01
+labels: {app: web}
+networking:
+  address: 10.0.0.1
+  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
+  outbound: [{tags: {kuma.io/service: backend}}]
+---
+type: Dataplane
+name: backend-01
+networking:
+  address: 10.0.0.2
+  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
+"""
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    d = tmp_path / "mesh"
+    d.mkdir()
+    (d / "mesh.yaml").write_text(MESH)
+    return d
+
+
+def kumahc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from kumahc.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def metric_lines(s) -> list[str]:
+    return s.get("/metrics")[2].splitlines()
+
+
+async def first_response(target: str, node: str) -> discovery_pb2.DiscoveryResponse:
+    async with grpc.aio.insecure_channel(target) as channel:
+        req = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
+        req.node.id = node
+        call = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel).StreamClusters(iter([req]))
+        try:
+            return await asyncio.wait_for(call.read(), 120)
+        finally:
+            call.cancel()
+
+
+def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path: Path) -> None:
+    """A mesh that takes seconds to render: /ready is 503 meanwhile, a stream opened then waits (no error) and
+    gets the first snapshot as its first response."""
+    mesh = tmp_path / "mesh"
+    manifest = generate(mesh, with_size("medium", dataplanes=600, services=60), seed=3)
+    node = manifest.proxies[0]
+
+    async def early(s) -> tuple[list[str], discovery_pb2.DiscoveryResponse]:
+        task = asyncio.ensure_future(first_response(s.xds, node))
+        seen: list[str] = []
+        for _ in range(100):  # until the stream is open on the server (bounded: 5 s)
+            seen = await asyncio.to_thread(metric_lines, s)
+            if 'kumahc_xds_streams{api="sotw"} 1.0' in seen:
+                break
+            await asyncio.sleep(0.05)
+        return seen, await task
+
+    with serve(str(mesh), ready=False, timeout=120) as s:
+        assert s.get("/ready") == (503, "text/plain; charset=utf-8", "not ready\n")
+        assert s.get("/config_dump")[::2] == (503, "not ready\n")
+        assert s.get("/status")[::2] == (503, "not ready\n")
+        seen, resp = asyncio.run(early(s))
+        # One scrape shows the stream open while nothing is served yet: it was opened before the first snapshot.
+        assert 'kumahc_xds_streams{api="sotw"} 1.0' in seen and "kumahc_ready 0.0" in seen
+        s.wait_ready(120)
+        mesh_name, _, proxy = node.partition(".")
+        expected = document(run([str(mesh)]), f"{mesh_name}/{proxy}")["proxies"][0]["clusters"]
+        assert (resp.version_info, resp.nonce) == (content_version(expected), "1")
+        assert len(resp.resources) == len(expected)
+        metrics = metric_lines(s)
+        assert "kumahc_ready 1.0" in metrics and "kumahc_snapshot_stale 0.0" in metrics
+        s.wait_log("INFO loaded: 600 proxies")
+    # SIGTERM while the first render runs: kumahc stops at once (the render thread is not waited for), exit 0.
+    with serve(str(mesh), ready=False, timeout=120) as s:
+        assert s.get("/ready")[0] == 503
+        started = time.monotonic()
+        assert s.stop() == 0
+        assert time.monotonic() - started < 5
+        assert s.stderr().splitlines()[-1].endswith("INFO shutting down")
+        assert "loaded:" not in s.stderr()
+
+
+def test_admin_host_check_against_dns_rebinding(inputs: Path) -> None:
+    with serve(str(inputs), args=("--admin-allowed-host", "kumahc.internal")) as s:
+        port = s.admin.rsplit(":", 1)[1]
+        for host in ("attacker.example", f"attacker.example:{port}", "127.0.0.2", "kumahc.internal.evil", ""):
+            status, _, body = s.get("/config_dump", {"Host": host})
+            assert status == 403, host
+            assert body == (f'forbidden: Host "{host}" is not one of 127.0.0.1, kumahc.internal, localhost '
+                            "(add names with --admin-allowed-host)\n")
+        for path in ("/ready", "/metrics", "/status"):
+            assert s.get(path, {"Host": "attacker.example"})[0] == 403
+        for host in (f"127.0.0.1:{port}", "127.0.0.1", f"localhost:{port}", "LOCALHOST", "kumahc.internal",
+                     f"kumahc.internal:{port}", "kumahc.internal."):
+            assert s.get("/config_dump", {"Host": host})[::2] == (200, to_json(document(run([str(inputs)])))), host
+        assert 'kumahc_admin_requests_denied_total{reason="host"} 8.0' in metric_lines(s)
+        s.wait_log('WARNING admin request refused: Host "attacker.example" is not allowed path=/config_dump')
+
+
+def test_admin_token(inputs: Path, tmp_path: Path) -> None:
+    token = tmp_path / "admin.token"
+    token.write_text("s3cret-token\n")
+    with serve(str(inputs), args=("--admin-token-file", str(token))) as s:
+        for path in ("/config_dump", "/config_dump?proxy=web-01", "/status"):
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"},
+                            {"Authorization": "Bearer s3cret-token-and-more"}):
+                status, _, body = s.get(path, headers)
+                assert (status, body) == (401, "unauthorized: send Authorization: Bearer <token>\n"), (path, headers)
+            assert s.get(path, {"Authorization": "Bearer s3cret-token"})[0] == 200
+        # Probes and Prometheus need no token.
+        assert s.get("/ready")[0] == 200
+        assert s.get("/metrics")[0] == 200
+        # The Host check comes first: the right token from a rebinding page is still refused.
+        assert s.get("/status", {"Authorization": "Bearer s3cret-token", "Host": "evil.example"})[0] == 403
+        assert 'kumahc_admin_requests_denied_total{reason="token"} 12.0' in metric_lines(s)
+
+
+def test_bad_token_file_is_one_line_at_start(inputs: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    missing = tmp_path / "missing.token"
+    for path, message in ((missing, f"error: --admin-token-file {missing}: cannot read: No such file or directory"),
+                          (empty, f"error: --admin-token-file {empty}: must hold one token (no spaces), got an "
+                                  "empty file")):
+        proc = kumahc("serve", str(inputs), "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0",
+                      "--admin-token-file", str(path))
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", message + "\n")

@@ -1,0 +1,154 @@
+"""The operator surface of ``kumahc serve``: log formats and levels (stream open/close, ACK at DEBUG, NACK with
+Envoy's error_detail), and the operator metrics (build info, process, last success, stale snapshot)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import grpc
+from envoy.service.cluster.v3 import cds_pb2_grpc
+from envoy.service.discovery.v3 import discovery_pb2
+from harness import wait_until
+from kumahc_serve import atomic_write, serve
+
+from kumahc import __version__
+from kumahc.xds.snapshot import CLUSTER_TYPE
+
+MESH = """\
+type: Dataplane
+name: web-01
+networking:
+  address: 10.0.0.1
+  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
+  outbound: [{tags: {kuma.io/service: backend}}]
+---
+type: Dataplane
+name: backend-01
+networking:
+  address: 10.0.0.2
+  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
+"""
+POLICY = """\
+type: MeshHealthCheck
+name: backend-http
+spec:
+  targetRef: {{kind: Mesh}}
+  to:
+  - targetRef: {{kind: MeshService, name: backend}}
+    default: {{interval: {interval}, http: {{path: /health}}}}
+"""
+
+
+def inputs(tmp_path: Path) -> Path:
+    d = tmp_path / "mesh"
+    d.mkdir()
+    (d / "mesh.yaml").write_text(MESH)
+    (d / "policy.yaml").write_text(POLICY.format(interval="10s"))
+    return d
+
+
+async def ack_then_nack(target: str, node: str) -> str:
+    """First response ACKed; then the stream is closed by the client. A second stream NACKs its first response.
+    Returns the version sent."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel)
+        for nack in (False, True):
+            queue: asyncio.Queue = asyncio.Queue()
+
+            async def requests(q: asyncio.Queue = queue):
+                while (req := await q.get()) is not None:
+                    yield req
+
+            call = stub.StreamClusters(requests())
+            first = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
+            first.node.id = node
+            queue.put_nowait(first)
+            resp = await asyncio.wait_for(call.read(), 20)
+            reply = discovery_pb2.DiscoveryRequest(version_info="" if nack else resp.version_info,
+                                                   response_nonce=resp.nonce, type_url=CLUSTER_TYPE)
+            if nack:
+                reply.error_detail.message = "cluster backend: bad health check"
+            queue.put_nowait(reply)
+            await asyncio.sleep(0.5)
+            queue.put_nowait(None)
+            call.cancel()
+        return resp.version_info
+
+
+def test_json_logs_at_debug(tmp_path: Path) -> None:
+    d = inputs(tmp_path)
+    with serve(str(d), args=("--log-format", "json", "--log-level", "debug")) as s:
+        version = asyncio.run(ack_then_nack(s.xds, "default.web-01"))
+        s.wait_log('"event":"nack"')
+        wait_until(lambda: s.stderr().count('"event":"stream_closed"') >= 2, 15, 0.1, "two closed streams")
+        records = [json.loads(line) for line in s.stderr().splitlines()]  # every line is one JSON object
+    assert {r["level"] for r in records} <= {"DEBUG", "INFO", "WARNING"}
+    for r in records:
+        assert set(r) >= {"time", "level", "msg"}
+        time.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    events = [r for r in records if "event" in r]
+    opened = [r for r in events if r["event"] == "stream_opened"]
+    assert [(r["node"], r["api"], r["service"], r["level"]) for r in opened] == [
+        ("default.web-01", "sotw", "cds", "INFO")] * 2
+    assert opened[0]["peer"].startswith("ipv4:127.0.0.1:")
+    (ack,) = [r for r in events if r["event"] == "ack"]
+    assert (ack["level"], ack["node"], ack["version"], ack["nonce"], ack["type_url"]) == (
+        "DEBUG", "default.web-01", version, "1", CLUSTER_TYPE)
+    (nack,) = [r for r in events if r["event"] == "nack"]
+    assert (nack["level"], nack["node"], nack["version"], nack["error_detail"]) == (
+        "WARNING", "default.web-01", version, "cluster backend: bad health check")
+    assert nack["msg"] == (f"NACK node=default.web-01 type={CLUSTER_TYPE} version={version} nonce=1: "
+                           "cluster backend: bad health check")
+    closed = [r for r in events if r["event"] == "stream_closed"]
+    assert [(r["node"], r["level"]) for r in closed] == [("default.web-01", "INFO")] * 2
+    assert all(r["seconds"] >= 0 and r["reason"] for r in closed)
+    assert any(r["msg"].startswith("loaded: 2 proxies, 3 clusters in ") for r in records)
+
+
+def test_text_logs_at_warning_leave_out_info(tmp_path: Path) -> None:
+    d = inputs(tmp_path)
+    with serve(str(d), args=("--log-level", "warning")) as s:
+        asyncio.run(ack_then_nack(s.xds, "default.web-01"))
+        s.wait_log("WARNING NACK node=default.web-01 ")
+        time.sleep(0.5)
+        log = s.stderr()
+    assert " INFO " not in log and " DEBUG " not in log
+    assert [line.split(" ", 2)[1] for line in log.splitlines()] == ["WARNING"]
+
+
+def metric(s, name: str) -> float:
+    for line in s.get("/metrics")[2].splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+def test_operator_metrics_and_stale_snapshot(tmp_path: Path) -> None:
+    d = inputs(tmp_path)
+    before = time.time()
+    with serve(str(d)) as s:
+        lines = s.get("/metrics")[2].splitlines()
+        assert any(line.startswith('kumahc_build_info{python_version="') and f'version="{__version__}"' in line
+                   and line.endswith(" 1.0") for line in lines)
+        for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+                     "process_start_time_seconds"):
+            assert metric(s, name) > 0, name
+        first = metric(s, "kumahc_snapshot_last_success_timestamp_seconds")
+        assert before - 1 <= first <= time.time()
+        assert (metric(s, "kumahc_snapshot_stale"), metric(s, "kumahc_ready")) == (0, 1)
+        # Invalid newest inputs: the older snapshot is served and the gauge says so.
+        mark = len(s.stderr())
+        atomic_write(str(d / "policy.yaml"), POLICY.format(interval="-1s"))
+        s.wait_log("ERROR reload failed; keeping the last good snapshot", after=mark)
+        assert metric(s, "kumahc_snapshot_stale") == 1
+        assert metric(s, "kumahc_snapshot_last_success_timestamp_seconds") == first
+        assert s.get("/ready")[0] == 200
+        # Fixed: fresh again, and the timestamp moves.
+        mark = len(s.stderr())
+        atomic_write(str(d / "policy.yaml"), POLICY.format(interval="3s"))
+        s.wait_log("INFO reloaded: 2 proxies, 3 clusters", after=mark)
+        assert metric(s, "kumahc_snapshot_stale") == 0
+        assert metric(s, "kumahc_snapshot_last_success_timestamp_seconds") > first
