@@ -17,7 +17,15 @@ from kumahc.diagnostics import FatalInputError, InputError, summary
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
 from kumahc.pipeline import Options, Result, run
 from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
-from kumahc.resources.files import walk_directory
+from kumahc.resources.files import (
+    DEFAULT_LIMITS,
+    MAX_DOCUMENTS,
+    MAX_FILE_BYTES,
+    Limits,
+    parse_size,
+    size_text,
+    walk_directory,
+)
 
 EPILOG_RENDER = """\b
 Examples:
@@ -39,10 +47,10 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool) -> Result:
+def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, limits: Limits = DEFAULT_LIMITS) -> Result:
     """Run the pipeline; on invalid input print every line and ``found N errors``, then exit 1."""
     try:
-        result = run(list(paths), Options(protocol=protocol, strict=strict))
+        result = run(list(paths), Options(protocol=protocol, strict=strict, limits=limits))
     except FatalInputError as exc:
         _fail(str(exc))
     except InputError as exc:
@@ -84,6 +92,32 @@ strict_option = click.option("--strict", is_flag=True, help="Treat every warning
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
 
 
+def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int:
+    if value is None:
+        return MAX_FILE_BYTES
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def limits_options(fn: Callable) -> Callable:
+    """``--max-file-size`` and ``--max-documents``, passed to the command as one ``limits`` argument."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, max_file_size: int, max_documents: int, **kwargs: object) -> object:
+        return fn(*args, limits=Limits(max_file_size, max_documents), **kwargs)
+
+    wrapper = click.option(
+        "--max-documents", type=click.IntRange(min=1), default=MAX_DOCUMENTS, show_default=True, metavar="N",
+        help="Read at most N documents in all (YAML documents and List items).")(wrapper)
+    return click.option(
+        "--max-file-size", callback=_size, metavar="SIZE", default=None,
+        help=f"Refuse input files larger than SIZE (bytes, or with KiB, MiB, GiB) [default: "
+             f"{size_text(MAX_FILE_BYTES).replace(' ', '')}].")(wrapper)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kumahc", message="%(prog)s %(version)s")
 def main() -> None:
@@ -104,9 +138,11 @@ def main() -> None:
 @protocol_option
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write the document to FILE atomically instead of stdout.")
+              help="Write the document to FILE (a regular file is replaced atomically, keeping its mode; a FIFO "
+                   "or device is written in place) instead of stdout.")
+@limits_options
 def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | None, strict: bool,
-           output: str | None) -> None:
+           output: str | None, limits: Limits) -> None:
     """Print the Envoy clusters every proxy gets.
 
     Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
@@ -115,7 +151,7 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
     """
 
     def go() -> None:
-        result = _pipeline(paths, protocol, strict)
+        result = _pipeline(paths, protocol, strict, limits)
         try:
             doc = document(result, proxy)
         except NoProxyMatch as exc:
@@ -133,7 +169,8 @@ Examples:
 @paths_argument
 @protocol_option
 @strict_option
-def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None:
+@limits_options
+def validate(paths: tuple[str, ...], protocol: str | None, strict: bool, limits: Limits) -> None:
     """Check inputs without printing clusters.
 
     Runs everything render runs. Valid: prints "ok: N resources in M files" (N = documents of the kinds kumahc
@@ -141,7 +178,7 @@ def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None
     """
 
     def go() -> None:
-        result = _pipeline(paths, protocol, strict)
+        result = _pipeline(paths, protocol, strict, limits)
         click.echo(f"ok: {result.loaded.counted} resources in {len(result.loaded.files)} files")
 
     _guard(go)
@@ -159,7 +196,8 @@ Render the old and the new policies with the same Dataplanes and diff the cluste
 @paths_argument
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the MeshHealthChecks to FILE atomically instead of stdout.")
-def migrate(paths: tuple[str, ...], output: str | None) -> None:
+@limits_options
+def migrate(paths: tuple[str, ...], output: str | None, limits: Limits) -> None:
     """Print a MeshHealthCheck for every legacy HealthCheck (one per source selector), in input order.
 
     The inputs are validated like `validate` (invalid: every error, "found N errors", exit 1); only HealthChecks
@@ -170,7 +208,7 @@ def migrate(paths: tuple[str, ...], output: str | None) -> None:
     from kumahc.migrate import migrate as migrate_policies
 
     def go() -> None:
-        result = _pipeline(paths, None, False)
+        result = _pipeline(paths, None, False, limits)
         policies = healthchecks(result.families)
         if not policies:
             click.echo(NO_HEALTHCHECK, err=True)
@@ -204,8 +242,9 @@ Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS 
               metavar="HOST:PORT", help="Admin HTTP listener (/ready, /metrics, /config_dump, /status).")
 @protocol_option
 @strict_option
+@limits_options
 def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, protocol: str | None,
-          strict: bool) -> None:
+          strict: bool, limits: Limits) -> None:
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
     Prints "xds listening on ADDR" and "admin listening on ADDR" to stdout once both listeners are up; logs go
@@ -214,7 +253,7 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
     """
     from kumahc.xds.app import serve as run_server
 
-    _guard(lambda: sys.exit(run_server(list(paths), xds_address, admin_address, protocol, strict)))
+    _guard(lambda: sys.exit(run_server(list(paths), xds_address, admin_address, protocol, strict, limits)))
 
 
 @main.command(epilog="""\b
@@ -227,7 +266,9 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
-def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, protocol: str | None) -> None:
+@limits_options
+def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, protocol: str | None,
+            limits: Limits) -> None:
     """Explain why a proxy gets the health checks it gets.
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
@@ -238,7 +279,7 @@ def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, p
     from kumahc import inspect as explain
 
     def go() -> None:
-        result = _pipeline(paths, protocol, False)
+        result = _pipeline(paths, protocol, False, limits)
         try:
             found = explain.explain(result, proxy, cluster)
         except (NoProxyMatch, explain.NoCluster) as exc:

@@ -22,6 +22,7 @@ from kumahc.kong.family import Family as KongFamily
 from kumahc.mesh import view as mesh_view
 from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
+from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
 
@@ -33,11 +34,13 @@ FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, H
 class Options:
     """``protocol``: ``--protocol`` (01 §6.3); ``strict``: ``--strict`` (warnings are errors);
     ``keep_documents``: keep typed Dataplanes' documents (``Resource.body``) for the caller; by default they are
-    released once typed, which halves the memory of a large mesh (their lines stay available for messages)."""
+    released once typed, which halves the memory of a large mesh (their lines stay available for messages);
+    ``limits``: reading bounds (``--max-file-size``, ``--max-documents``)."""
 
     protocol: str | None = None
     strict: bool = False
     keep_documents: bool = False
+    limits: Limits = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,7 @@ def run(paths: list[str], options: Options = Options(), cache: RunCache | None =
 
 def _run(paths: list[str], options: Options, cache: RunCache | None) -> Result:
     report = Report()
-    loaded = load(paths, report, cache.files if cache is not None else None)
+    loaded = load(paths, report, cache.files if cache is not None else None, options.limits)
     by_kind: dict[str, list] = {}
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))

@@ -3,8 +3,10 @@ byte-stable, and atomic writing of ``-o FILE``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import tempfile
 from typing import Any
 
@@ -110,17 +112,56 @@ def to_yaml(doc: dict[str, Any]) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers never see a
-    half-written file, and on failure nothing is left behind. Raises OSError."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write ``text`` to ``path`` (``-o FILE``), never leaving it half-written and never replacing what is not a
+    regular file:
+
+    * a FIFO, a character device or anything else that is not a regular file (``/dev/null``, ``/dev/stdout``) is
+      opened and written in place, as a shell redirection would;
+    * a regular file (or the regular file a symbolic link points to) is replaced atomically: a temporary file
+      beside it is written, given the old file's mode (and, when allowed, owner), and renamed over it; on any
+      failure nothing is left behind and the old file is unchanged;
+    * a new file gets the mode the umask gives (``0666 & ~umask``), as a shell redirection would.
+
+    Raises OSError."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        return
+    target = os.path.realpath(path)  # replace the file a link points to, not the link
+    directory = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kumahc-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            if st is not None:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):  # only root may give a file away; the mode is kept anyway
+                        os.fchown(fd, st.st_uid, st.st_gid)
+            else:
+                os.fchmod(fd, 0o666 & ~_umask())
             fh.write(text)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (``/proc/self/status``) where Linux tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no /proc: read it by setting it, then put it back
+    os.umask(mask)
+    return mask

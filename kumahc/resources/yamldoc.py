@@ -295,24 +295,47 @@ def _line_of_position(text: str, position: int) -> int:
     return text.count("\n", 0, max(position, 0)) + 1
 
 
-def parse(text: str, marks: bool = False) -> list[RawDocument]:
+class TooManyDocuments(Exception):
+    """The file holds more documents than the run may still read; ``line`` is where the first one too many
+    starts, ``documents`` those read before it."""
+
+    def __init__(self, line: int, documents: list[RawDocument]):
+        super().__init__(line)
+        self.line = line
+        self.documents = documents
+
+
+def parse(text: str, marks: bool = False, max_documents: int | None = None) -> list[RawDocument]:
     """Split ``text`` into expanded documents (01 §1): empty/null ones skipped, a root sequence or a core
     ``List`` gives one document per element. ``marks``: build every line mark now; by default only the roots'
-    (and the rest on first use, :class:`RawDocument`).
+    (and the rest on first use, :class:`RawDocument`). ``max_documents`` bounds the YAML documents and expanded
+    elements read, empty ones included.
 
-    Raises :class:`YamlSyntaxError` (with the documents read before the problem) on any YAML problem."""
+    Raises :class:`YamlSyntaxError` (with the documents read before the problem) on any YAML problem, and
+    :class:`TooManyDocuments` past ``max_documents``."""
     documents: list[RawDocument] = []
     lazy = None if marks else _LazyMarks(text)
     loader = _Loader(text)
+    budget = max_documents
     try:
         while loader.check_node():
+            if budget is not None:
+                budget -= 1
+                if budget < 0:
+                    raise TooManyDocuments(loader.peek_event().start_mark.line + 1, documents)
             node = loader.get_node()
             if node is None:
                 continue
             builder = _Builder(loader, marks)
             value, children, _ = builder.build(node, (), 0)
             root = Mark(node.start_mark.line + 1, children if marks else _roots(node))
+            first = True
             for v, m, problems in _expand(value, root, builder.problems):
+                if budget is not None and not first:
+                    budget -= 1
+                    if budget < 0:
+                        raise TooManyDocuments(m.line, documents)
+                first = False
                 documents.append(RawDocument(v, m, len(documents) + 1, problems, lazy))
     except _TooLarge as exc:
         raise YamlSyntaxError(exc.line, exc.problem, documents) from None

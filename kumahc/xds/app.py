@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -12,17 +11,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from kumahc.diagnostics import FatalInputError, InputError, Report, Severity, summary
+from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
 from kumahc.pipeline import Options, RunCache, run
-from kumahc.resources import files
+from kumahc.resources.files import Limits
+from kumahc.resources.watch import Watcher
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.admin import make_app
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.server import XdsServer, make_server
 
-POLL_MS = 500
-DEBOUNCE_MS = 500
 GRACE_SECONDS = 2
 
 
@@ -60,13 +58,14 @@ def _log_report(lines: list[str], level_for_errors: str = "error") -> None:
             getattr(log, level_for_errors)(line)
 
 
-def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, strict: bool) -> int:
+def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, strict: bool,
+          limits: Limits | None = None) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code: 1 when the inputs are invalid or a listener cannot bind."""
     setup_logging()
     started = time.monotonic()
-    # Fingerprint before loading: a change made while kumahc starts is then seen by the first poll.
-    seen = fingerprint(paths)
-    options = Options(protocol=protocol, strict=strict)
+    # Watch before loading: a change made while kumahc starts then brings a reload.
+    seen = Watcher(paths)
+    options = Options(protocol=protocol, strict=strict, limits=limits or Limits())
     run_cache = RunCache()
     try:
         result = run(paths, options, run_cache)
@@ -84,7 +83,7 @@ def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, 
 
 
 async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, xds_addr: Address,
-                admin_addr: Address, generation_seconds: float, seen: dict[str, tuple[int, int]],
+                admin_addr: Address, generation_seconds: float, seen: Watcher,
                 run_cache: RunCache) -> int:
     cache = SnapshotCache(first)
     metrics = Metrics()
@@ -122,7 +121,9 @@ async def _main(paths: list[str], options: Options, first: snapshots.Snapshot, x
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, force.set)
-    watcher = asyncio.ensure_future(_watch(paths, options, cache, metrics, stop, force, seen, run_cache))
+    log.info("watching the inputs (%s)", seen.mode)
+    watcher = asyncio.ensure_future(seen.run(lambda: _reload(paths, options, cache, metrics, run_cache), stop,
+                                             force))
     await stop.wait()
     log.info("shutting down")
     watcher.cancel()
@@ -169,39 +170,3 @@ async def _reload(paths: list[str], options: Options, cache: SnapshotCache, metr
     metrics.generation.set(time.monotonic() - started)
     metrics.reloads.labels("success").inc()
     log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)
-
-
-def fingerprint(paths: list[str]) -> dict[str, tuple[int, int]]:
-    """(size, mtime in ns) of every input file the PATH arguments name, found as ``load`` finds them (01 §1):
-    files added, removed or changed below directories all change the result. Unreadable paths are left out (the
-    reload reports them)."""
-    out: dict[str, tuple[int, int]] = {}
-    for f in files.discover(paths, Report()):
-        try:
-            st = os.stat(f.path)
-        except OSError:
-            continue
-        out[f.path] = (st.st_size, st.st_mtime_ns)
-    return out
-
-
-async def _watch(paths: list[str], options: Options, cache: SnapshotCache, metrics: Metrics, stop: asyncio.Event,
-                 force: asyncio.Event, seen: dict[str, tuple[int, int]], run_cache: RunCache) -> None:
-    """Poll the inputs' (size, mtime) every 0.5 s and reload 0.5 s after the last detected change (06 §7);
-    SIGHUP (``force``) reloads at once. Nanosecond mtimes: two same-size writes within a second are both seen."""
-    changed_at: float | None = None
-    while not stop.is_set():
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(force.wait(), POLL_MS / 1000)
-        if force.is_set():
-            force.clear()
-            seen = await asyncio.to_thread(fingerprint, paths)
-            changed_at = None
-            await _reload(paths, options, cache, metrics, run_cache)
-            continue
-        now = await asyncio.to_thread(fingerprint, paths)
-        if now != seen:
-            seen, changed_at = now, time.monotonic()
-        elif changed_at is not None and time.monotonic() - changed_at >= DEBOUNCE_MS / 1000:
-            changed_at = None
-            await _reload(paths, options, cache, metrics, run_cache)
