@@ -3,13 +3,12 @@ and hostile files in a served directory (FIFO, endless device) that must never b
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import time
 from pathlib import Path
-
-import asyncio
 
 import pytest
 from kumahc_serve import atomic_write, serve
