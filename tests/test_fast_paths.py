@@ -95,3 +95,116 @@ def test_gate_accepts_every_valid_example_and_rejects_integers_written_as_floats
     assert schema._gate("MeshHealthCheck", "universal").is_valid(doc)  # JSON Schema: 3.0 is an integer
     assert schema.structural_problems("MeshHealthCheck", doc, "universal") == [
         (("spec", "to", 0, "default", "unhealthyThreshold"), "must be an integer")]  # kumahc: it is not
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Native YAML (yaml-rs) against the PyYAML path: where the native path answers, the values are identical (types and
+# key order included); where it cannot be sure, it declines and the PyYAML path decides (same accept/reject).
+
+from kumahc.resources import yamldoc  # noqa: E402
+
+SCALARS = st.sampled_from([
+    "yes", "Yes", "YES", "no", "on", "On", "off", "OFF", "y", "n", "true", "True", "TRUE", "false", "False", "~",
+    "null", "Null", "NULL", "0o17", "017", "0x1f", "0b101", "1_000", "1_000.5", "1:30", "190:20:30.15", "3.0", "3.",
+    ".5", "1e3", "1.5e3", "-1", "+5", "0", "-0", ".inf", "-.Inf", ".nan", "2024-01-01", "2024-01-01T10:00:00Z",
+    "2001-12-14 21:59:43.10 -5", "=", "10s", "http", "kuma.io/service", "/health?x=1", "a b", "a: b", "#x", "- a",
+    "'quoted'", '"dq"', "", " ", "é", "9" * 30, "1" * 5000,
+])
+STYLES = st.sampled_from(["plain", "single", "double"])
+
+
+def _scalar(text: str, style: str) -> str:
+    if style == "single":
+        return "'" + text.replace("'", "''") + "'"
+    if style == "double":
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+@st.composite
+def yaml_texts(draw: st.DrawFn) -> str:
+    """Small multi-document YAML texts: block and flow mappings and sequences, every style of scalar, merge keys,
+    duplicate keys, anchors, List kinds, empty documents."""
+    docs = []
+    for _ in range(draw(st.integers(1, 3))):
+        lines = []
+        shape = draw(st.sampled_from(["map", "map", "seq", "list-kind", "empty", "flow"]))
+        keys = draw(st.lists(st.sampled_from(["a", "b", "name", "yes", "on", "1", "<<", "spec", "x_y"]),
+                             min_size=1, max_size=4))
+        if shape == "empty":
+            docs.append("")
+            continue
+        if shape == "flow":
+            items = ", ".join(f"{k}: {_scalar(draw(SCALARS), draw(STYLES))}" for k in keys)
+            docs.append("{" + items + "}\n")
+            continue
+        if shape == "list-kind":
+            lines += ["apiVersion: v1", "kind: List", "items:"]
+        for k in keys:
+            v = draw(SCALARS)
+            style = draw(STYLES)
+            prefix = "- " if shape == "seq" else ("  - " if shape == "list-kind" else "")
+            if k == "<<":
+                lines.append(f"{prefix}<<: {{m: {_scalar(v, style)}}}")
+            elif draw(st.booleans()):
+                lines.append(f"{prefix}{k}: {_scalar(v, style)}")
+            else:
+                lines.append(f"{prefix}{k}:")
+                lines.append(f"{'    ' if prefix else '  '}- {_scalar(v, style)}")
+        if draw(st.integers(0, 9)) == 0:
+            lines.append("b: &anchor 1")
+            lines.append("c: *anchor")
+        docs.append("\n".join(lines) + "\n")
+    return "---\n".join(docs)
+
+
+def _slow(text: str) -> tuple[str, object]:
+    try:
+        return "ok", [d.value for d in yamldoc.parse(text, marks=True)]
+    except yamldoc.YamlSyntaxError as exc:
+        return "error", exc.line
+
+
+def _typed(value: object) -> object:
+    """The value with every scalar's type made visible (1 and True and 1.0 compare equal in Python)."""
+    if isinstance(value, dict):
+        return [(k, _typed(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+@settings(max_examples=1500, deadline=None, database=None, derandomize=True,
+          suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large))
+@given(text=yaml_texts())
+def test_native_yaml_gives_the_same_values_or_declines(text: str) -> None:
+    fast = yamldoc.native(text)
+    slow = _slow(text)
+    event("native" if fast is not None else "declined")
+    if fast is not None:
+        assert slow[0] == "ok", text  # never accepts what the PyYAML path rejects
+        assert _typed(fast) == _typed(slow[1]), text
+    # parse() (what the loader calls) gives the PyYAML path's values and decision whichever path it takes
+    try:
+        got = ("ok", [d.value for d in yamldoc.parse(text)])
+    except yamldoc.YamlSyntaxError as exc:
+        got = ("error", exc.line)
+    assert _typed(got) == _typed(slow)
+
+
+def test_native_yaml_declines_yaml_1_1_scalars_and_takes_ordinary_files() -> None:
+    for text in ["a: yes\n", "a: on\n", "a: 0o17\n", "a: 017\n", "a: 1_000.5\n", "a: 3.0\n", "a: 1:30\n",
+                 "<<: {a: 1}\n", "a: 1\na: 2\n", "a: &x 1\nb: *x\n", "yes: 1\n", "3: a\n",
+                 "- [1]\n- [2]\n"]:
+        assert yamldoc.native(text) is None, text
+    # same values both ways: quoted look-alikes stay strings, timestamps stay text, 1_000 is 1000, nulls are absent
+    text = "a: '1'\nb: \"true\"\nc: 2024-01-01T10:00:00Z\nd: [x, {y: 2}]\ne: ~\nf: 1_000\n"
+    assert yamldoc.native(text) == _slow(text)[1] == [
+        {"a": "1", "b": "true", "c": "2024-01-01T10:00:00Z", "d": ["x", {"y": 2}], "f": 1000}]
+    for path in sorted((REPO / "examples").rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast = yamldoc.native(text)
+        if fast is not None:
+            assert _typed(fast) == _typed(_slow(text)[1]), path
+    dataplanes = (REPO / "examples" / "complete" / "mesh" / "dataplanes.yaml").read_text(encoding="utf-8")
+    assert yamldoc.native(dataplanes) is not None

@@ -9,11 +9,17 @@ input ends in an error line, never in a hang or a traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+try:  # the native parser of the fast path
+    import yaml_rs
+except ImportError:  # pragma: no cover - yaml-rs is a dependency; the fast path only saves time
+    yaml_rs = None
 
 MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
 MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
@@ -134,10 +140,21 @@ class RawDocument:
     Dataplanes are rarely named in a message, and their marks would cost as much memory as their values."""
 
     value: Any
-    mark: Mark
+    root: Mark | None  # None: read by the native parser, which gives no lines; ``lazy`` finds them
     number: int
     problems: list[Problem]
     lazy: _LazyMarks | None = None
+
+    @property
+    def mark(self) -> Mark:
+        """The root's mark (computed from ``lazy`` on first use after a native parse)."""
+        if self.root is None:
+            self._resolve()
+        return self.root  # type: ignore[return-value]
+
+    def _resolve(self) -> None:
+        self.root = self.lazy.mark(self.number) if self.lazy is not None else Mark(1)
+        self.lazy = None
 
     def release(self) -> None:
         """Forget the value (the caller has typed it and will not read it again); lines stay available."""
@@ -145,8 +162,8 @@ class RawDocument:
 
     def line(self, path: tuple) -> int:
         """Line of the deepest node of ``path`` present in the document."""
-        if path and self.lazy is not None:
-            self.mark, self.lazy = self.lazy.mark(self.number), None
+        if (path or self.root is None) and self.lazy is not None:
+            self._resolve()
         mark = self.mark
         for step in path:
             child = _child(mark.children, step)
@@ -179,7 +196,9 @@ class _LazyMarks:
                 documents = exc.documents
             self._marks = [d.mark for d in documents]
             self.text = ""
-        return self._marks[number - 1]
+        # The native parser and this one read the same documents (a differential test checks it); should they
+        # ever differ, a message names line 1 rather than fail.
+        return self._marks[number - 1] if number <= len(self._marks) else Mark(1)
 
 
 class YamlSyntaxError(Exception):
@@ -315,6 +334,10 @@ def parse(text: str, marks: bool = False, max_documents: int | None = None) -> l
     :class:`TooManyDocuments` past ``max_documents``."""
     documents: list[RawDocument] = []
     lazy = None if marks else _LazyMarks(text)
+    if not marks:
+        fast = native(text, max_documents)
+        if fast is not None:
+            return [RawDocument(v, None, i + 1, [], lazy) for i, v in enumerate(fast)]
     loader = _Loader(text)
     budget = max_documents
     try:
@@ -429,3 +452,104 @@ def _expand(value: Any, mark: Mark, problems: list[Problem]):
 def _reroot(problems: list[Problem], prefix: tuple) -> list[Problem]:
     n = len(prefix)
     return [Problem(p.path[n:], p.line, p.message) for p in problems if p.path[:n] == prefix]
+
+
+# -- the native fast path -----------------------------------------------------------------------------------------
+#
+# yaml-rs parses YAML 1.2 in Rust, about 15 times faster than the path above. It is used only where it cannot
+# differ from it: text without anchors, aliases, tags, merge keys, directives, escapes, tabs, block scalars,
+# complex keys or numbers with a leading zero, and without characters PyYAML refuses; then every value is
+# checked: a string that YAML 1.1 would have resolved to another type (``yes``, ``on``, ``1:30``, ``1e3``, ``~``),
+# any float, a non-string key, a huge integer or a nesting deeper than kumahc's limit sends the file to the path
+# above, as does any error (duplicate keys included). Everything else gives the same values (a differential
+# property test checks it); lines are found by the path above when a message needs one.
+
+_NOT_NATIVE = re.compile(r"[&*!%<>|?@`\t\\]|(?<![\w.:/-])[-+]?0[0-9a-zA-Z_]")
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
+_RESOLVERS = _Loader.yaml_implicit_resolvers
+
+
+class _Fallback(Exception):
+    """The native result might differ from PyYAML's: parse with the path above."""
+
+
+def native(text: str, max_documents: int | None = None) -> list[Any] | None:
+    """The non-null documents of ``text`` (expanded as :func:`parse` expands them) read by the native parser, or
+    None when the file must take the path above (see the comment above)."""
+    if yaml_rs is None or _NOT_NATIVE.search(text) or _NON_PRINTABLE.search(text):
+        return None
+    try:
+        loaded = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - any problem is worded by the path above
+        return None
+    # One document comes back as its value, several as a list of them: a list whose items are lists cannot be
+    # told apart, so it goes the other way.
+    several = isinstance(loaded, list)
+    roots = loaded if several else [loaded]
+    if several and any(isinstance(r, list) or _is_list_kind(r) for r in roots):
+        return None
+    if max_documents is not None and len(roots) > max_documents:
+        return None
+    try:
+        values = [_checked(r, 0) for r in roots]
+    except _Fallback:
+        return None
+    out: list[Any] = []
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out.extend(v for v in value if v is not None)
+        elif _is_list_kind(value):
+            out.extend(v for v in value["items"] if v is not None)
+        else:
+            out.append(value)
+    if max_documents is not None and len(out) > max_documents:
+        return None
+    return out
+
+
+def _checked(value: Any, depth: int) -> Any:
+    """``value`` as the path above builds it (nulls in mappings dropped, short strings interned), or
+    :class:`_Fallback`."""
+    if depth > MAX_DEPTH:
+        raise _Fallback
+    t = type(value)
+    if t is str:
+        _plain_string(value)
+        return _intern(value)
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _Fallback
+            _plain_string(k)
+            v = _checked(v, depth + 1)
+            if v is not None:
+                out[sys.intern(k)] = v
+        return out
+    if t is list:
+        return [_checked(v, depth + 1) for v in value]
+    if t is bool or value is None:
+        return value
+    if t is int and abs(value) < 10**MAX_INT_DIGITS:
+        return value
+    raise _Fallback  # floats, dates, huge integers
+
+
+_YAML11_ONLY_BOOLEANS = frozenset("yes Yes YES no No NO on On ON off Off OFF".split())
+
+
+def _plain_string(text: str) -> None:
+    """Raise :class:`_Fallback` when the native parser may have read as a string what YAML 1.1 reads as another
+    type. Only possible where YAML 1.2 (the native parser) has no such type for the plain text: the 1.1-only
+    booleans, sexagesimal numbers, ``_`` in numbers and ``=``. Any other string a 1.1 resolver matches would have
+    been typed by the native parser too, so it was quoted, and is a string for both."""
+    for _tag, regexp in _RESOLVERS.get(text[:1], ()):
+        if regexp.match(text) and (text in _YAML11_ONLY_BOOLEANS or "_" in text or ":" in text or text == "="):
+            raise _Fallback
+
+
+def _is_list_kind(value: Any) -> bool:
+    return (isinstance(value, dict) and value.get("apiVersion") == "v1" and value.get("kind") == "List"
+            and isinstance(value.get("items"), list))
