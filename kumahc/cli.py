@@ -7,7 +7,7 @@ import difflib
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 import click
@@ -16,7 +16,7 @@ from kumahc import __version__
 from kumahc.diagnostics import FatalInputError, InputError, summary
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
 from kumahc.pipeline import Options, Result, run
-from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
+from kumahc.render import NoProxyMatch, document, json_chunks, to_json, to_yaml, write_atomic
 from kumahc.resources.files import (
     DEFAULT_LIMITS,
     MAX_DOCUMENTS,
@@ -61,10 +61,11 @@ def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, limits
     return result
 
 
-def _emit(text: str, output: str | None) -> None:
-    """The document to stdout, or atomically to ``output`` (05 §2: never a half-written file)."""
+def _emit(text: str | Iterable[str], output: str | None) -> None:
+    """The document (a string or its pieces) to stdout, or to ``output`` (:func:`write_atomic`: never a
+    half-written file, never a FIFO or device replaced)."""
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         sys.stdout.flush()
         return
     try:
@@ -153,10 +154,10 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
     def go() -> None:
         result = _pipeline(paths, protocol, strict, limits)
         try:
-            doc = document(result, proxy)
+            # JSON is assembled from each cluster's own text; YAML goes through the whole document.
+            text = json_chunks(result, proxy) if fmt == "json" else to_yaml(document(result, proxy))
         except NoProxyMatch as exc:
             _fail(str(exc))
-        text = to_json(doc) if fmt == "json" else to_yaml(doc)
         _emit(text, output)
 
     _guard(go)
