@@ -12,7 +12,7 @@ from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 
-from kumahc import gcpause
+from kumahc import gcpause, memo
 from kumahc.combine import Combined, combine
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
@@ -140,6 +140,7 @@ def run(paths: list[str], options: Options = Options(), cache: RunCache | None =
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
+    memo.next_run()
     with gcpause.paused():
         return _run(paths, options, cache)
 

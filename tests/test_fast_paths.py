@@ -208,3 +208,30 @@ def test_native_yaml_declines_yaml_1_1_scalars_and_takes_ordinary_files() -> Non
             assert _typed(fast) == _typed(_slow(text)[1]), path
     dataplanes = (REPO / "examples" / "complete" / "mesh" / "dataplanes.yaml").read_text(encoding="utf-8")
     assert yamldoc.native(dataplanes) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The memo layer keeps only what the current inputs use.
+
+from kumahc import memo  # noqa: E402
+
+
+def test_run_memo_drops_results_the_previous_run_did_not_use() -> None:
+    calls: list[int] = []
+
+    @memo.run_memo
+    def square(n: int) -> int:
+        calls.append(n)
+        return n * n
+
+    memo.next_run()
+    assert [square(2), square(3), square(2)] == [4, 9, 4] and calls == [2, 3]
+    memo.next_run()
+    assert square(2) == 4 and calls == [2, 3]  # used by the previous run: found again
+    memo.next_run()
+    assert len(square) == 1  # 3 was not used by the last run: gone
+    assert square(3) == 9 and calls == [2, 3, 3]
+    for n in range(1000):  # contents that come and go do not accumulate
+        memo.next_run()
+        square(10_000 + n)
+    assert len(square) == 2
