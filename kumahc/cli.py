@@ -196,7 +196,8 @@ Each document starts with comments: where it came from and where MeshHealthCheck
 Render the old and the new policies with the same Dataplanes and diff the clusters before switching.""")
 @paths_argument
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write the MeshHealthChecks to FILE atomically instead of stdout.")
+              help="Write the MeshHealthChecks to FILE (a regular file is replaced atomically, keeping its mode; a "
+                   "FIFO or device is written in place) instead of stdout.")
 @limits_options
 def migrate(paths: tuple[str, ...], output: str | None, limits: Limits) -> None:
     """Print a MeshHealthCheck for every legacy HealthCheck (one per source selector), in input order.
@@ -249,7 +250,8 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
     Prints "xds listening on ADDR" and "admin listening on ADDR" to stdout once both listeners are up; logs go
-    to stderr. Policy files are watched (polled every 0.5 s) and re-rendered on change; invalid new inputs are
+    to stderr. Policy files are watched (inotify: completed writes, 50 ms debounce, at most 1 s; polling every
+    0.5 s where inotify is unavailable) and re-rendered on change; invalid new inputs are
     logged and the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT stop it.
     """
     from kumahc.xds.app import serve as run_server
