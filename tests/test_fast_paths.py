@@ -235,3 +235,21 @@ def test_run_memo_drops_results_the_previous_run_did_not_use() -> None:
         memo.next_run()
         square(10_000 + n)
     assert len(square) == 2
+
+
+def test_no_op_reload_returns_the_previous_result_and_a_change_does_not(tmp_path: Path) -> None:
+    from kumahc.pipeline import Options, RunCache, run
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text("type: MeshHealthCheck\nname: p\nspec:\n  targetRef: {kind: Mesh}\n  to:\n"
+                      "  - targetRef: {kind: Mesh}\n    default: {interval: 10s, tcp: {}}\n")
+    cache = RunCache()
+    first = run([str(tmp_path)], Options(), cache)
+    assert run([str(tmp_path)], Options(), cache) is first  # nothing read, nothing computed
+    assert run([str(tmp_path)], Options(protocol="http"), cache) is not first  # other options
+    again = run([str(tmp_path)], Options(), cache)
+    policy.write_text(policy.read_text().replace("10s", "20s"))
+    changed = run([str(tmp_path)], Options(), cache)
+    assert changed is not again
+    (tmp_path / "q.yaml").write_text("")  # a new file
+    assert run([str(tmp_path)], Options(), cache) is not changed

@@ -61,6 +61,7 @@ class FileCache:
 
     def __init__(self) -> None:
         self._files: dict[str, _FileResult] = {}
+        self.unchanged = False  # the last load read no file: the same files, in the same order, all unchanged
 
     def get(self, path: str, stamp: tuple) -> _FileResult | None:
         found = self._files.get(path)
@@ -84,12 +85,14 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None,
     counted = 0
     budget = limits.max_documents
     seen: dict[str, _FileResult] = {}
+    unchanged = cache is not None and not report.items and len(inputs) == len(cache._files)
     for index, f in enumerate(inputs):
         if budget < 0:
             break
         stamp = _stamp(f, index)
         result = cache.get(f.path, stamp) if cache is not None and stamp is not None else None
         if result is None or result.documents > budget:
+            unchanged = False
             result = _read(f, index, stamp, limits.max_file_bytes, budget, limits.max_documents)
         budget -= result.documents
         if stamp is not None:
@@ -98,6 +101,7 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None,
         resources.extend(result.resources)
         counted += result.counted
     if cache is not None:
+        cache.unchanged = unchanged and budget >= 0
         cache.keep(seen)
     return Loaded(tuple(inputs), tuple(_drop_duplicates(resources, report)), counted)
 
