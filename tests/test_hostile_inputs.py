@@ -241,3 +241,14 @@ def test_output_through_a_symlink_replaces_the_file_it_points_to(ws: Workspace) 
     assert ws.run("render", "a.yaml", "-o", "link.json").code == 0
     assert os.path.islink(ws.root / "link.json")
     assert target.read_text() == run("render", "a.yaml").out and stat.S_IMODE(os.stat(target).st_mode) == 0o604
+
+
+def test_dataplane_with_ten_thousand_outbound_warnings_prints_ten(ws: Workspace) -> None:
+    outbounds = "".join(f"  - {{port: {10000 + i}, backendRef: {{kind: MeshService, name: svc-{i}}}}}\n"
+                        for i in range(10_000))
+    ws.write("dp.yaml", "type: Dataplane\nname: web-01\nnetworking:\n  address: 10.0.0.1\n"
+                        "  inbound: [{port: 1, tags: {kuma.io/service: web}}]\n  outbound:\n" + outbounds)
+    r = ws.ok("validate", "dp.yaml")
+    assert r.lines == [f'warning: dp.yaml:{7 + i}: Dataplane web-01: networking.outbound[{i}]: references unknown '
+                       f'MeshService "svc-{i}"; skipped' for i in range(10)] + [
+        "warning: dp.yaml:17: … and 9,990 more like this"]
