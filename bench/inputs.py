@@ -97,7 +97,7 @@ def inputs(mesh: Path, size: str, work: Path, repeat: int, churn: int, serve_edi
     # 5. churn
     ch = measure("churn", str(work / "churn"), str(churn))
     rows.append([f"{churn:,} reloads of distinct contents, RSS growth after the first 100",
-                 f"+{(ch['rss_end_kb'] - ch['rss_100_kb']) / 1024:.1f} MB", "≤ +5 MB",
+                 f"{(ch['rss_end_kb'] - ch['rss_100_kb']) / 1024:+.1f} MB", "≤ +5 MB",
                  f"RSS {mb(ch['rss_start_kb'])} → {mb(ch['rss_100_kb'])} (100) → {mb(ch['rss_end_kb'])} "
                  f"({churn:,}); small mesh"])
     # 6. serve RSS after edits

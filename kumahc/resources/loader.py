@@ -7,6 +7,7 @@ documents with problems are left out of the result.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,10 +63,19 @@ class FileCache:
     def __init__(self) -> None:
         self._files: dict[str, _FileResult] = {}
         self.unchanged = False  # the last load read no file: the same files, in the same order, all unchanged
+        # ``serve`` sets this to its watcher's test of "open for writing": such a file is not read; what was read
+        # from it before is used (a new file is left out until its writer closes it).
+        self.held: Callable[[str], bool] | None = None
 
     def get(self, path: str, stamp: tuple) -> _FileResult | None:
         found = self._files.get(path)
         return found if found is not None and found.stamp == stamp else None
+
+    def previous(self, path: str, name: str, index: int) -> _FileResult | None:
+        """What was read from ``path`` (named ``name``) before, whatever its stamp now. Its messages keep the
+        position in input order the file had then (``index`` is where it is now)."""
+        found = self._files.get(path)
+        return found if found is not None and found.stamp[0] == name else None
 
     def keep(self, results: dict[str, _FileResult]) -> None:
         self._files = results
@@ -91,6 +101,11 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None,
             break
         stamp = _stamp(f, index)
         result = cache.get(f.path, stamp) if cache is not None and stamp is not None else None
+        if result is None and cache is not None and cache.held is not None and cache.held(f.path):
+            result = cache.previous(f.path, f.name, index)
+            if result is None:
+                continue  # a new file still being written: not an input yet
+            stamp = result.stamp
         if result is None or result.documents > budget:
             unchanged = False
             result = _read(f, index, stamp, limits.max_file_bytes, budget, limits.max_documents)

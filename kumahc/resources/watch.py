@@ -63,6 +63,7 @@ class Watcher:
         self._watches: dict[str, object] = {}
         self._trees: list[str] = []  # directory arguments, absolute
         self._files: set[str] = set()  # file arguments (and the files they link to), absolute
+        self._writing: set[str] = set()  # inputs modified and not yet closed by their writer, absolute
         self.mode = "polling"
         if Inotify is not None:
             try:
@@ -99,7 +100,7 @@ class Watcher:
                 self._inotify.rm_watch(self._watches.pop(gone))
             self._watches.pop(gone, None)
         mask = (Mask.CLOSE_WRITE | Mask.MOVED_TO | Mask.MOVED_FROM | Mask.DELETE | Mask.CREATE | Mask.ATTRIB
-                | Mask.DELETE_SELF | Mask.MOVE_SELF | Mask.ONLYDIR)
+                | Mask.MODIFY | Mask.DELETE_SELF | Mask.MOVE_SELF | Mask.ONLYDIR)
         for d in sorted(wanted - set(self._watches)):
             try:
                 self._watches[d] = self._inotify.add_watch(d, mask)
@@ -141,10 +142,22 @@ class Watcher:
             base = str(watch.path) if watch is not None else ""
             path = os.path.join(base, str(event.name)) if event.name is not None else base
             changed, rewatch = self._relevant(path, event.mask)
+            if Mask.MODIFY in event.mask:
+                if changed:
+                    self._writing.add(path)  # open for writing: not a change until it is closed
+                continue
+            if Mask.CLOSE_WRITE in event.mask or Mask.DELETE in event.mask or Mask.MOVED_FROM in event.mask:
+                self._writing.discard(path)
             if rewatch:
                 self._rewatch()
             if changed:
                 self._mark()
+
+    def being_written(self, path: str) -> bool:
+        """``path`` (as the loader opens it) is open for writing: it was modified and its writer has not closed
+        it yet. A reload then keeps what it read from it before (the loader's FileCache), never half a file.
+        Always False when polling."""
+        return bool(self._writing) and os.path.abspath(path) in self._writing
 
     # -- polling ----------------------------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ def serve(paths: list[str], xds: Address, admin: Address, protocol: str | None, 
     seen = Watcher(paths)
     options = Options(protocol=protocol, strict=strict, limits=limits or Limits())
     run_cache = RunCache()
+    run_cache.files.held = seen.being_written  # a file open for writing is never read half-written
     try:
         result = run(paths, options, run_cache)
     except FatalInputError as exc:

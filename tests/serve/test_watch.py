@@ -198,3 +198,36 @@ def test_watcher_reloads_once_per_burst_in_both_modes(inputs: Path, monkeypatch:
         return reloads
 
     asyncio.run(main())
+
+
+def test_reload_brought_by_another_file_keeps_the_last_complete_version_of_a_file_being_written(
+        inputs: Path) -> None:
+    text = POLICY.format(interval="3s")
+    other = POLICY.format(interval="8s").replace("backend-http", "other").replace("{app: web}", "{app: nobody}")
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        with open(inputs / "policy.yaml", "w") as fh:  # held open, half-written
+            fh.write(text[: len(text) // 2])
+            fh.flush()
+            time.sleep(0.3)
+            mark = len(s.stderr())
+            atomic_write(str(inputs / "other.yaml"), other)  # a completed write elsewhere brings a reload
+            s.wait_log(RELOADED, after=mark)
+            assert "ERROR" not in s.stderr()[mark:]  # the half-written file was not read
+            assert interval(s) == "10s"  # its last complete version is served
+            third = other.replace("name: other", "name: third")
+            with open(inputs / "new.yaml", "w") as new:  # a new file being written is not an input yet
+                new.write(third[:30])
+                new.flush()
+                mark = len(s.stderr())
+                atomic_write(str(inputs / "other.yaml"), other.replace("8s", "9s"))
+                s.wait_log(RELOADED, after=mark)
+                assert "ERROR" not in s.stderr()[mark:]
+                new.write(third[30:])
+            mark = len(s.stderr())
+            fh.write(text[len(text) // 2:])
+        s.wait_log(RELOADED, after=mark)
+        deadline = time.monotonic() + 10
+        while interval(s) != "3s" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert interval(s) == "3s"
