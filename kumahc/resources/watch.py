@@ -194,8 +194,17 @@ class Watcher:
                 finally:
                     for w in waits:
                         w.cancel()
-                if source.done():
-                    source.result()  # re-raise what stopped the watching
+                if source.done() and not stop.is_set():
+                    # inotify failed (no watch left for a new directory, a read error): poll from now on,
+                    # and reload once, since changes may have been missed meanwhile.
+                    with contextlib.suppress(Exception):
+                        source.result()
+                    self._close()
+                    self.mode = "polling"
+                    self._seen = await asyncio.to_thread(fingerprint, self.paths)
+                    source = asyncio.ensure_future(self._polls())
+                    self._mark()
+                    continue
                 if stop.is_set():
                     break
                 if force.is_set():

@@ -231,3 +231,37 @@ def test_reload_brought_by_another_file_keeps_the_last_complete_version_of_a_fil
         while interval(s) != "3s" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert interval(s) == "3s"
+
+
+def test_watcher_falls_back_to_polling_when_inotify_fails(inputs: Path) -> None:
+    async def main() -> None:
+        w = Watcher([str(inputs)], poll=0.1)
+        assert w.mode == "inotify"
+        stop, force = asyncio.Event(), asyncio.Event()
+        reloads: list[float] = []
+
+        async def reload() -> None:
+            reloads.append(time.monotonic())
+
+        def broken() -> None:
+            raise OSError(28, "No space left on device")  # as inotify_add_watch past max_user_watches
+
+        w._rewatch = broken  # the next new directory makes the inotify side fail
+        task = asyncio.ensure_future(w.run(reload, stop, force))
+        await asyncio.sleep(0.2)
+        (inputs / "sub").mkdir()
+        for _ in range(100):
+            if w.mode == "polling" and reloads:
+                break
+            await asyncio.sleep(0.05)
+        assert w.mode == "polling" and len(reloads) == 1  # one reload for what may have been missed
+        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="2s"))
+        for _ in range(100):
+            if len(reloads) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(reloads) == 2  # polling sees later changes
+        stop.set()
+        await asyncio.wait_for(task, 2)
+
+    asyncio.run(main())
