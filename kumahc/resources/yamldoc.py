@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,20 +183,22 @@ def _child(children: dict[str, Mark] | list[Mark] | None, step: object) -> Mark 
 
 
 class _LazyMarks:
-    """The full marks of one file's documents, computed on first use by parsing the same text again."""
+    """The full marks of one file's documents, computed on first use by parsing the same text again. The text is
+    kept compressed meanwhile (YAML compresses about tenfold; most files are never asked for a line)."""
 
     def __init__(self, text: str):
-        self.text = text
+        self._packed = zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
         self._marks: list[Mark] | None = None
 
     def mark(self, number: int) -> Mark:
         if self._marks is None:
+            text = zlib.decompress(self._packed).decode("utf-8", "surrogatepass")
             try:
-                documents = parse(self.text, marks=True)
+                documents = parse(text, marks=True)
             except YamlSyntaxError as exc:
                 documents = exc.documents
             self._marks = [d.mark for d in documents]
-            self.text = ""
+            self._packed = b""
         # The native parser and this one read the same documents (a differential test checks it); should they
         # ever differ, a message names line 1 rather than fail.
         return self._marks[number - 1] if number <= len(self._marks) else Mark(1)
