@@ -184,6 +184,8 @@ def test_native_yaml_gives_the_same_values_or_declines(text: str) -> None:
     if fast is not None:
         assert slow[0] == "ok", text  # never accepts what the PyYAML path rejects
         assert _typed(fast) == _typed(slow[1]), text
+        # the lines of natively read documents (libyaml's composer) are the PyYAML path's
+        assert yamldoc._composed_marks(text) == [d.mark for d in yamldoc.parse(text, marks=True)], text
     # parse() (what the loader calls) gives the PyYAML path's values and decision whichever path it takes
     try:
         got = ("ok", [d.value for d in yamldoc.parse(text)])
@@ -206,6 +208,7 @@ def test_native_yaml_declines_yaml_1_1_scalars_and_takes_ordinary_files() -> Non
         fast = yamldoc.native(text)
         if fast is not None:
             assert _typed(fast) == _typed(_slow(text)[1]), path
+            assert yamldoc._composed_marks(text) == [d.mark for d in yamldoc.parse(text, marks=True)], path
     dataplanes = (REPO / "examples" / "complete" / "mesh" / "dataplanes.yaml").read_text(encoding="utf-8")
     assert yamldoc.native(dataplanes) is not None
 

@@ -252,3 +252,40 @@ def test_dataplane_with_ten_thousand_outbound_warnings_prints_ten(ws: Workspace)
     assert r.lines == [f'warning: dp.yaml:{7 + i}: Dataplane web-01: networking.outbound[{i}]: references unknown '
                        f'MeshService "svc-{i}"; skipped' for i in range(10)] + [
         "warning: dp.yaml:17: … and 9,990 more like this"]
+
+
+def test_hostile_directory_is_read_in_bounded_memory_and_time(ws: Workspace) -> None:
+    # A FIFO, an endless device, a 65 MiB sparse file and 200,001 tiny documents side by side: every one named,
+    # the whole run in far less memory than any of them would take to read.
+    ws.write("d/a.yaml", MHC.format(name="p"))
+    os.mkfifo(ws.root / "d" / "fifo.yaml")
+    os.symlink("/dev/zero", ws.root / "d" / "zero.yaml")
+    with open(ws.root / "d" / "huge.yaml", "wb") as fh:
+        fh.truncate(65 * 1024 * 1024)
+    ws.write_bytes("d/many.yaml", b"---\nkind: Foo\n" * 200_001)
+    import time
+
+    err_path = ws.root / "err.txt"
+    with open(err_path, "w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-c", "from kumahc.cli import main; main()", "validate", "d"],
+                                cwd=ws.root, stdout=subprocess.DEVNULL, stderr=err_file)
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # wait4: the peak RSS of this child alone
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("validate did not finish")
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = err_path.read_text()
+    lines = err.splitlines()
+    assert proc.returncode == 1
+    assert [line for line in lines if not line.startswith("warning: ")] == [
+        "d/many.yaml:399999: more than 200,000 documents in the inputs (raise the limit with --max-documents)",
+        "d/fifo.yaml: cannot read: not a regular file (a FIFO)",
+        "d/huge.yaml: cannot read: larger than 64 MiB (raise the limit with --max-file-size)",
+        "found 3 errors"]  # zero.yaml comes after the document limit: not read
+    assert len(lines) == 4 + 11  # 10 skipped-kind warnings and their summary line
+    assert usage.ru_maxrss < 600 * 1024  # kB: far below 65 MiB + an endless device + 200,001 documents' worth
