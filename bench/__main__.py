@@ -19,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst")
+BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="fresh processes per generation row / edits per incremental run (default 3; 1 for large)")
     run.add_argument("--rounds", type=int, default=None,
                      help="changes per server in fan-out (default 1) and Envoy (default 3)")
+    run.add_argument("--churn", type=int, default=1500, help="reloads of distinct contents in the inputs bench")
+    run.add_argument("--serve-edits", type=int, default=10,
+                     help="edits before serve's RSS is read in the inputs bench (0: skip that row)")
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--keep", metavar="DIR", default=None, help="work in DIR and keep it (default: a temporary "
                      "directory, removed at the end)")
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.generator import generate
 
         for size in sizes:
-            if not {"generation", "incremental", "profile", "store"} & set(benches):
+            if not {"generation", "incremental", "profile", "store", "inputs"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -123,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.store_bench import store_bench
 
                 section(f"store {size}", lambda mp=mesh, mm=m, s=size, r=repeat: store_bench(mp, mm, s, r))
+            if "inputs" in benches:
+                from bench.inputs import inputs
+
+                section(f"inputs {size}", lambda m=mesh, s=size, r=repeat: inputs(
+                    m, s, work, r, args.churn, args.serve_edits))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

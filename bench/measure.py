@@ -93,6 +93,11 @@ def incremental(directory: str, repeat: int) -> dict[str, Any]:
     cache = RunCache()
     _, current, r0, b0 = _render([directory], cache)
     _, _, r1, b1 = _render([directory])
+    noops = []
+    for _ in range(max(repeat, 3)):  # nothing changed: what SIGHUP costs
+        _, after, r, b = _render([directory], cache, current)
+        noops.append(r + b)
+        current = after
     edits = []
     for i in range(repeat):
         apply_edit(directory, manifest.edit_one, forward=i % 2 == 0)
@@ -103,7 +108,118 @@ def incremental(directory: str, repeat: int) -> dict[str, Any]:
     if repeat % 2:
         apply_edit(directory, manifest.edit_one, forward=False)
     return {"cold_s": r0 + b0, "warm_s": r1 + b1, "warm_run_s": r1, "warm_build_s": b1, "edits": edits,
+            "noops": noops,
             "proxies": len(current.proxies), "edit": manifest.edit_one.path, "peak_kb": status_kb("VmHWM")}
+
+
+def native(directory: str) -> dict[str, Any]:
+    """The native floor's first two parts: yaml-rs parse of every input file, jsonschema-rs validation of every
+    document of a kumahc kind (the compiled validators built before timing)."""
+    import yaml_rs
+
+    from kumahc.diagnostics import Report
+    from kumahc.resources import files, schema
+    from kumahc.resources.loader import _recognise
+
+    inputs = files.discover([directory], Report())
+    texts = [files.read_text(f) for f in inputs]
+    for kind in schema.SCHEMA_FILES:
+        for fmt in ("universal", "kubernetes"):
+            try:
+                schema._gate(kind, fmt)
+            except KeyError:
+                pass
+    t0 = time.perf_counter()
+    docs = []
+    for text in texts:
+        loaded = yaml_rs.loads(text, parse_datetime=False)
+        docs.extend(loaded if isinstance(loaded, list) else [loaded])
+    t1 = time.perf_counter()
+    valid = 0
+    for doc in docs:
+        if isinstance(doc, dict):
+            fmt, kind = _recognise(doc)
+            if fmt is not None:
+                valid += schema._gate(kind, fmt).is_valid(doc)
+    t2 = time.perf_counter()
+    return {"parse_s": t1 - t0, "validate_s": t2 - t1, "documents": len(docs), "valid": valid,
+            "peak_kb": status_kb("VmHWM")}
+
+
+def latency(directory: str, count: int) -> dict[str, Any]:
+    """Completed write (a file renamed into place) → the Watcher's reload callback, ``count`` times."""
+    import asyncio
+    import os
+    import shutil
+
+    from kumahc.resources.watch import Watcher
+
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    target = os.path.join(directory, "policy.yaml")
+    with open(target, "w") as fh:
+        fh.write("a: 0\n")
+
+    async def main() -> tuple[list[float], str]:
+        w = Watcher([directory])
+        stop, force = asyncio.Event(), asyncio.Event()
+        got: asyncio.Queue[float] = asyncio.Queue()
+
+        async def reload() -> None:
+            got.put_nowait(time.perf_counter())
+
+        task = asyncio.ensure_future(w.run(reload, stop, force))
+        await asyncio.sleep(0.2)
+        out = []
+        for i in range(count):
+            tmp = os.path.join(directory, ".tmp")
+            with open(tmp, "w") as fh:
+                fh.write(f"a: {i}\n")
+            started = time.perf_counter()
+            os.replace(tmp, target)
+            done = await asyncio.wait_for(got.get(), 10)
+            out.append(done - started)
+            await asyncio.sleep(0.1)
+        stop.set()
+        await task
+        return out, w.mode
+
+    latencies, mode = asyncio.run(main())
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"latencies": latencies, "mode": mode}
+
+
+def churn(directory: str, count: int) -> dict[str, Any]:
+    """``count`` reloads (RunCache + previous snapshot) of a small mesh whose one policy gets a new interval
+    every time; VmRSS at the start, after 100 reloads and at the end."""
+    import gc
+    import shutil
+
+    from bench.generator import Manifest, generate
+    from kumahc.pipeline import RunCache
+
+    shutil.rmtree(directory, ignore_errors=True)
+    generate(directory, "small", 1)
+    manifest = Manifest.read(directory)
+    path = f"{directory}/{manifest.edit_one.path}"
+    with open(path, encoding="utf-8") as fh:
+        original = fh.read()
+    old = f"interval: {manifest.edit_one.old}"
+    assert old in original
+    cache = RunCache()
+    _, current, _, _ = _render([directory], cache)
+    start = rss_100 = status_kb("VmRSS")
+    for i in range(count):
+        with open(path, "w", encoding="utf-8") as fh:  # distinct contents every time
+            fh.write(original.replace(old, f"interval: {i + 1}ms"))
+        _, current, _, _ = _render([directory], cache, current)
+        if i == 99:
+            gc.collect()
+            rss_100 = status_kb("VmRSS")
+    gc.collect()
+    end = status_kb("VmRSS")
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"rss_start_kb": start, "rss_100_kb": rss_100, "rss_end_kb": end, "reloads": count}
 
 
 def profile(directory: str, out: str) -> dict[str, Any]:
@@ -132,6 +248,12 @@ def main(argv: list[str]) -> int:
         out = run_floor(args[0], args[1])
     elif what == "incremental":
         out = incremental(args[0], int(args[1]))
+    elif what == "native":
+        out = native(args[0])
+    elif what == "latency":
+        out = latency(args[0], int(args[1]))
+    elif what == "churn":
+        out = churn(args[0], int(args[1]))
     elif what == "profile":
         out = profile(args[0], args[1])
     else:

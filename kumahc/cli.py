@@ -7,7 +7,7 @@ import difflib
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 import click
@@ -16,8 +16,16 @@ from kumahc import __version__
 from kumahc.diagnostics import FatalInputError, InputError, Report, summary
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
 from kumahc.pipeline import Loader, Options, Result, run
-from kumahc.render import NoProxyMatch, document, to_json, to_yaml, write_atomic
-from kumahc.resources.files import walk_directory
+from kumahc.render import NoProxyMatch, document, json_chunks, to_json, to_yaml, write_atomic
+from kumahc.resources.files import (
+    DEFAULT_LIMITS,
+    MAX_DOCUMENTS,
+    MAX_FILE_BYTES,
+    Limits,
+    parse_size,
+    size_text,
+    walk_directory,
+)
 from kumahc.sources.store.errors import StoreError
 
 EPILOG_RENDER = """\b
@@ -40,12 +48,13 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store: str | None = None) -> Result:
+def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store: str | None = None,
+              limits: Limits = DEFAULT_LIMITS) -> Result:
     """Run the pipeline on PATHs or on the store at ``store`` (see :func:`_inputs`); on invalid input print every
     line and ``found N errors``, then exit 1."""
     inputs = _inputs(paths, store)
     try:
-        result = run(inputs, Options(protocol=protocol, strict=strict))
+        result = run(inputs, Options(protocol=protocol, strict=strict, limits=limits))
     except FatalInputError as exc:
         _fail(str(exc))
     except InputError as exc:
@@ -56,10 +65,11 @@ def _pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store:
     return result
 
 
-def _emit(text: str, output: str | None) -> None:
-    """The document to stdout, or atomically to ``output`` (05 §2: never a half-written file)."""
+def _emit(text: str | Iterable[str], output: str | None) -> None:
+    """The document (a string or its pieces) to stdout, or to ``output`` (:func:`write_atomic`: never a
+    half-written file, never a FIFO or device replaced)."""
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         sys.stdout.flush()
         return
     try:
@@ -116,6 +126,32 @@ endpoints_option = click.option(
          "the hosts in place instead of replacing the cluster.")
 
 
+def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int:
+    if value is None:
+        return MAX_FILE_BYTES
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def limits_options(fn: Callable) -> Callable:
+    """``--max-file-size`` and ``--max-documents``, passed to the command as one ``limits`` argument."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, max_file_size: int, max_documents: int, **kwargs: object) -> object:
+        return fn(*args, limits=Limits(max_file_size, max_documents), **kwargs)
+
+    wrapper = click.option(
+        "--max-documents", type=click.IntRange(min=1), default=MAX_DOCUMENTS, show_default=True, metavar="N",
+        help="Read at most N documents in all (YAML documents and List items).")(wrapper)
+    return click.option(
+        "--max-file-size", callback=_size, metavar="SIZE", default=None,
+        help=f"Refuse input files larger than SIZE (bytes, or with KiB, MiB, GiB) [default: "
+             f"{size_text(MAX_FILE_BYTES).replace(' ', '')}].")(wrapper)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kumahc", message="%(prog)s %(version)s")
 def main() -> None:
@@ -137,10 +173,12 @@ def main() -> None:
 @protocol_option
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write the document to FILE atomically instead of stdout.")
+              help="Write the document to FILE (a regular file is replaced atomically, keeping its mode; a FIFO "
+                   "or device is written in place) instead of stdout.")
 @endpoints_option
+@limits_options
 def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: str, protocol: str | None,
-           strict: bool, output: str | None, endpoints: str) -> None:
+           strict: bool, output: str | None, endpoints: str, limits: Limits) -> None:
     """Print the Envoy clusters every proxy gets.
 
     Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
@@ -150,12 +188,16 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
     """
 
     def go() -> None:
-        result = _pipeline(paths, protocol, strict, store)
+        result = _pipeline(paths, protocol, strict, store, limits)
         try:
-            doc = document(result, proxy, endpoints=endpoints)
+            # JSON is assembled from each cluster's own text; YAML (and EDS) goes through the whole document.
+            if fmt == "json" and endpoints == "static":
+                text = json_chunks(result, proxy)
+            else:
+                doc = document(result, proxy, endpoints=endpoints)
+                text = to_json(doc) if fmt == "json" else to_yaml(doc)
         except NoProxyMatch as exc:
             _fail(str(exc))
-        text = to_json(doc) if fmt == "json" else to_yaml(doc)
         _emit(text, output)
 
     _guard(go)
@@ -170,7 +212,8 @@ Examples:
 @store_option
 @protocol_option
 @strict_option
-def validate(paths: tuple[str, ...], store: str | None, protocol: str | None, strict: bool) -> None:
+@limits_options
+def validate(paths: tuple[str, ...], store: str | None, protocol: str | None, strict: bool, limits: Limits) -> None:
     """Check inputs without printing clusters.
 
     Runs everything render runs. Valid: prints "ok: N resources in M files" (N = documents of the kinds kumahc
@@ -179,7 +222,7 @@ def validate(paths: tuple[str, ...], store: str | None, protocol: str | None, st
     """
 
     def go() -> None:
-        result = _pipeline(paths, protocol, strict, store)
+        result = _pipeline(paths, protocol, strict, store, limits)
         where = f"{len(result.loaded.files)} files" if paths else "store"
         click.echo(f"ok: {result.loaded.counted} resources in {where}")
 
@@ -197,8 +240,10 @@ Each document starts with comments: where it came from and where MeshHealthCheck
 Render the old and the new policies with the same Dataplanes and diff the clusters before switching.""")
 @paths_argument
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write the MeshHealthChecks to FILE atomically instead of stdout.")
-def migrate(paths: tuple[str, ...], output: str | None) -> None:
+              help="Write the MeshHealthChecks to FILE (a regular file is replaced atomically, keeping its mode; a "
+                   "FIFO or device is written in place) instead of stdout.")
+@limits_options
+def migrate(paths: tuple[str, ...], output: str | None, limits: Limits) -> None:
     """Print a MeshHealthCheck for every legacy HealthCheck and a MeshCircuitBreaker for every legacy
     CircuitBreaker (one per source selector), in input order.
 
@@ -211,7 +256,7 @@ def migrate(paths: tuple[str, ...], output: str | None) -> None:
     from kumahc.migrate import migrate_one as migrate_healthcheck
 
     def go() -> None:
-        result = _pipeline(paths, None, False)
+        result = _pipeline(paths, None, False, limits=limits)
         policies = sorted([(p.order, migrate_healthcheck, p) for p in healthchecks(result.families)]
                           + [(p.order, mcb.migrate_one, p) for p in mcb.circuit_breakers(result.families)],
                           key=lambda item: item[0])
@@ -268,16 +313,18 @@ and every metric.""")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Least severe level logged (debug adds one line per ACK).")
 @endpoints_option
+@limits_options
 def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, protocol: str | None,
           strict: bool, xds_tls_cert: str | None, xds_tls_key: str | None, xds_client_ca: str | None,
           admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, log_format: str,
-          log_level: str, endpoints: str) -> None:
+          log_level: str, endpoints: str, limits: Limits) -> None:
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
     Both listeners bind first and print "xds listening on ADDR" and "admin listening on ADDR" to stdout; then
     the inputs are rendered (/ready answers 503 and xDS streams wait until then; invalid inputs: every error,
-    exit 1). Logs go to stderr. Policy files are watched (polled every 0.5 s) and re-rendered on change; invalid
-    new inputs are logged and the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT
+    exit 1). Logs go to stderr. Policy files are watched (inotify: completed writes, 50 ms debounce, at most 1 s;
+    polling every 0.5 s where inotify is unavailable) and re-rendered on change; invalid new inputs are logged and
+    the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT
     stop it.
     """
     # grpc core logs failed TLS handshakes and other connection events to stderr in its own format, which would
@@ -294,7 +341,7 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
         raise click.UsageError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key")
     tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
-                         admin_token_file, log_format, log_level, endpoints)
+                         admin_token_file, log_format, log_level, endpoints, limits)
     _guard(lambda: sys.exit(run_server(config)))
 
 
@@ -309,8 +356,9 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
+@limits_options
 def inspect(paths: tuple[str, ...], store: str | None, proxy: str, cluster: str | None, fmt: str,
-            protocol: str | None) -> None:
+            protocol: str | None, limits: Limits) -> None:
     """Explain why a proxy gets the health checks it gets.
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
@@ -321,7 +369,7 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str, cluster: str 
     from kumahc import inspect as explain
 
     def go() -> None:
-        result = _pipeline(paths, protocol, False, store)
+        result = _pipeline(paths, protocol, False, store, limits)
         try:
             found = explain.explain(result, proxy, cluster)
         except (NoProxyMatch, explain.NoCluster) as exc:

@@ -29,6 +29,34 @@ def one_line(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 
+MAX_VALUE = 120  # characters of one quoted value (or one unbroken word) kept in a message
+MAX_LINE = 2000  # characters of one whole line, the last guard
+REPEATS = 10  # lines of one kind of warning (or note) printed per file before the summary line
+
+_QUOTED = re.compile(r'"[^"]{' + str(MAX_VALUE + 1) + ',}"')
+_WORD = re.compile(r'[^\s"]{' + str(MAX_VALUE + 1) + ',}')
+
+
+def bounded(text: str) -> str:
+    """``text`` with every quoted value and every unbroken word longer than :data:`MAX_VALUE` characters cut
+    (``"abc…" (10,000,000 characters)``), and the whole cut to :data:`MAX_LINE`: a message stays readable and
+    its size independent of the input's."""
+    if len(text) <= MAX_VALUE:
+        return text
+    text = _QUOTED.sub(lambda m: f'"{m.group()[1:MAX_VALUE + 1]}…" ({len(m.group()) - 2:,} characters)', text)
+    text = _WORD.sub(lambda m: f"{m.group()[:MAX_VALUE]}…", text)
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE] + "…"
+
+
+_NUMBERS = re.compile(r"\d+")
+_QUOTES = re.compile(r'"[^"]*"')
+
+
+def _kind(message: str) -> str:
+    """What makes two messages "of one kind": the same words once quoted values and numbers are set aside."""
+    return _NUMBERS.sub("#", _QUOTES.sub('""', message))
+
+
 _PREFIX = {Severity.INFO: "info: ", Severity.WARNING: "warning: ", Severity.ERROR: ""}
 
 # Sections of stderr in print order (spec 01 §2): preview note, file-located lines, destination lines, proxy lines,
@@ -70,14 +98,14 @@ class Diagnostic:
         if kind == "file":
             _, loc, line, path = self.scope
             head = (f"{loc.file}: " if line is None else f"{loc.file}:{line}: ") + (
-                f"{loc.subject}: " if loc.subject else "") + (f"{path}: " if path else "")
+                f"{bounded(loc.subject)}: " if loc.subject else "") + (f"{bounded(path)}: " if path else "")
         elif kind == "destination":
-            head = f"destination {self.scope[1]}/{self.scope[2]}: "
+            head = f"destination {bounded(self.scope[1])}/{bounded(self.scope[2])}: "
         elif kind == "proxy":
-            head = f"proxy {self.scope[1]}/{self.scope[2]} cluster {self.scope[3]}: "
+            head = f"proxy {bounded(self.scope[1])}/{bounded(self.scope[2])} cluster {bounded(self.scope[3])}: "
         else:
             head = ""
-        return one_line(f"{_PREFIX[sev]}{head}{self.message}")
+        return one_line(f"{_PREFIX[sev]}{head}{bounded(self.message)}")
 
     def effective(self, strict: bool) -> Severity:
         """``--strict`` turns every warning into an error; notes stay notes (01 §3, 07 §2)."""
@@ -132,13 +160,44 @@ class Report:
 
     def lines(self, strict: bool = False) -> list[str]:
         """stderr lines in spec order (01 §2): preview note, file-located warnings and notes, destination lines,
-        proxy lines, then errors (sorted the same way); identical lines once. No summary line (07 §1)."""
+        proxy lines, then errors (sorted the same way); identical lines once. No summary line (07 §1).
+
+        Warnings and notes of one kind (:func:`_kind`) located in one file are printed :data:`REPEATS` times;
+        the rest are counted in one line after the last printed, ``warning: FILE:LINE: … and 9,990 more like
+        this`` (LINE: the first one left out), so output grows with the kinds of problems, not the input's size.
+        Errors are all printed: ``found N errors`` counts them."""
         ordered = sorted(self.items, key=Diagnostic.sort_key)
         non_errors = [d for d in ordered if d.effective(strict) != Severity.ERROR]
         errors = [d for d in ordered if d.effective(strict) == Severity.ERROR]
         out: list[str] = []
         seen: set[str] = set()
-        for d in (*non_errors, *errors):
+        printed: dict[tuple, int] = {}  # (severity, file, kind) → lines printed
+        left_out: dict[tuple, list] = {}  # same key → [index in out of the summary, first left out, count]
+        for d in non_errors:
+            key = None
+            if d.scope[0] == "file":
+                key = (d.effective(strict), d.scope[1].file, _kind(d.message))
+                if printed.get(key, 0) >= REPEATS:
+                    t = d.text(strict)
+                    if t not in seen:
+                        seen.add(t)
+                        entry = left_out.get(key)
+                        if entry is None:
+                            left_out[key] = [len(out), d, 1]
+                            out.append("")  # filled below
+                        else:
+                            entry[2] += 1
+                    continue
+            t = d.text(strict)
+            if t not in seen:
+                seen.add(t)
+                out.append(t)
+                if key is not None:
+                    printed[key] = printed.get(key, 0) + 1
+        for at, first, count in left_out.values():
+            sev, (_, loc, line, _path) = first.effective(strict), first.scope
+            out[at] = f"{_PREFIX[sev]}{one_line(loc.file)}:{line}: … and {count:,} more like this"
+        for d in errors:
             t = d.text(strict)
             if t not in seen:
                 seen.add(t)

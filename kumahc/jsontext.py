@@ -26,9 +26,20 @@ def dumps_indent2(value: Any) -> str:
         data = orjson.dumps(value, option=orjson.OPT_INDENT_2)
     except TypeError:  # e.g. an int beyond 64 bits: the standard library knows what to do
         return json.dumps(value, indent=2, ensure_ascii=False)
-    if _SUSPECT.search(data) and not _same_numbers(_STRING.sub(b'""', data)):
+    if not _exact(value) and _SUSPECT.search(data) and not _same_numbers(_STRING.sub(b'""', data)):
         return json.dumps(value, indent=2, ensure_ascii=False)
     return data.decode("utf-8")
+
+
+def _exact(value: Any) -> bool:
+    """No float and no None anywhere in ``value``: orjson's bytes are then the standard library's, and the text
+    need not be scanned (an IP address looks like a float to the scan)."""
+    t = type(value)
+    if t is dict:
+        return all(_exact(v) for v in value.values())
+    if t is list:
+        return all(_exact(v) for v in value)
+    return t is str or t is int or t is bool
 
 
 def _same_numbers(outside_strings: bytes) -> bool:

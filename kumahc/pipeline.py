@@ -12,7 +12,7 @@ from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 
-from kumahc import gcpause
+from kumahc import gcpause, memo
 from kumahc.circuitbreaker.family import Family as CircuitBreakerFamily
 from kumahc.combine import Combined, combine
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
@@ -24,6 +24,7 @@ from kumahc.mesh import view as mesh_view
 from kumahc.meshcircuitbreaker.family import Family as MeshCircuitBreakerFamily
 from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
+from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
 
@@ -36,11 +37,13 @@ FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, H
 class Options:
     """``protocol``: ``--protocol`` (01 §6.3); ``strict``: ``--strict`` (warnings are errors);
     ``keep_documents``: keep typed Dataplanes' documents (``Resource.body``) for the caller; by default they are
-    released once typed, which halves the memory of a large mesh (their lines stay available for messages)."""
+    released once typed, which halves the memory of a large mesh (their lines stay available for messages);
+    ``limits``: reading bounds (``--max-file-size``, ``--max-documents``)."""
 
     protocol: str | None = None
     strict: bool = False
     keep_documents: bool = False
+    limits: Limits = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,7 @@ class RunCache:
     view_diagnostics: tuple[Diagnostic, ...] = ()
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = field(default_factory=dict)
     clusters: dict[tuple, tuple[ClusterResult, list[str]]] = field(default_factory=dict)
+    last: tuple[Options, Result] | None = None  # a no-op reload (nothing read) returns this result as it is
 
 
 def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
@@ -155,7 +159,13 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
     if callable(paths):
         loaded = paths(report)
     else:
-        loaded = load(paths, report, cache.files if cache is not None else None)
+        loaded = load(paths, report, cache.files if cache is not None else None, options.limits)
+        if cache is not None:
+            if cache.files.unchanged and cache.last is not None and cache.last[0] == options:
+                return cache.last[1]  # same files, same contents, same options: the same result
+    if cache is not None:
+        cache.last = None
+    memo.next_run()
     by_kind: dict[str, list] = {}
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))
@@ -224,4 +234,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
         f.mesh_warnings(view, report)
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
-    return Result(loaded, view, tuple(families), clusters, report)
+    result = Result(loaded, view, tuple(families), clusters, report)
+    if cache is not None:
+        cache.last = (options, result)
+    return result

@@ -3,9 +3,12 @@ byte-stable, and atomic writing of ``-o FILE``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -121,6 +124,43 @@ def document(result: Result, proxy: str | None = None, cache: dict[int, dict[str
     return {"proxies": proxies}
 
 
+def json_chunks(result: Result, proxy: str | None = None) -> Iterator[str]:
+    """The JSON document of :func:`document` (``to_json(document(result, proxy))``, byte for byte) as pieces of
+    text, assembled from each distinct cluster's own JSON text: a cluster shared by many proxies is converted and
+    encoded once, and the whole document is never held in memory. Raises :class:`NoProxyMatch` at once (before
+    any piece) when ``proxy`` matches nothing."""
+    proxies = [p for p in result.view.proxies if proxy is None or matches_proxy(p.mesh, p.name, proxy)]
+    if proxy is not None and not proxies:
+        raise NoProxyMatch(f'no proxy matches "{proxy}"')
+    return _chunks(result, proxies)
+
+
+_CLUSTER_INDENT = " " * 8  # {"proxies": [{"clusters": [ <here> ]}]}
+
+
+def _chunks(result: Result, proxies: list) -> Iterator[str]:
+    if not proxies:
+        yield '{\n  "proxies": []\n}\n'
+        return
+    convert = ClusterJson()
+    texts: dict[int, str] = {}  # id of a ClusterResult (alive in ``result``) → its indented JSON text
+    yield '{\n  "proxies": [\n'
+    last = len(proxies) - 1
+    for i, p in enumerate(proxies):
+        parts = []
+        for cr in result.clusters[(p.mesh, p.name)]:
+            text = texts.get(id(cr))
+            if text is None:
+                text = texts[id(cr)] = _CLUSTER_INDENT + dumps_indent2(convert(cr.cluster)).replace(
+                    "\n", "\n" + _CLUSTER_INDENT)
+            parts.append(text)
+        clusters = "[\n" + ",\n".join(parts) + "\n      ]" if parts else "[]"
+        yield (f'    {{\n      "mesh": {json.dumps(p.mesh, ensure_ascii=False)},\n'
+               f'      "name": {json.dumps(p.name, ensure_ascii=False)},\n'
+               f'      "clusters": {clusters}\n    }}' + (",\n" if i < last else "\n"))
+    yield "  ]\n}\n"
+
+
 def to_json(doc: dict[str, Any]) -> str:
     """05 §2 bytes: ``json.dumps(indent=2, ensure_ascii=False)`` plus a newline (written by the faster
     :func:`kumahc.jsontext.dumps_indent2`, byte-identical)."""
@@ -134,18 +174,58 @@ def to_yaml(doc: dict[str, Any]) -> str:
     return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000000)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers never see a
-    half-written file, and on failure nothing is left behind. Raises OSError."""
-    directory = os.path.dirname(os.path.abspath(path))
+def write_atomic(path: str, text: str | Iterable[str]) -> None:
+    """Write ``text`` (a string, or pieces of one) to ``path`` (``-o FILE``), never leaving it half-written and
+    never replacing what is not a regular file:
+
+    * a FIFO, a character device or anything else that is not a regular file (``/dev/null``, ``/dev/stdout``) is
+      opened and written in place, as a shell redirection would;
+    * a regular file (or the regular file a symbolic link points to) is replaced atomically: a temporary file
+      beside it is written, given the old file's mode (and, when allowed, owner), and renamed over it; on any
+      failure nothing is left behind and the old file is unchanged;
+    * a new file gets the mode the umask gives (``0666 & ~umask``), as a shell redirection would.
+
+    Raises OSError."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    pieces = [text] if isinstance(text, str) else text
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(pieces)
+        return
+    target = os.path.realpath(path)  # replace the file a link points to, not the link
+    directory = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kumahc-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+            if st is not None:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):  # only root may give a file away; the mode is kept anyway
+                        os.fchown(fd, st.st_uid, st.st_gid)
+            else:
+                os.fchmod(fd, 0o666 & ~_umask())
+            fh.writelines(pieces)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (``/proc/self/status``) where Linux tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no /proc: read it by setting it, then put it back
+    os.umask(mask)
+    return mask

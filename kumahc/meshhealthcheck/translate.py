@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from envoy.config.core.v3 import health_check_pb2
 from envoy.type.v3 import http_pb2
 
 from kumahc.envoy import healthcheck as hcb
+from kumahc.memo import run_memo
 from kumahc.payload import decode_payload
 
 HTTP_PROTOCOLS = ("http", "http2")
@@ -56,7 +56,7 @@ def health_check(conf: Mapping[str, Any], protocol: str, source_tags: str,
     return _health_check(conf_key or json.dumps(conf, sort_keys=True), protocol, source_tags)
 
 
-@lru_cache(maxsize=65536)
+@run_memo  # kept while the inputs use it (kumahc.memo)
 def _health_check(conf_json: str, protocol: str, source_tags: str) -> health_check_pb2.HealthCheck | None:
     conf = json.loads(conf_json)
     checker, _ = select_checker(conf, protocol)

@@ -7,6 +7,7 @@ documents with problems are left out of the result.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from kumahc.resources.model import (
     Source,
 )
 from kumahc.resources.schema import structural_problems
-from kumahc.resources.yamldoc import RawDocument, YamlSyntaxError, parse
+from kumahc.resources.yamldoc import RawDocument, TooManyDocuments, YamlSyntaxError, parse
 
 _KNOWN_GROUPS = ("kuma.io/", "configuration.konghq.com/")
 SKIPPED = "kumahc reads " + ", ".join(KINDS)
@@ -44,12 +45,14 @@ class Loaded:
 
 @dataclass(frozen=True, slots=True)
 class _FileResult:
-    """What one file gave: its resources, how many documents were of a kumahc kind, and its diagnostics."""
+    """What one file gave: its resources, how many documents were of a kumahc kind, its diagnostics, and how
+    many documents it holds (for the run's document limit)."""
 
     stamp: tuple
     resources: tuple[Resource, ...]
     counted: int
     diagnostics: tuple[Diagnostic, ...]
+    documents: int = 0
 
 
 class FileCache:
@@ -59,37 +62,62 @@ class FileCache:
 
     def __init__(self) -> None:
         self._files: dict[str, _FileResult] = {}
+        self.unchanged = False  # the last load read no file: the same files, in the same order, all unchanged
+        # ``serve`` sets this to its watcher's test of "open for writing": such a file is not read; what was read
+        # from it before is used (a new file is left out until its writer closes it).
+        self.held: Callable[[str], bool] | None = None
 
     def get(self, path: str, stamp: tuple) -> _FileResult | None:
         found = self._files.get(path)
         return found if found is not None and found.stamp == stamp else None
 
+    def previous(self, path: str, name: str, index: int) -> _FileResult | None:
+        """What was read from ``path`` (named ``name``) before, whatever its stamp now. Its messages keep the
+        position in input order the file had then (``index`` is where it is now)."""
+        found = self._files.get(path)
+        return found if found is not None and found.stamp[0] == name else None
+
     def keep(self, results: dict[str, _FileResult]) -> None:
         self._files = results
 
 
-def load(paths: list[str], report: Report, cache: FileCache | None = None, stdin: str | None = None) -> Loaded:
+def load(paths: list[str], report: Report, cache: FileCache | None = None,
+         limits: files.Limits = files.DEFAULT_LIMITS, stdin: str | None = None) -> Loaded:
     """Read ``paths`` (01 §1) and return the resources that passed the load and structural checks. Problems are
-    added to ``report``. With ``cache``, unchanged files are taken from it (:class:`FileCache`). Raises
-    :class:`FatalInputError` (``no input files found``) when the paths hold no file to read and nothing else went
-    wrong. ``stdin``: see :func:`files.discover`."""
+    added to ``report``. With ``cache``, unchanged files are taken from it (:class:`FileCache`). ``limits``
+    bound each file's size and the documents of the whole run; past the document limit the remaining files are
+    not read (one error names the file and line where it was reached). Raises :class:`FatalInputError`
+    (``no input files found``) when the paths hold no file to read and nothing else went wrong. ``stdin``: see
+    :func:`files.discover`."""
     inputs = files.discover(paths, report, stdin)
     if not inputs and not report.has_errors():
         raise FatalInputError("no input files found")
     resources: list[Resource] = []
     counted = 0
+    budget = limits.max_documents
     seen: dict[str, _FileResult] = {}
+    unchanged = cache is not None and not report.items and len(inputs) == len(cache._files)
     for index, f in enumerate(inputs):
+        if budget < 0:
+            break
         stamp = _stamp(f, index)
         result = cache.get(f.path, stamp) if cache is not None and stamp is not None else None
-        if result is None:
-            result = _read(f, index, stamp)
+        if result is None and cache is not None and cache.held is not None and cache.held(f.path):
+            result = cache.previous(f.path, f.name, index)
+            if result is None:
+                continue  # a new file still being written: not an input yet
+            stamp = result.stamp
+        if result is None or result.documents > budget:
+            unchanged = False
+            result = _read(f, index, stamp, limits.max_file_bytes, budget, limits.max_documents)
+        budget -= result.documents
         if stamp is not None:
             seen[f.path] = result
         report.extend(result.diagnostics)
         resources.extend(result.resources)
         counted += result.counted
     if cache is not None:
+        cache.unchanged = unchanged and budget >= 0
         cache.keep(seen)
     return Loaded(tuple(inputs), tuple(drop_duplicates(resources, report)), counted)
 
@@ -102,13 +130,15 @@ def _stamp(f: files.InputFile, index: int) -> tuple | None:
     return (f.name, index, st.st_size, st.st_mtime_ns)
 
 
-def _read(f: files.InputFile, index: int, stamp: tuple | None) -> _FileResult:
-    """Read, parse, recognise and structurally check one file."""
+def _read(f: files.InputFile, index: int, stamp: tuple | None, max_bytes: int = files.MAX_FILE_BYTES,
+          budget: int = files.MAX_DOCUMENTS, max_documents: int = files.MAX_DOCUMENTS) -> _FileResult:
+    """Read, parse, recognise and structurally check one file. ``budget``: documents the run may still read;
+    a file that holds more gives ``documents = budget + 1`` (the run stops there)."""
     report = Report()
     resources: list[Resource] = []
     counted = 0
     try:
-        text = files.read_text(f)
+        text = files.read_text(f, max_bytes)
     except UnicodeDecodeError as exc:
         report.plain_error(f"{f.name}:{_byte_line(f, exc.start)}: invalid YAML: not UTF-8 "
                            f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})")
@@ -116,18 +146,25 @@ def _read(f: files.InputFile, index: int, stamp: tuple | None) -> _FileResult:
     except OSError as exc:
         report.plain_error(f"{f.name}: cannot read: {exc.strerror or exc}")
         return _FileResult(stamp, (), 0, tuple(report.items))
+    read = None
     try:
-        documents = parse(text)
+        documents = parse(text, max_documents=budget)
     except YamlSyntaxError as exc:
         documents = exc.documents
         # No subject: the document's kind and name may be unreadable (01 §1).
         report.error(Location(f.name, index, 0, ""), exc.line, None, f"invalid YAML: {exc.problem}")
+    except TooManyDocuments as exc:
+        documents, read = exc.documents, budget + 1
+        report.error(Location(f.name, index, 0, ""), exc.line, None,
+                     f"more than {max_documents:,} documents in the inputs (raise the limit with --max-documents)")
+    del text
     for doc in documents:
         res, is_kumahc = _resource(f, index, doc, report)
         counted += is_kumahc
         if res is not None:
             resources.append(res)
-    return _FileResult(stamp, tuple(resources), counted, tuple(report.items))
+    return _FileResult(stamp, tuple(resources), counted, tuple(report.items),
+                       len(documents) if read is None else read)
 
 
 def _byte_line(f: files.InputFile, offset: int) -> int:

@@ -18,6 +18,11 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 
 from kumahc.durations import DurationError, parse_duration
 
+try:  # the compiled validator: the gate for documents without problems
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - jsonschema-rs is a dependency; the gate only saves time
+    jsonschema_rs = None
+
 
 def _schema_dir() -> Path:
     # Wheel: shipped as kumahc/schemas; source tree / editable install: the top-level schemas/ folder.
@@ -106,21 +111,88 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-@cache
-def _validator(kind: str, fmt: str) -> Any:
-    """The validator of one format of ``kind``: the schema's ``$defs/universal`` or ``$defs/kubernetes`` branch
-    (the top-level ``if`` picks the same one), local references inlined."""
+def _branch(kind: str, fmt: str) -> dict[str, Any]:
+    """The schema's ``$defs/universal`` or ``$defs/kubernetes`` branch of ``kind`` (the top-level ``if`` picks the
+    same one), local references inlined."""
     schema = json.loads((_schema_dir() / SCHEMA_FILES[kind]).read_text(encoding="utf-8"))
     _Validator.check_schema(schema)
     branch = _inline(schema["$defs"][fmt], schema["$defs"])
     branch["$schema"] = schema["$schema"]
-    return _Validator(branch, format_checker=_formats)
+    return branch
+
+
+@cache  # one entry per (kind, format): 14 at most
+def _validator(kind: str, fmt: str) -> Any:
+    """The jsonschema validator of one format of ``kind`` (:func:`_branch`)."""
+    return _Validator(_branch(kind, fmt), format_checker=_formats)
+
+
+def _strings_only(node: Any) -> Any:
+    """``node`` where every ``format`` without a ``type`` also requires a string: the compiled validator applies
+    formats to strings only, while kumahc's checkers reject every other value."""
+    if isinstance(node, dict):
+        out = {k: _strings_only(v) for k, v in node.items()}
+        if "format" in out and "type" not in out:
+            out["type"] = "string"
+        return out
+    if isinstance(node, list):
+        return [_strings_only(v) for v in node]
+    return node
+
+
+def _as_predicate(check: Any) -> Any:
+    def predicate(value: str) -> bool:
+        try:
+            return bool(check(value))
+        except FormatProblem:
+            return False
+
+    return predicate
+
+
+@cache  # one entry per (kind, format): 14 at most
+def _gate(kind: str, fmt: str) -> Any:
+    """The compiled (jsonschema-rs) validator of one format of ``kind``, with kumahc's format checkers; None when
+    jsonschema-rs is not installed."""
+    if jsonschema_rs is None:
+        return None
+    formats = {name: _as_predicate(func) for name, (func, _raises) in _formats.checkers.items()}
+    return jsonschema_rs.Draft202012Validator(_strings_only(_branch(kind, fmt)), formats=formats,
+                                             validate_formats=True)
+
+
+_I64 = 1 << 63
+
+
+def _plain(value: Any) -> bool:
+    """Only strings, booleans, nulls, 64-bit integers, mappings and lists: the values both validators read alike.
+    A float (``3.0`` is an integer to JSON Schema but not to kumahc) or a larger integer takes the slow path."""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return True
+    if t is dict:
+        return all(_plain(v) for v in value.values())
+    if t is list:
+        return all(_plain(v) for v in value)
+    return t is int and -_I64 <= value < _I64
 
 
 def structural_problems(kind: str, document: dict, fmt: str) -> list[tuple[tuple, str]]:
     """Every structural problem of ``document`` (a mapping of kind ``kind`` in format ``fmt``: ``universal`` or
     ``kubernetes``) as ``(field path, message)``; the field path is a tuple of keys and list indexes from the
-    document root. Empty list = structurally valid."""
+    document root. Empty list = structurally valid.
+
+    The compiled validator is the gate: a document it accepts (and that holds only :func:`_plain` values) has no
+    problem; only a rejected one goes through jsonschema for the messages. It never accepts what jsonschema
+    rejects (a differential property test checks this)."""
+    gate = _gate(kind, fmt)
+    if gate is not None and _plain(document) and gate.is_valid(document):
+        return []
+    return worded_problems(kind, document, fmt)
+
+
+def worded_problems(kind: str, document: dict, fmt: str) -> list[tuple[tuple, str]]:
+    """:func:`structural_problems` without the gate: jsonschema's findings in kumahc's words."""
     out: list[tuple[tuple, str]] = []
     for err in _validator(kind, fmt).iter_errors(document):
         out.extend(_word(err))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
+
+from kumahc.memo import run_memo
 
 SERVICE = "kuma.io/service"
 PROTOCOL = "kuma.io/protocol"
@@ -31,7 +32,7 @@ def tag_problems(tags: Mapping[str, str], require_service: bool) -> list[tuple[s
     return out
 
 
-@lru_cache(maxsize=65536)
+@run_memo  # kept while the inputs use it (kumahc.memo)
 def _pair_problems(key: str, value: str) -> tuple[str, ...]:
     # A mesh repeats the same few tag pairs on thousands of inbounds and outbounds: check each pair once.
     out = []

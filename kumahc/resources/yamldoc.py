@@ -9,11 +9,18 @@ input ends in an error line, never in a hang or a traceback.
 
 from __future__ import annotations
 
+import re
 import sys
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+try:  # the native parser of the fast path
+    import yaml_rs
+except ImportError:  # pragma: no cover - yaml-rs is a dependency; the fast path only saves time
+    yaml_rs = None
 
 MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
 MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
@@ -134,10 +141,21 @@ class RawDocument:
     Dataplanes are rarely named in a message, and their marks would cost as much memory as their values."""
 
     value: Any
-    mark: Mark
+    root: Mark | None  # None: read by the native parser, which gives no lines; ``lazy`` finds them
     number: int
     problems: list[Problem]
     lazy: _LazyMarks | None = None
+
+    @property
+    def mark(self) -> Mark:
+        """The root's mark (computed from ``lazy`` on first use after a native parse)."""
+        if self.root is None:
+            self._resolve()
+        return self.root  # type: ignore[return-value]
+
+    def _resolve(self) -> None:
+        self.root = self.lazy.mark(self.number) if self.lazy is not None else Mark(1)
+        self.lazy = None
 
     def release(self) -> None:
         """Forget the value (the caller has typed it and will not read it again); lines stay available."""
@@ -145,8 +163,8 @@ class RawDocument:
 
     def line(self, path: tuple) -> int:
         """Line of the deepest node of ``path`` present in the document."""
-        if path and self.lazy is not None:
-            self.mark, self.lazy = self.lazy.mark(self.number), None
+        if (path or self.root is None) and self.lazy is not None:
+            self._resolve()
         mark = self.mark
         for step in path:
             child = _child(mark.children, step)
@@ -165,21 +183,29 @@ def _child(children: dict[str, Mark] | list[Mark] | None, step: object) -> Mark 
 
 
 class _LazyMarks:
-    """The full marks of one file's documents, computed on first use by parsing the same text again."""
+    """The full marks of one file's documents, computed on first use by parsing the same text again. The text is
+    kept compressed meanwhile (YAML compresses about tenfold; most files are never asked for a line)."""
 
     def __init__(self, text: str):
-        self.text = text
+        self._packed = zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
         self._marks: list[Mark] | None = None
+        self.native = False  # the documents came from the native parser: libyaml's composer may place them
 
     def mark(self, number: int) -> Mark:
         if self._marks is None:
-            try:
-                documents = parse(self.text, marks=True)
-            except YamlSyntaxError as exc:
-                documents = exc.documents
-            self._marks = [d.mark for d in documents]
-            self.text = ""
-        return self._marks[number - 1]
+            text = zlib.decompress(self._packed).decode("utf-8", "surrogatepass")
+            if self.native:
+                self._marks = _composed_marks(text)
+            else:
+                try:
+                    documents = parse(text, marks=True)
+                except YamlSyntaxError as exc:
+                    documents = exc.documents
+                self._marks = [d.mark for d in documents]
+            self._packed = b""
+        # The native parser and this one read the same documents (a differential test checks it); should they
+        # ever differ, a message names line 1 rather than fail.
+        return self._marks[number - 1] if number <= len(self._marks) else Mark(1)
 
 
 class YamlSyntaxError(Exception):
@@ -295,24 +321,57 @@ def _line_of_position(text: str, position: int) -> int:
     return text.count("\n", 0, max(position, 0)) + 1
 
 
-def parse(text: str, marks: bool = False) -> list[RawDocument]:
+class TooManyDocuments(Exception):
+    """The file holds more documents than the run may still read; ``line`` is where the first one too many
+    starts, ``documents`` those read before it."""
+
+    def __init__(self, line: int, documents: list[RawDocument]):
+        super().__init__(line)
+        self.line = line
+        self.documents = documents
+
+
+def parse(text: str, marks: bool = False, max_documents: int | None = None) -> list[RawDocument]:
     """Split ``text`` into expanded documents (01 §1): empty/null ones skipped, a root sequence or a core
     ``List`` gives one document per element. ``marks``: build every line mark now; by default only the roots'
-    (and the rest on first use, :class:`RawDocument`).
+    (and the rest on first use, :class:`RawDocument`). ``max_documents`` bounds the YAML documents and expanded
+    elements read, empty ones included.
 
-    Raises :class:`YamlSyntaxError` (with the documents read before the problem) on any YAML problem."""
+    Raises :class:`YamlSyntaxError` (with the documents read before the problem) on any YAML problem, and
+    :class:`TooManyDocuments` past ``max_documents``."""
     documents: list[RawDocument] = []
     lazy = None if marks else _LazyMarks(text)
+    if not marks:
+        try:
+            fast = native(text, max_documents)
+        except TooManyDocuments as exc:
+            lazy.native = True
+            exc.documents = [RawDocument(v, None, i + 1, [], lazy) for i, v in enumerate(exc.documents)]
+            raise
+        if fast is not None:
+            lazy.native = True
+            return [RawDocument(v, None, i + 1, [], lazy) for i, v in enumerate(fast)]
     loader = _Loader(text)
+    budget = max_documents
     try:
         while loader.check_node():
+            if budget is not None:
+                budget -= 1
+                if budget < 0:
+                    raise TooManyDocuments(loader.peek_event().start_mark.line + 1, documents)
             node = loader.get_node()
             if node is None:
                 continue
             builder = _Builder(loader, marks)
             value, children, _ = builder.build(node, (), 0)
             root = Mark(node.start_mark.line + 1, children if marks else _roots(node))
+            first = True
             for v, m, problems in _expand(value, root, builder.problems):
+                if budget is not None and not first:
+                    budget -= 1
+                    if budget < 0:
+                        raise TooManyDocuments(m.line, documents)
+                first = False
                 documents.append(RawDocument(v, m, len(documents) + 1, problems, lazy))
     except _TooLarge as exc:
         raise YamlSyntaxError(exc.line, exc.problem, documents) from None
@@ -406,3 +465,176 @@ def _expand(value: Any, mark: Mark, problems: list[Problem]):
 def _reroot(problems: list[Problem], prefix: tuple) -> list[Problem]:
     n = len(prefix)
     return [Problem(p.path[n:], p.line, p.message) for p in problems if p.path[:n] == prefix]
+
+
+# -- the native fast path -----------------------------------------------------------------------------------------
+#
+# yaml-rs parses YAML 1.2 in Rust, about 15 times faster than the path above. It is used only where it cannot
+# differ from it: text without anchors, aliases, tags, merge keys, directives, escapes, tabs, block scalars,
+# complex keys or numbers with a leading zero, and without characters PyYAML refuses; then every value is
+# checked: a string that YAML 1.1 would have resolved to another type (``yes``, ``on``, ``1:30``, ``1e3``, ``~``),
+# any float, a non-string key, a huge integer or a nesting deeper than kumahc's limit sends the file to the path
+# above, as does any error (duplicate keys included). Everything else gives the same values (a differential
+# property test checks it); lines are found by the path above when a message needs one.
+
+_NOT_NATIVE = re.compile(r"[&*!%<>|?@`\t\\]|(?<![\w.:/-])[-+]?0[0-9a-zA-Z_]")
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
+_RESOLVERS = _Loader.yaml_implicit_resolvers
+
+
+class _Fallback(Exception):
+    """The native result might differ from PyYAML's: parse with the path above."""
+
+
+def native(text: str, max_documents: int | None = None) -> list[Any] | None:
+    """The non-null documents of ``text`` (expanded as :func:`parse` expands them) read by the native parser, or
+    None when the file must take the path above (see the comment above). Raises :class:`TooManyDocuments` (its
+    ``documents`` the values of those before) past ``max_documents`` YAML documents."""
+    if yaml_rs is None or _NOT_NATIVE.search(text) or _NON_PRINTABLE.search(text):
+        return None
+    try:
+        loaded = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - any problem is worded by the path above
+        return None
+    # One document comes back as its value, several as a list of them: a list whose items are lists cannot be
+    # told apart, so it goes the other way.
+    several = isinstance(loaded, list)
+    roots = loaded if several else [loaded]
+    if several and any(isinstance(r, list) or _is_list_kind(r) for r in roots):
+        return None
+    overflow = None
+    if max_documents is not None and len(roots) > max_documents:
+        overflow = _document_start(text, max_documents + 1)
+        if overflow is None:  # one root sequence, not many documents: the path above places the line
+            return None
+        roots = roots[:max_documents]
+    try:
+        values = [_checked(r, 0) for r in roots]
+    except _Fallback:
+        return None
+    if overflow is not None:
+        kept = [v for v in values if v is not None]
+        if any(isinstance(v, list) or _is_list_kind(v) for v in kept):
+            return None  # expanded documents: the path above counts them
+        raise TooManyDocuments(overflow, kept)
+    out: list[Any] = []
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out.extend(v for v in value if v is not None)
+        elif _is_list_kind(value):
+            out.extend(v for v in value["items"] if v is not None)
+        else:
+            out.append(value)
+    if max_documents is not None and len(out) > max_documents:
+        return None
+    return out
+
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def _composed_marks(text: str) -> list[Mark]:
+    """The marks of every expanded document of ``text``, for a text the native parser read (no anchors, aliases,
+    merge keys or duplicate keys; nesting within :data:`MAX_DEPTH`): libyaml composes the nodes, which is about ten
+    times faster than the bounded Python composer and builder above, and gives the same lines."""
+    out: list[Mark] = []
+    for node in yaml.compose_all(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
+        if node is None or _is_null(node):
+            continue
+        items = node.value if isinstance(node, yaml.SequenceNode) else _list_items(node)
+        if items is None:
+            out.append(Mark(node.start_mark.line + 1, _node_children(node)))
+        else:
+            out.extend(Mark(item.start_mark.line + 1, _node_children(item)) for item in items if not _is_null(item))
+    return out
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
+
+
+def _list_items(node: yaml.Node) -> list[yaml.Node] | None:
+    """The items of a core ``List`` document (as :func:`_expand` expands it), else None."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    fields = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    api, kind, items = fields.get("apiVersion"), fields.get("kind"), fields.get("items")
+    if (isinstance(api, yaml.ScalarNode) and api.value == "v1" and isinstance(kind, yaml.ScalarNode)
+            and kind.value == "List" and isinstance(items, yaml.SequenceNode)):
+        return items.value
+    return None
+
+
+def _node_children(node: yaml.Node) -> dict[str, Mark] | list[Mark] | None:
+    if isinstance(node, yaml.MappingNode):
+        return {k.value: Mark(k.start_mark.line + 1, _node_children(v)) for k, v in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [Mark(item.start_mark.line + 1, _node_children(item)) for item in node.value]
+    return None
+
+
+def _document_start(text: str, number: int) -> int | None:
+    """Line where YAML document ``number`` (1-based) of ``text`` starts, from libyaml's events (no composing:
+    about a tenth of the time the path above takes to reach it); None when the text has fewer documents."""
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    seen = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                seen += 1
+                if seen == number:
+                    return event.start_mark.line + 1
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
+def _checked(value: Any, depth: int) -> Any:
+    """``value`` as the path above builds it (nulls in mappings dropped, short strings interned), or
+    :class:`_Fallback`."""
+    if depth > MAX_DEPTH:
+        raise _Fallback
+    t = type(value)
+    if t is str:
+        _plain_string(value)
+        return _intern(value)
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _Fallback
+            _plain_string(k)
+            v = _checked(v, depth + 1)
+            if v is not None:
+                out[sys.intern(k)] = v
+        return out
+    if t is list:
+        return [_checked(v, depth + 1) for v in value]
+    if t is bool or value is None:
+        return value
+    if t is int and abs(value) < 10**MAX_INT_DIGITS:
+        return value
+    raise _Fallback  # floats, dates, huge integers
+
+
+_YAML11_ONLY_BOOLEANS = frozenset("yes Yes YES no No NO on On ON off Off OFF".split())
+
+
+def _plain_string(text: str) -> None:
+    """Raise :class:`_Fallback` when the native parser may have read as a string what YAML 1.1 reads as another
+    type. Only possible where YAML 1.2 (the native parser) has no such type for the plain text: the 1.1-only
+    booleans, sexagesimal numbers, ``_`` in numbers and ``=``. Any other string a 1.1 resolver matches would have
+    been typed by the native parser too, so it was quoted, and is a string for both."""
+    for _tag, regexp in _RESOLVERS.get(text[:1], ()):
+        if regexp.match(text) and (text in _YAML11_ONLY_BOOLEANS or "_" in text or ":" in text or text == "="):
+            raise _Fallback
+
+
+def _is_list_kind(value: Any) -> bool:
+    return (isinstance(value, dict) and value.get("apiVersion") == "v1" and value.get("kind") == "List"
+            and isinstance(value.get("items"), list))

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import resource
 import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from kumahc.diagnostics import FatalInputError, InputError, Report, Severity, summary
+from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
 from kumahc.pipeline import Options, Result, RunCache, run
-from kumahc.resources import files
+from kumahc.resources.files import Limits
+from kumahc.resources.watch import Watcher
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
 from kumahc.xds.admin import AdminGuard, make_app, read_token
@@ -30,8 +30,6 @@ from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
 
 T = TypeVar("T")
 
-POLL_MS = 500
-DEBOUNCE_MS = 500
 GRACE_SECONDS = 2
 
 
@@ -60,6 +58,7 @@ class ServeConfig:
     log_format: str = "text"
     log_level: str = "info"
     endpoints: str = "static"
+    limits: Limits | None = None
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -67,9 +66,12 @@ class ServeConfig:
 Produce = Callable[[], Result]
 
 
-def file_source(paths: list[str], options: Options) -> Produce:
-    """Render the PATH arguments; the RunCache lets each reload redo only what changed."""
+def file_source(paths: list[str], options: Options, watcher: Watcher | None = None) -> Produce:
+    """Render the PATH arguments; the RunCache lets each reload redo only what changed. With ``watcher``, a file
+    still open for writing is never read half-written (the reload waits for its close)."""
     run_cache = RunCache()
+    if watcher is not None:
+        run_cache.files.held = watcher.being_written
     return lambda: run(paths, options, run_cache)
 
 
@@ -95,9 +97,10 @@ def serve(config: ServeConfig) -> int:
         return 1
     _raise_fd_limit()
     paths = list(config.paths)
-    # Fingerprint before loading: a change made while kumahc starts is then seen by the first poll.
-    seen = fingerprint(paths)
-    produce = file_source(paths, Options(protocol=config.protocol, strict=config.strict))
+    # Watch before loading: a change made while kumahc starts then brings a reload.
+    seen = Watcher(paths)
+    options = Options(protocol=config.protocol, strict=config.strict, limits=config.limits or Limits())
+    produce = file_source(paths, options, seen)
     guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
@@ -143,7 +146,7 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
 
 
 async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
-                seen: dict[str, tuple[int, int]]) -> int:
+                seen: Watcher) -> int:
     """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
     the first snapshot), then serve and reload until a signal."""
     cache = SnapshotCache()
@@ -212,7 +215,8 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     async def reload() -> None:
         await _reload(produce, config, cache, metrics)
 
-    watcher = asyncio.ensure_future(_watch(list(config.paths), reload, stop, force, seen))
+    log.info("watching the inputs (%s)", seen.mode)
+    watcher = asyncio.ensure_future(seen.run(reload, stop, force))
     await stopping
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -255,40 +259,3 @@ def _reload_failed(metrics: Metrics) -> None:
     metrics.reloads.labels("failure").inc()
     metrics.stale.set(1)
     log.error("reload failed; keeping the last good snapshot")
-
-
-def fingerprint(paths: list[str]) -> dict[str, tuple[int, int]]:
-    """(size, mtime in ns) of every input file the PATH arguments name, found as ``load`` finds them (01 §1):
-    files added, removed or changed below directories all change the result. Unreadable paths are left out (the
-    reload reports them)."""
-    out: dict[str, tuple[int, int]] = {}
-    for f in files.discover(paths, Report()):
-        try:
-            st = os.stat(f.path)
-        except OSError:
-            continue
-        out[f.path] = (st.st_size, st.st_mtime_ns)
-    return out
-
-
-async def _watch(paths: list[str], reload: Callable[[], Awaitable[None]], stop: asyncio.Event,
-                 force: asyncio.Event, seen: dict[str, tuple[int, int]]) -> None:
-    """Poll the inputs' (size, mtime) every 0.5 s and call ``reload`` 0.5 s after the last detected change
-    (06 §7); SIGHUP (``force``) reloads at once. Nanosecond mtimes: two same-size writes within a second are both
-    seen."""
-    changed_at: float | None = None
-    while not stop.is_set():
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(force.wait(), POLL_MS / 1000)
-        if force.is_set():
-            force.clear()
-            seen = await asyncio.to_thread(fingerprint, paths)
-            changed_at = None
-            await reload()
-            continue
-        now = await asyncio.to_thread(fingerprint, paths)
-        if now != seen:
-            seen, changed_at = now, time.monotonic()
-        elif changed_at is not None and time.monotonic() - changed_at >= DEBOUNCE_MS / 1000:
-            changed_at = None
-            await reload()

@@ -1,0 +1,267 @@
+"""``kumahc serve`` watching its inputs (spec 06 §7): completed writes only, 50 ms debounce, 1 s maximum wait,
+and hostile files in a served directory (FIFO, endless device) that must never block a reload or shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from kumahc_serve import atomic_write, serve
+
+from kumahc.resources import watch
+from kumahc.resources.watch import Watcher
+
+MESH = """\
+type: Dataplane
+name: web-01
+labels: {app: web}
+networking:
+  address: 10.0.0.1
+  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
+  outbound: [{tags: {kuma.io/service: backend}}]
+---
+type: Dataplane
+name: backend-01
+networking:
+  address: 10.0.0.2
+  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
+"""
+POLICY = """\
+type: MeshHealthCheck
+name: backend-http
+spec:
+  targetRef: {{kind: Dataplane, labels: {{app: web}}}}
+  to:
+  - targetRef: {{kind: MeshService, name: backend}}
+    default: {{interval: {interval}, http: {{path: /health}}}}
+"""
+RELOADED = "INFO reloaded: 2 proxies, 3 clusters"
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    d = tmp_path / "mesh"
+    d.mkdir()
+    (d / "mesh.yaml").write_text(MESH)
+    (d / "policy.yaml").write_text(POLICY.format(interval="10s"))
+    return d
+
+
+def interval(s) -> str:
+    doc = json.loads(s.get("/config_dump?proxy=web-01")[2])
+    return doc["proxies"][0]["clusters"][0]["health_checks"][0]["interval"]
+
+
+def test_watching_uses_inotify(inputs: Path) -> None:
+    assert Watcher([str(inputs)]).mode == "inotify"
+    with serve(str(inputs)) as s:
+        assert "INFO watching the inputs (inotify)" in s.wait_log("watching the inputs")
+
+
+def test_half_written_file_is_not_served_while_its_writer_keeps_it_open(inputs: Path) -> None:
+    text = POLICY.format(interval="3s")
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        mark = len(s.stderr())
+        with open(inputs / "policy.yaml", "w") as fh:  # truncates: the file is now empty, then half-written
+            fh.write(text[: len(text) // 2])
+            fh.flush()
+            time.sleep(1.5)  # longer than the debounce and the maximum wait
+            assert "reload" not in s.stderr()[mark:]  # no reload (and no error) while it is open for writing
+            assert interval(s) == "10s"
+            fh.write(text[len(text) // 2:])
+        s.wait_log(RELOADED, after=mark)
+        assert "ERROR" not in s.stderr()[mark:]
+        assert interval(s) == "3s"
+
+
+def test_write_storm_still_reloads_at_least_once_a_second(inputs: Path) -> None:
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        mark = len(s.stderr())
+        started = time.monotonic()
+        first_reload = None
+        n = 0
+        # A completed write every 20 ms (faster than the 50 ms debounce) for 3 s: only the 1 s maximum wait
+        # lets a reload through before the storm ends.
+        while time.monotonic() - started < 3:
+            n += 1
+            atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval=f"{n}s"))
+            if first_reload is None and RELOADED in s.stderr()[mark:]:
+                first_reload = time.monotonic() - started
+            time.sleep(0.02)
+        during = s.stderr()[mark:].count(RELOADED)
+        assert first_reload is not None and first_reload < 1.8, s.stderr()[mark:]
+        assert during >= 2, s.stderr()[mark:]
+        deadline = time.monotonic() + 10
+        while interval(s) != f"{n}s" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert interval(s) == f"{n}s"  # the last write is served
+
+
+def test_completed_write_reloads(inputs: Path) -> None:
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        mark = len(s.stderr())
+        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="7s"))
+        s.wait_log(RELOADED, after=mark, timeout=5)
+        assert interval(s) == "7s"
+
+
+def test_fifo_and_device_in_a_served_directory_never_block(inputs: Path) -> None:
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        mark = len(s.stderr())
+        os.mkfifo(inputs / "pipe.yaml")
+        s.wait_log("ERROR reload failed; keeping the last good snapshot", after=mark)
+        s.wait_log(f"{inputs}/pipe.yaml: cannot read: not a regular file (a FIFO)", after=mark)
+        assert interval(s) == "10s"  # the last good state is still served
+        mark = len(s.stderr())
+        os.symlink("/dev/zero", inputs / "zero.yaml")
+        s.wait_log(f"{inputs}/zero.yaml: cannot read: not a regular file (a character device)", after=mark)
+        (inputs / "pipe.yaml").unlink()
+        (inputs / "zero.yaml").unlink()
+        mark = len(s.stderr())
+        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="4s"))  # later valid edits apply
+        s.wait_log(RELOADED, after=mark)
+        assert interval(s) == "4s"
+        started = time.monotonic()
+        assert s.stop() == 0
+        assert time.monotonic() - started < 5
+
+
+def test_fifo_present_at_shutdown_does_not_delay_it(inputs: Path) -> None:
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        mark = len(s.stderr())
+        os.mkfifo(inputs / "pipe.yaml")
+        s.wait_log("ERROR reload failed", after=mark)
+        started = time.monotonic()
+        assert s.stop() == 0
+        assert time.monotonic() - started < 5
+
+
+def test_new_subdirectory_and_symlink_loop_are_seen(inputs: Path) -> None:
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        mark = len(s.stderr())
+        (inputs / "sub").mkdir()
+        atomic_write(str(inputs / "sub" / "extra.yaml"), POLICY.format(interval="9s").replace("backend-http", "x"))
+        s.wait_log("INFO reloaded", after=mark)
+        mark = len(s.stderr())
+        os.symlink("loop", inputs / "sub" / "loop")
+        log = s.wait_log(f"{inputs}/sub/loop: cannot read: Too many levels of symbolic links", after=mark)
+        assert re.search(r"ERROR reload failed; keeping the last good snapshot", log[mark:])
+
+
+@pytest.mark.parametrize("inotify", [True, False])
+def test_watcher_reloads_once_per_burst_in_both_modes(inputs: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       inotify: bool) -> None:
+    if not inotify:
+        monkeypatch.setattr(watch, "Inotify", None)  # as where inotify is unavailable
+
+    async def main() -> list[float]:
+        w = Watcher([str(inputs)], poll=0.1)
+        assert w.mode == ("inotify" if inotify else "polling")
+        stop, force = asyncio.Event(), asyncio.Event()
+        reloads: list[float] = []
+
+        async def reload() -> None:
+            reloads.append(time.monotonic())
+
+        task = asyncio.ensure_future(w.run(reload, stop, force))
+        await asyncio.sleep(0.3)
+        assert reloads == []  # nothing changed
+        for i in range(3):  # one burst
+            atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval=f"{i + 1}s"))
+            await asyncio.sleep(0.01)
+        for _ in range(100):
+            if reloads:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.4)
+        assert len(reloads) == 1
+        (inputs / "notes.txt").write_text("not an input")  # not a kumahc input: no reload
+        (inputs / ".hidden.yaml").write_text("x")
+        await asyncio.sleep(0.4)
+        assert len(reloads) == 1
+        force.set()  # SIGHUP
+        await asyncio.sleep(0.1)
+        assert len(reloads) == 2
+        stop.set()
+        await asyncio.wait_for(task, 2)
+        return reloads
+
+    asyncio.run(main())
+
+
+def test_reload_brought_by_another_file_keeps_the_last_complete_version_of_a_file_being_written(
+        inputs: Path) -> None:
+    text = POLICY.format(interval="3s")
+    other = POLICY.format(interval="8s").replace("backend-http", "other").replace("{app: web}", "{app: nobody}")
+    with serve(str(inputs)) as s:
+        s.wait_log("watching the inputs")
+        with open(inputs / "policy.yaml", "w") as fh:  # held open, half-written
+            fh.write(text[: len(text) // 2])
+            fh.flush()
+            time.sleep(0.3)
+            mark = len(s.stderr())
+            atomic_write(str(inputs / "other.yaml"), other)  # a completed write elsewhere brings a reload
+            s.wait_log(RELOADED, after=mark)
+            assert "ERROR" not in s.stderr()[mark:]  # the half-written file was not read
+            assert interval(s) == "10s"  # its last complete version is served
+            third = other.replace("name: other", "name: third")
+            with open(inputs / "new.yaml", "w") as new:  # a new file being written is not an input yet
+                new.write(third[:30])
+                new.flush()
+                mark = len(s.stderr())
+                atomic_write(str(inputs / "other.yaml"), other.replace("8s", "9s"))
+                s.wait_log(RELOADED, after=mark)
+                assert "ERROR" not in s.stderr()[mark:]
+                new.write(third[30:])
+            mark = len(s.stderr())
+            fh.write(text[len(text) // 2:])
+        s.wait_log(RELOADED, after=mark)
+        deadline = time.monotonic() + 10
+        while interval(s) != "3s" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert interval(s) == "3s"
+
+
+def test_watcher_falls_back_to_polling_when_inotify_fails(inputs: Path) -> None:
+    async def main() -> None:
+        w = Watcher([str(inputs)], poll=0.1)
+        assert w.mode == "inotify"
+        stop, force = asyncio.Event(), asyncio.Event()
+        reloads: list[float] = []
+
+        async def reload() -> None:
+            reloads.append(time.monotonic())
+
+        def broken() -> None:
+            raise OSError(28, "No space left on device")  # as inotify_add_watch past max_user_watches
+
+        w._rewatch = broken  # the next new directory makes the inotify side fail
+        task = asyncio.ensure_future(w.run(reload, stop, force))
+        await asyncio.sleep(0.2)
+        (inputs / "sub").mkdir()
+        for _ in range(100):
+            if w.mode == "polling" and reloads:
+                break
+            await asyncio.sleep(0.05)
+        assert w.mode == "polling" and len(reloads) == 1  # one reload for what may have been missed
+        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="2s"))
+        for _ in range(100):
+            if len(reloads) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(reloads) == 2  # polling sees later changes
+        stop.set()
+        await asyncio.wait_for(task, 2)
+
+    asyncio.run(main())
