@@ -33,4 +33,4 @@ def stdin_file(paths: list[str]) -> Iterator[str | None]:
 def read(paths: list[str], report: Report, stdin: str | None = None) -> Loaded:
     """Load ``paths`` as ``render`` does (every file problem goes into ``report``). Raises
     :class:`~kumahc.diagnostics.FatalInputError` when no file was found."""
-    return load(paths, report, None, stdin)
+    return load(paths, report, None, stdin=stdin)
