@@ -91,7 +91,8 @@ def main() -> None:
     clusters.
 
     \b
-    Each PATH is a YAML/JSON file or a directory (read recursively: *.yaml, *.yml, *.json).
+    Each PATH is a YAML/JSON file, a directory (read recursively: *.yaml, *.yml, *.json), or - for a document
+    stream on standard input (named <stdin> in messages).
     Exit codes: 0 ok (warnings allowed), 1 invalid input, 2 usage error.
     """
 

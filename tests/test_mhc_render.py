@@ -964,9 +964,10 @@ def test_proxy_filter(ws: Workspace) -> None:
     doc, lines = render(ws, "mesh.yaml", "p.yaml", "--proxy", "other/web-01")
     assert doc == {"proxies": [{"mesh": "other", "name": "web-01", "clusters": []}]}
     r = ws.run("render", "mesh.yaml", "p.yaml", "--proxy", "nope")
-    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "nope"'])
+    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "nope" (proxy names: db-01, web-01)'])
     r = ws.run("render", "mesh.yaml", "p.yaml", "--proxy", "default/db")
-    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "default/db"'])
+    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "default/db"; '
+                                                'did you mean "default/db-01"?'])
 
 
 def test_format_yaml(monkeypatch: pytest.MonkeyPatch) -> None:

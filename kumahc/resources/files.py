@@ -1,13 +1,18 @@
-"""Which files to read, in which order (spec 01 §1)."""
+"""Which files to read, in which order (spec 01 §1); ``-`` is standard input."""
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 from kumahc.diagnostics import Report
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+# Standard input is read once per stream: a reload (serve) or a second "-" sees the same documents.
+_stdin: dict[int, tuple[object, bytes]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +26,8 @@ class InputFile:
 def discover(paths: list[str], report: Report) -> list[InputFile]:
     """Expand PATH arguments into files in input order: explicit files whatever their extension, directories
     walked recursively for ``.yaml``/``.yml``/``.json`` files (names starting with ``.`` skipped) in byte order of
-    the relative path; a file reached twice (same real path) is kept at its first position.
+    the relative path; a file reached twice (same real path) is kept at its first position. ``-`` is standard
+    input (a YAML/JSON document stream), named ``<stdin>`` in messages.
 
     An unreadable or missing path adds ``<path>: cannot read: <reason>`` to ``report``."""
     out: list[InputFile] = []
@@ -34,7 +40,11 @@ def discover(paths: list[str], report: Report) -> list[InputFile]:
             out.append(InputFile(name, path))
 
     for arg in paths:
-        if os.path.isdir(arg):
+        if arg == STDIN:
+            if STDIN not in seen:
+                seen.add(STDIN)
+                out.append(InputFile(STDIN_NAME, STDIN))
+        elif os.path.isdir(arg):
             try:
                 found = walk_directory(arg)
             except OSError as exc:
@@ -71,7 +81,18 @@ def walk_directory(root: str) -> list[str]:
 
 def read_text(f: InputFile) -> str:
     """File contents as text: UTF-8, a BOM dropped. Raises OSError, or UnicodeDecodeError for non-UTF-8 bytes."""
-    with open(f.path, "rb") as fh:
-        data = fh.read()
+    data = read_bytes(f)
     text = data.decode("utf-8")
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_bytes(f: InputFile) -> bytes:
+    """The file's bytes; standard input is read once and kept. Raises OSError."""
+    if f.path == STDIN:
+        stream = sys.stdin
+        kept = _stdin.get(0)
+        if kept is None or kept[0] is not stream:
+            kept = _stdin[0] = (stream, stream.buffer.read())
+        return kept[1]
+    with open(f.path, "rb") as fh:
+        return fh.read()
