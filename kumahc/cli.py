@@ -100,8 +100,8 @@ def main() -> None:
 @main.command(epilog=EPILOG_RENDER)
 @paths_argument
 @click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml", "table"]), default="json", show_default=True,
+              help="Output format: Envoy JSON or YAML, or table (one line per cluster, for people).")
 @protocol_option
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
@@ -118,10 +118,15 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
     def go() -> None:
         result = _pipeline(paths, protocol, strict)
         try:
-            doc = document(result, proxy)
+            if fmt == "table":
+                from kumahc import table
+
+                text = table.text(table.rows(result, proxy))
+            else:
+                doc = document(result, proxy)
+                text = to_json(doc) if fmt == "json" else to_yaml(doc)
         except NoProxyMatch as exc:
             _fail(str(exc))
-        text = to_json(doc) if fmt == "json" else to_yaml(doc)
         _emit(text, output)
 
     _guard(go)
