@@ -228,13 +228,17 @@ Examples:
   kumahc inspect mesh/ --proxy web-01
   kumahc inspect mesh/ --proxy default/web-01 --cluster backend --format json""")
 @paths_argument
-@click.option("--proxy", metavar="NAME", required=True, help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
+@click.option("--policy", metavar="KIND/NAME",
+              help="Instead of a proxy: every proxy and cluster this policy reaches (e.g. MeshHealthCheck/web, "
+                   "KongUpstreamPolicy/shop/backend-hc).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
-def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, protocol: str | None) -> None:
-    """Explain why a proxy gets the health checks it gets.
+def inspect(paths: tuple[str, ...], proxy: str | None, cluster: str | None, policy: str | None, fmt: str,
+            protocol: str | None) -> None:
+    """Explain why a proxy gets the health checks it gets, or where a policy applies (--policy).
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
     in merge order (file:line), the merged conf with the origin of every field, the checker chosen and the
@@ -243,8 +247,22 @@ def inspect(paths: tuple[str, ...], proxy: str, cluster: str | None, fmt: str, p
     """
     from kumahc import inspect as explain
 
+    if (proxy is None) == (policy is None):
+        raise click.UsageError("give exactly one of --proxy and --policy")
+    if policy is not None and cluster is not None:
+        raise click.UsageError("--cluster goes with --proxy, not --policy")
+
     def go() -> None:
         result = _pipeline(paths, protocol, False)
+        if policy is not None:
+            from kumahc import policyview
+
+            try:
+                found_policy = policyview.view(result, policy)
+            except policyview.NoPolicy as exc:
+                _fail(str(exc))
+            sys.stdout.write(policyview.text(found_policy) if fmt == "text" else policyview.as_json(found_policy))
+            return
         try:
             found = explain.explain(result, proxy, cluster)
         except (NoProxyMatch, explain.NoCluster) as exc:
