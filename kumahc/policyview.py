@@ -112,12 +112,13 @@ def _line(result: Result, res: Resource, label: str, proxy: Any, dest: Any, grou
         if outcome.merged is None or not outcome.checker or outcome.checker == "none":
             why = _reason(outcome.rule, dest.protocol) if outcome.merged is not None else "no merged conf"
             return ClusterLine(dest.name, None, f"no health check: {why}")
-        set_by_mine = [path for path, e in outcome.merged.origins.items() if e.label in mine]
-        # An object it only opened (``http: {}``) counts as a field unless it also set something inside it.
-        fields = [".".join(path) for path in set_by_mine
-                  if not any(o[:len(path)] == path and o != path for o in set_by_mine)]
+        origins = outcome.merged.origins
+        # An object it only opened (``http: {}``) counts as a field unless some entry set something inside it.
+        fields = [".".join(path) for path, e in origins.items() if e.label in mine
+                  and not any(len(o) > len(path) and o[:len(path)] == path for o in origins)]
         if not fields:
-            return ClusterLine(dest.name, None, "every field it sets is overridden by a later MeshHealthCheck entry")
+            return ClusterLine(dest.name, None,
+                               "every field it sets is overridden by a higher-priority MeshHealthCheck entry")
         return ClusterLine(dest.name, "fields " + ", ".join(fields), None)
     won = [words for attr, words in _GROUP_WORDS
            if (g := getattr(groups, attr)) is not None and g.source == res.display_name
