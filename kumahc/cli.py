@@ -21,9 +21,10 @@ from kumahc.resources.files import walk_directory
 
 EPILOG_RENDER = """\b
 Examples:
-  kumahc render examples/meshhealthcheck/web-to-backend.yaml
-  kumahc render mesh/ --proxy web-01 --format yaml
-  kumahc render policies/ --protocol http -o clusters.json
+  kumahc render examples/meshhealthcheck/http-kuma-2.10.yaml
+  kumahc render examples/complete/mesh --proxy web-01 --format yaml
+  kumahc render examples/complete/mesh --format table
+  kumahc render examples/healthcheck/ --protocol http -o clusters.json
 
 Without any Dataplane in the inputs kumahc runs in preview mode: it synthesises one proxy per policy selector
 and one destination per referenced service, so a single policy file shows what it does."""
@@ -134,8 +135,9 @@ def render(paths: tuple[str, ...], proxy: str | None, fmt: str, protocol: str | 
 
 @main.command(epilog="""\b
 Examples:
-  kumahc validate policies/
-  kumahc validate mesh/ --strict""")
+  kumahc validate examples/complete/mesh
+  kumahc validate examples/complete/mesh --strict
+  cat examples/complete/mesh/*.yaml | kumahc validate -""")
 @paths_argument
 @protocol_option
 @strict_option
@@ -156,7 +158,7 @@ def validate(paths: tuple[str, ...], protocol: str | None, strict: bool) -> None
 @main.command(epilog="""\b
 Examples:
   kumahc migrate examples/healthcheck/seed000-tcp-connect-universal.yaml
-  kumahc migrate mesh/ -o meshhealthchecks.yaml && kumahc validate meshhealthchecks.yaml
+  kumahc migrate examples/healthcheck/seed001-http-universal.yaml -o mhc.yaml && kumahc validate mhc.yaml
 
 \b
 Each document starts with comments: where it came from and where MeshHealthCheck behaves differently
@@ -197,8 +199,8 @@ def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object
 
 @main.command(epilog="""\b
 Examples:
-  kumahc serve mesh/
-  kumahc serve mesh/ --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
+  kumahc serve examples/complete/mesh
+  kumahc serve examples/complete/mesh --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
 
 \b
 Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS or ADS config source
@@ -225,8 +227,9 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
 
 @main.command(epilog="""\b
 Examples:
-  kumahc inspect mesh/ --proxy web-01
-  kumahc inspect mesh/ --proxy default/web-01 --cluster backend --format json""")
+  kumahc inspect examples/complete/mesh --proxy web-01
+  kumahc inspect examples/complete/mesh --proxy default/web-01 --cluster backend --format json
+  kumahc inspect examples/kong/mesh-precedence.yaml --policy KongUpstreamPolicy/shop/backend-hc""")
 @paths_argument
 @click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
@@ -277,8 +280,8 @@ DIFF_NO_CHANGE, DIFF_CHANGES = 0, 3
 
 @main.command(epilog="""\b
 Examples:
-  kumahc diff examples/complete/mesh examples/complete/mesh
-  kumahc diff before/ after/ --proxy web-01 --format json
+  kumahc diff examples/diff/before examples/diff/after
+  kumahc diff examples/diff/before examples/diff/after --proxy web-01 --format json
 
 \b
 Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid input (either side), 2 usage.""")
