@@ -4,6 +4,7 @@
     python -m bench run --size small,medium --bench generation,incremental
     python -m bench run --bench fanout --clients 1000,5000
     python -m bench run --size medium --bench profile
+    python -m bench run --size large --bench diff          # kumahc diff against one render
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -17,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ("generation", "incremental", "fanout", "envoy", "profile")
+BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "diff")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.generator import generate
 
         for size in sizes:
-            if not {"generation", "incremental", "profile"} & set(benches):
+            if not {"generation", "incremental", "profile", "diff"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -115,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                 section(f"incremental {size}", lambda m=mesh, s=size, r=repeat: generation.incremental(m, s, r, work))
             if "profile" in benches:
                 section(f"profile {size}", lambda m=mesh, s=size: generation.profile(m, s, work))
+            if "diff" in benches:
+                from bench.diff_bench import diff_bench
+
+                section(f"diff {size}", lambda m=mesh, s=size, r=repeat: diff_bench(m, s, r, work))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

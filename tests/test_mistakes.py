@@ -134,3 +134,26 @@ def test_stdin_through_a_real_pipe() -> None:
     assert (proc.returncode, proc.stderr) == (0, "")
     files = CliRunner().invoke(main, ["render", str(MESH), "--proxy", "web-01", "--format", "yaml"])
     assert proc.stdout == files.stdout
+
+
+# --- a mistyped mesh ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mesh_line, expected", [
+    ("mesh: defualt", 'warning: p.yaml:3: MeshHealthCheck backend-http: mesh: mesh "defualt" has no proxies; '
+                      'did you mean "default"?'),
+    ("mesh: prod", 'warning: p.yaml:3: MeshHealthCheck backend-http: mesh: mesh "prod" has no proxies '
+                   '(meshes with proxies: default)'),
+], ids=["close", "none-close"])
+def test_mistyped_mesh(ws: Workspace, mesh_line: str, expected: str) -> None:
+    ws.write("d.yaml", (MESH / "dataplanes.yaml").read_text())
+    ws.write("p.yaml", (MESH / "policy.yaml").read_text().replace("spec:", mesh_line + "\nspec:", 1))
+    r = ws.ok("validate", "d.yaml", "p.yaml")
+    assert r.lines == [expected, "warning: p.yaml:5: MeshHealthCheck backend-http: spec.targetRef: matches no proxy"]
+    assert ws.run("validate", "--strict", "d.yaml", "p.yaml").code == 1
+
+
+def test_default_mesh_left_implicit_is_not_reported(ws: Workspace) -> None:
+    ws.write("d.yaml", (MESH / "dataplanes.yaml").read_text().replace("mesh: default", "mesh: prod"))
+    ws.write("p.yaml", (MESH / "policy.yaml").read_text())
+    assert ws.ok("validate", "d.yaml", "p.yaml").lines == [
+        "warning: p.yaml:4: MeshHealthCheck backend-http: spec.targetRef: matches no proxy"]
