@@ -157,3 +157,23 @@ def test_default_mesh_left_implicit_is_not_reported(ws: Workspace) -> None:
     ws.write("p.yaml", (MESH / "policy.yaml").read_text())
     assert ws.ok("validate", "d.yaml", "p.yaml").lines == [
         "warning: p.yaml:4: MeshHealthCheck backend-http: spec.targetRef: matches no proxy"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "Error: give exactly one of --proxy and --policy"),
+    (["--proxy", "web-01", "--policy", "MeshHealthCheck/backend-http"],
+     "Error: give exactly one of --proxy and --policy"),
+    (["--policy", "MeshHealthCheck/backend-http", "--cluster", "backend"],
+     "Error: --cluster goes with --proxy, not --policy"),
+], ids=["neither", "both", "cluster-with-policy"])
+def test_inspect_usage(args: list[str], message: str) -> None:
+    r = CliRunner().invoke(main, ["inspect", str(MESH), *args])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[-1] == message
+
+
+def test_inspect_policy_without_kind() -> None:
+    r = CliRunner().invoke(main, ["inspect", str(MESH), "--policy", "backend-http"])
+    assert (r.exit_code, r.stdout, r.stderr) == (
+        1, "", 'error: --policy "backend-http": expected KIND/NAME with KIND one of MeshHealthCheck, '
+               'KongUpstreamPolicy, HealthCheck\n')
