@@ -589,7 +589,9 @@ def test_matches_no_proxy_without_target_ref_line(ws: Workspace) -> None:
     ws.write(F, "type: MeshHealthCheck\nname: p\nmesh: other\nspec:\n  to: [{targetRef: {kind: Mesh}, "
                 "default: {tcp: {}}}]\n")
     r = ws.ok("validate", "a.yaml", F)
-    assert r.lines == ["warning: p.yaml:4: MeshHealthCheck p: spec.targetRef: matches no proxy"]
+    assert r.lines == ['warning: p.yaml:3: MeshHealthCheck p: mesh: mesh "other" has no proxies '
+                       "(meshes with proxies: default)",
+                       "warning: p.yaml:4: MeshHealthCheck p: spec.targetRef: matches no proxy"]
 
 
 def test_matches_no_destination(ws: Workspace) -> None:
