@@ -34,5 +34,8 @@ VOLUME ["/policies"]
 
 # 18000: gRPC xDS for Envoy; 18001: admin HTTP (/ready, /metrics, /config_dump, /status).
 EXPOSE 18000 18001
+# Same check as the Kubernetes readiness probe: ready once the first snapshot is served.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:18001/ready', timeout=2)"]
 ENTRYPOINT ["kumahc", "serve"]
 CMD ["/policies", "--xds-address", "0.0.0.0:18000", "--admin-address", "0.0.0.0:18001"]
