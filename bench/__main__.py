@@ -6,6 +6,7 @@
     python -m bench run --bench burst --burst-clients 5000     # 5,000 clients connecting at once
     python -m bench run --size medium --bench profile
     python -m bench run --size medium --bench store       # apply vs validate on a PostgreSQL store
+    python -m bench run --size large --bench diff          # kumahc diff against one render
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -19,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs")
+BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.generator import generate
 
         for size in sizes:
-            if not {"generation", "incremental", "profile", "store", "inputs"} & set(benches):
+            if not {"generation", "incremental", "profile", "store", "inputs", "diff"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -131,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 section(f"inputs {size}", lambda m=mesh, s=size, r=repeat: inputs(
                     m, s, work, r, args.churn, args.serve_edits))
+            if "diff" in benches:
+                from bench.diff_bench import diff_bench
+
+                section(f"diff {size}", lambda m=mesh, s=size, r=repeat: diff_bench(m, s, r, work))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

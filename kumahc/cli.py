@@ -30,9 +30,10 @@ from kumahc.sources.store.errors import StoreError
 
 EPILOG_RENDER = """\b
 Examples:
-  kumahc render examples/meshhealthcheck/web-to-backend.yaml
-  kumahc render mesh/ --proxy web-01 --format yaml
-  kumahc render policies/ --protocol http -o clusters.json
+  kumahc render examples/meshhealthcheck/http-kuma-2.10.yaml
+  kumahc render examples/complete/mesh --proxy web-01 --format yaml
+  kumahc render examples/complete/mesh --format table
+  kumahc render examples/healthcheck/ --protocol http -o clusters.json
 
 Without any Dataplane in the inputs kumahc runs in preview mode: it synthesises one proxy per policy selector
 and one destination per referenced service, so a single policy file shows what it does."""
@@ -159,7 +160,8 @@ def main() -> None:
     clusters.
 
     \b
-    Each PATH is a YAML/JSON file or a directory (read recursively: *.yaml, *.yml, *.json).
+    Each PATH is a YAML/JSON file, a directory (read recursively: *.yaml, *.yml, *.json), or - for a document
+    stream on standard input (named <stdin> in messages).
     Exit codes: 0 ok (warnings allowed), 1 invalid input, 2 usage error.
     """
 
@@ -168,8 +170,8 @@ def main() -> None:
 @source_paths_argument
 @store_option
 @click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml", "table"]), default="json", show_default=True,
+              help="Output format: Envoy JSON or YAML, or table (one line per cluster, for people).")
 @protocol_option
 @strict_option
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
@@ -191,7 +193,11 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
         result = _pipeline(paths, protocol, strict, store, limits)
         try:
             # JSON is assembled from each cluster's own text; YAML (and EDS) goes through the whole document.
-            if fmt == "json" and endpoints == "static":
+            if fmt == "table":
+                from kumahc import table
+
+                text = table.text(table.rows(result, proxy))
+            elif fmt == "json" and endpoints == "static":
                 text = json_chunks(result, proxy)
             else:
                 doc = document(result, proxy, endpoints=endpoints)
@@ -205,9 +211,9 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
 
 @main.command(epilog="""\b
 Examples:
-  kumahc validate policies/
-  kumahc validate mesh/ --strict
-  kumahc validate --store postgresql://kumahc@db/kumahc""")
+  kumahc validate examples/complete/mesh
+  kumahc validate examples/complete/mesh --strict
+  cat examples/complete/mesh/*.yaml | kumahc validate -""")
 @source_paths_argument
 @store_option
 @protocol_option
@@ -232,7 +238,7 @@ def validate(paths: tuple[str, ...], store: str | None, protocol: str | None, st
 @main.command(epilog="""\b
 Examples:
   kumahc migrate examples/healthcheck/seed000-tcp-connect-universal.yaml
-  kumahc migrate mesh/ -o meshhealthchecks.yaml && kumahc validate meshhealthchecks.yaml
+  kumahc migrate examples/healthcheck/seed001-http-universal.yaml -o mhc.yaml && kumahc validate mhc.yaml
 
 \b
 Each document starts with comments: where it came from and where MeshHealthCheck behaves differently
@@ -279,8 +285,8 @@ def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object
 
 @main.command(epilog="""\b
 Examples:
-  kumahc serve mesh/
-  kumahc serve mesh/ --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
+  kumahc serve examples/complete/mesh
+  kumahc serve examples/complete/mesh --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
   kumahc serve mesh/ --xds-address 0.0.0.0:18000 --xds-tls-cert server.crt --xds-tls-key server.key \\
       --xds-client-ca mesh-ca.crt --admin-token-file admin.token --log-format json
 
@@ -347,19 +353,23 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
 
 @main.command(epilog="""\b
 Examples:
-  kumahc inspect mesh/ --proxy web-01
-  kumahc inspect mesh/ --proxy default/web-01 --cluster backend --format json""")
+  kumahc inspect examples/complete/mesh --proxy web-01
+  kumahc inspect examples/complete/mesh --proxy default/web-01 --cluster backend --format json
+  kumahc inspect examples/kong/mesh-precedence.yaml --policy KongUpstreamPolicy/shop/backend-hc""")
 @source_paths_argument
 @store_option
-@click.option("--proxy", metavar="NAME", required=True, help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
+@click.option("--policy", metavar="KIND/NAME",
+              help="Instead of a proxy: every proxy and cluster this policy reaches (e.g. MeshHealthCheck/web, "
+                   "KongUpstreamPolicy/shop/backend-hc).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
 @limits_options
-def inspect(paths: tuple[str, ...], store: str | None, proxy: str, cluster: str | None, fmt: str,
-            protocol: str | None, limits: Limits) -> None:
-    """Explain why a proxy gets the health checks it gets.
+def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluster: str | None, policy: str | None,
+            fmt: str, protocol: str | None, limits: Limits) -> None:
+    """Explain why a proxy gets the health checks it gets, or where a policy applies (--policy).
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
     in merge order (file:line), the merged conf with the origin of every field, the checker chosen and the
@@ -368,13 +378,81 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str, cluster: str 
     """
     from kumahc import inspect as explain
 
+    if (proxy is None) == (policy is None):
+        raise click.UsageError("give exactly one of --proxy and --policy")
+    if policy is not None and cluster is not None:
+        raise click.UsageError("--cluster goes with --proxy, not --policy")
+
     def go() -> None:
         result = _pipeline(paths, protocol, False, store, limits)
+        if policy is not None:
+            from kumahc import policyview
+
+            try:
+                found_policy = policyview.view(result, policy)
+            except policyview.NoPolicy as exc:
+                _fail(str(exc))
+            sys.stdout.write(policyview.text(found_policy) if fmt == "text" else policyview.as_json(found_policy))
+            return
         try:
             found = explain.explain(result, proxy, cluster)
         except (NoProxyMatch, explain.NoCluster) as exc:
             _fail(str(exc))
         sys.stdout.write(explain.text(found) if fmt == "text" else explain.as_json(found))
+
+    _guard(go)
+
+
+DIFF_NO_CHANGE, DIFF_CHANGES = 0, 3
+
+
+@main.command(epilog="""\b
+Examples:
+  kumahc diff examples/diff/before examples/diff/after
+  kumahc diff examples/diff/before examples/diff/after --proxy web-01 --format json
+
+\b
+Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid input (either side), 2 usage.""")
+@click.argument("before", type=click.Path(), metavar="BEFORE")
+@click.argument("after", type=click.Path(), metavar="AFTER")
+@click.option("--proxy", metavar="NAME", help="Only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+@protocol_option
+@strict_option
+def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | None, strict: bool) -> None:
+    """Show what changes in the rendered clusters between two sets of inputs.
+
+    BEFORE and AFTER are each a file, a directory or - (standard input). Both are rendered as `render` would;
+    for every proxy and cluster that differs, prints the field-level change (paths in render's JSON) and the
+    policies in the cluster before or after, then a summary such as "12 clusters on 340 proxies change".
+    Warnings of AFTER go to stderr; errors of either side make it exit 1.
+    """
+    from kumahc import diff as differ
+
+    def go() -> None:
+        results = []
+        failed = False
+        for path in (before, after):
+            try:
+                results.append(run([path], Options(protocol=protocol, strict=strict)))
+            except FatalInputError as exc:
+                click.echo(f"error: {path}: {exc}", err=True)
+                failed = True
+            except InputError as exc:
+                _stderr(exc.report.lines(exc.strict))
+                click.echo(summary(exc.report.error_count(exc.strict)), err=True)
+                failed = True
+        if failed:
+            sys.exit(1)
+        _stderr(results[1].report.lines(strict))
+        try:
+            found = differ.compare(results[0], results[1], proxy)
+        except NoProxyMatch as exc:
+            _fail(str(exc))
+        sys.stdout.write(differ.text(found) if fmt == "text" else differ.as_json(found))
+        sys.stdout.flush()
+        sys.exit(DIFF_CHANGES if found.proxies else DIFF_NO_CHANGE)
 
     _guard(go)
 

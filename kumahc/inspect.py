@@ -88,16 +88,17 @@ class ProxyExplanation:
 def explain(result: Result, proxy: str, cluster: str | None = None) -> list[ProxyExplanation]:
     """Every proxy matching ``proxy`` (as ``render --proxy``), in render order, with all its clusters or only
     ``cluster``. Raises :class:`kumahc.render.NoProxyMatch` / :class:`NoCluster`."""
-    from kumahc.render import NoProxyMatch
+    from kumahc.render import no_match_message, no_proxy_match
 
     found = [p for p in result.view.proxies if matches_proxy(p.mesh, p.name, proxy)]
     if not found:
-        raise NoProxyMatch(f'no proxy matches "{proxy}"')
+        raise no_proxy_match(result, proxy)
     out = []
     for p in found:
         names = [n for n in p.destinations if cluster is None or n == cluster]
         if cluster is not None and not names:
-            raise NoCluster(f'no cluster "{cluster}" in proxy {p.mesh}/{p.name}')
+            message = no_match_message("cluster", cluster, list(p.destinations))
+            raise NoCluster(message.replace(f'"{cluster}"', f'"{cluster}" in proxy {p.mesh}/{p.name}', 1))
         results = dict(zip(p.destinations, result.clusters[(p.mesh, p.name)], strict=True))
         clusters = tuple(_cluster(result, p, result.view.destinations[(p.mesh, n)], results[n].groups)
                          for n in names)

@@ -232,9 +232,36 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
         cache.classes, cache.clusters = classes, by_content
     for f in families:
         f.mesh_warnings(view, report)
+    if not preview:
+        _mesh_typos(loaded.resources, {p.mesh for p in view.proxies}, report)
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
     result = Result(loaded, view, tuple(families), clusters, report)
     if cache is not None:
         cache.last = (options, result)
     return result
+
+
+_MESH_POLICIES = frozenset({"MeshHealthCheck", "HealthCheck"})
+
+
+def _mesh_typos(resources: tuple[Resource, ...], meshes: set[str], report: Report) -> None:
+    """A policy that names a mesh no proxy is in, while other meshes have proxies, is likely a typo: warn at its
+    ``mesh`` field with the closest mesh that has proxies (a mistyped mesh otherwise only shows as "matches no
+    proxy"). Policies that leave the mesh to its default are not reported."""
+    if not meshes:
+        return
+    from kumahc.resources.kinds import did_you_mean
+
+    for res in resources:
+        if res.kind not in _MESH_POLICIES or res.mesh in meshes:
+            continue
+        value = res.src.doc.value
+        path = ("mesh",)
+        if "mesh" not in value:
+            labels = (value.get("metadata") or {}).get("labels") or {}
+            if "kuma.io/mesh" not in labels:
+                continue
+            path = ("metadata", "labels", "kuma.io/mesh")
+        hint = did_you_mean(res.mesh, sorted(meshes)) or f" (meshes with proxies: {', '.join(sorted(meshes))})"
+        res.src.warning(report, path, f'mesh "{res.mesh}" has no proxies{hint}')

@@ -18,6 +18,7 @@ from google.protobuf import any_pb2, json_format
 from kumahc.envoy import cluster as envoy_cluster
 from kumahc.jsontext import dumps_indent2
 from kumahc.pipeline import Result
+from kumahc.resources.kinds import close_matches
 
 
 class NoProxyMatch(LookupError):
@@ -71,6 +72,26 @@ class ClusterJson:
         return found
 
 
+def no_match_message(what: str, selector: str, names: list[str]) -> str:
+    """``no proxy matches "x"`` followed by the close matches among ``names`` (``; did you mean "a" or "b"?``) or,
+    with none close, the names there are (the first five and how many more). ``what``: ``proxy``, ``cluster``."""
+    close = close_matches(selector, names, 3)
+    if close:
+        return f'no {what} matches "{selector}"; did you mean ' + " or ".join(f'"{n}"' for n in close) + "?"
+    if not names:
+        return f'no {what} matches "{selector}" (there is none)'
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f'no {what} matches "{selector}" ({what} names: {shown})'
+
+
+def no_proxy_match(result: Result, selector: str) -> NoProxyMatch:
+    """:class:`NoProxyMatch` for ``--proxy selector``: close matches compare ``selector`` with ``NAME`` or
+    ``MESH/NAME`` as it was written."""
+    qualified = "/" in selector
+    names = sorted({f"{p.mesh}/{p.name}" if qualified else p.name for p in result.view.proxies})
+    return NoProxyMatch(no_match_message("proxy", selector, names))
+
+
 def matches_proxy(mesh: str, name: str, selector: str) -> bool:
     """``--proxy NAME`` keeps proxies named NAME in any mesh, or exactly ``MESH/NAME``."""
     return selector == name or selector == f"{mesh}/{name}"
@@ -120,7 +141,7 @@ def document(result: Result, proxy: str | None = None, cache: dict[int, dict[str
             entry["load_assignments"] = assignments
         proxies.append(entry)
     if proxy is not None and not proxies:
-        raise NoProxyMatch(f'no proxy matches "{proxy}"')
+        raise no_proxy_match(result, proxy)
     return {"proxies": proxies}
 
 

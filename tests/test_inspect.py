@@ -194,9 +194,11 @@ spec:
 
 def test_filters_errors_and_json(ws: Workspace) -> None:
     ws.write("a.yaml", WEB + backend() + MERGE)
-    assert run("inspect", "a.yaml", "--proxy", "nobody").lines == ['error: no proxy matches "nobody"']
+    assert run("inspect", "a.yaml", "--proxy", "nobody").lines == [
+        'error: no proxy matches "nobody" (proxy names: backend-01, web-01)']
     r = run("inspect", "a.yaml", "--proxy", "default/web-01", "--cluster", "nope")
-    assert (r.code, r.out, r.lines) == (1, "", ['error: no cluster "nope" in proxy default/web-01'])
+    assert (r.code, r.out, r.lines) == (
+        1, "", ['error: no cluster matches "nope" in proxy default/web-01 (cluster names: backend)'])
     assert run("inspect", "a.yaml").code == 2  # --proxy is required
     r = run("inspect", "a.yaml", "--proxy", "backend-01")  # outbound: [] → no clusters, the proxy still shown
     assert r.out.splitlines() == ["proxy default/backend-01", "  tags: kuma.io/protocol=http kuma.io/service=backend",

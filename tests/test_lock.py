@@ -78,7 +78,7 @@ def test_check_finds_each_kind_of_disagreement() -> None:
 
 
 def test_readme_installs_from_the_lock_file() -> None:
-    first = (REPO / "README.md").read_text().split("```sh\n", 1)[1].splitlines()[0]
+    first = (REPO / "README.md").read_text().split("```console\n", 1)[1].splitlines()[0]
     assert "pip install -q -r requirements.lock" in first
     assert "--no-deps -e ." in first
     assert "requirements.lock" in (REPO / ".ci" / "run").read_text()

@@ -289,7 +289,9 @@ def test_policy_of_other_mesh_or_shadow_contributes_nothing(ws: Workspace) -> No
                             policy("aaa", TOP["Dataplane"], head="labels: {kuma.io/effect: shadow}")))
     doc, lines = render(ws, "mesh.yaml", "p.yaml", "--proxy", "web-01")
     assert clusters(doc, "web-01")["backend"]["health_checks"][0]["http_health_check"]["path"] == "/base"
-    assert lines == ["warning: p.yaml:9: MeshHealthCheck other: spec.targetRef: matches no proxy",
+    assert lines == ['warning: p.yaml:8: MeshHealthCheck other: mesh: mesh "other" has no proxies '
+                     "(meshes with proxies: default)",
+                     "warning: p.yaml:9: MeshHealthCheck other: spec.targetRef: matches no proxy",
                      "info: p.yaml:12: MeshHealthCheck aaa: shadow policy (kuma.io/effect: shadow); not applied"]
 
 
@@ -964,9 +966,10 @@ def test_proxy_filter(ws: Workspace) -> None:
     doc, lines = render(ws, "mesh.yaml", "p.yaml", "--proxy", "other/web-01")
     assert doc == {"proxies": [{"mesh": "other", "name": "web-01", "clusters": []}]}
     r = ws.run("render", "mesh.yaml", "p.yaml", "--proxy", "nope")
-    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "nope"'])
+    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "nope" (proxy names: db-01, web-01)'])
     r = ws.run("render", "mesh.yaml", "p.yaml", "--proxy", "default/db")
-    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "default/db"'])
+    assert (r.code, r.out, r.lines) == (1, "", [*warn, 'error: no proxy matches "default/db"; '
+                                                'did you mean "default/db-01"?'])
 
 
 def test_format_yaml(monkeypatch: pytest.MonkeyPatch) -> None:

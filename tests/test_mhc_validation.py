@@ -9,6 +9,8 @@ from helpers import REPO, Workspace, dataplane, docs, run
 F = "p.yaml"
 P = f"{F}:4: MeshHealthCheck p: "  # top-level targetRef line
 T = f"{F}:6: MeshHealthCheck p: "  # to[0] / to[0].targetRef line
+TOP_ALLOWED = " (allowed: Mesh, MeshSubset, MeshGateway, MeshService, MeshServiceSubset, Dataplane)"
+TO_ALLOWED = " (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"
 D = f"{F}:7: MeshHealthCheck p: "  # to[0].default line
 PREVIEW = "info: preview mode: no Dataplane in the inputs; synthesised proxies: default/any-proxy"
 
@@ -57,22 +59,22 @@ TARGET_REF_CASES = [
     ("to-without-targetRef", dict(to=None), [T + "spec.to[0].targetRef.kind: must be defined"]),
     # kind not supported at this position
     ("top-MeshExternalService", dict(top="{kind: MeshExternalService, name: e}"),
-     [P + "spec.targetRef.kind: value 'MeshExternalService' is not supported"]),
+     [P + "spec.targetRef.kind: value 'MeshExternalService' is not supported" + TOP_ALLOWED]),
     ("top-MeshMultiZoneService", dict(top="{kind: MeshMultiZoneService}"),
-     [P + "spec.targetRef.kind: value 'MeshMultiZoneService' is not supported"]),
+     [P + "spec.targetRef.kind: value 'MeshMultiZoneService' is not supported" + TOP_ALLOWED]),
     ("top-unknown", dict(top="{kind: MeshGatewayRoute}"),
-     [P + "spec.targetRef.kind: value 'MeshGatewayRoute' is not supported"]),
+     [P + "spec.targetRef.kind: value 'MeshGatewayRoute' is not supported" + TOP_ALLOWED]),
     ("to-Dataplane", dict(to="{kind: Dataplane}"),
-     [T + "spec.to[0].targetRef.kind: value 'Dataplane' is not supported"]),
+     [T + "spec.to[0].targetRef.kind: value 'Dataplane' is not supported" + TO_ALLOWED]),
     ("to-MeshSubset", dict(to="{kind: MeshSubset}"),
-     [T + "spec.to[0].targetRef.kind: value 'MeshSubset' is not supported"]),
+     [T + "spec.to[0].targetRef.kind: value 'MeshSubset' is not supported" + TO_ALLOWED]),
     ("to-MeshServiceSubset", dict(to="{kind: MeshServiceSubset, name: b}"),
-     [T + "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported"]),
+     [T + "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported" + TO_ALLOWED]),
     ("to-MeshGateway", dict(to="{kind: MeshGateway, name: g}"),
-     [T + "spec.to[0].targetRef.kind: value 'MeshGateway' is not supported"]),
+     [T + "spec.to[0].targetRef.kind: value 'MeshGateway' is not supported" + TO_ALLOWED]),
     # after a kind error no other rule runs on that targetRef
     ("kind-error-stops", dict(top='{kind: Foo, name: "BAD!", proxyTypes: [], mesh: m}'),
-     [P + "spec.targetRef.kind: value 'Foo' is not supported"]),
+     [P + "spec.targetRef.kind: value 'Foo' is not supported" + TOP_ALLOWED]),
     ("kind-absent-stops", dict(to='{name: "BAD!", _port: 0, mesh: m}'),
      [T + "spec.to[0].targetRef.kind: must be defined"]),
     # Mesh
@@ -168,6 +170,7 @@ TARGET_REF_CASES = [
     ("MeshService-_port-too-big", dict(to="{kind: MeshService, name: backend, _port: 65536}"),
      [T + "spec.to[0].targetRef._port: port must be in the range [1, 65535]"]),
 ]
+
 
 
 @pytest.mark.parametrize("kwargs, expected", [c[1:] for c in TARGET_REF_CASES], ids=[c[0] for c in TARGET_REF_CASES])
@@ -433,7 +436,8 @@ def test_bad_example_of_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.code == 1
     assert r.out == ""
     assert r.err == (
-        "bad.yaml:6: MeshHealthCheck bad: spec.targetRef.kind: value 'MeshGatewayRoute' is not supported\n"
+        "bad.yaml:6: MeshHealthCheck bad: spec.targetRef.kind: value 'MeshGatewayRoute' is not supported "
+        "(allowed: Mesh, MeshSubset, MeshGateway, MeshService, MeshServiceSubset, Dataplane)\n"
         "bad.yaml:8: MeshHealthCheck bad: spec.to[0].targetRef: name or labels must be set when kind is MeshService\n"
         "bad.yaml:11: MeshHealthCheck bad: spec.to[0].default.interval: must be greater than zero when defined\n"
         "bad.yaml:12: MeshHealthCheck bad: spec.to[0].default.intervalJitterPercent: must be in inclusive range "
@@ -585,7 +589,9 @@ def test_matches_no_proxy_without_target_ref_line(ws: Workspace) -> None:
     ws.write(F, "type: MeshHealthCheck\nname: p\nmesh: other\nspec:\n  to: [{targetRef: {kind: Mesh}, "
                 "default: {tcp: {}}}]\n")
     r = ws.ok("validate", "a.yaml", F)
-    assert r.lines == ["warning: p.yaml:4: MeshHealthCheck p: spec.targetRef: matches no proxy"]
+    assert r.lines == ['warning: p.yaml:3: MeshHealthCheck p: mesh: mesh "other" has no proxies '
+                       "(meshes with proxies: default)",
+                       "warning: p.yaml:4: MeshHealthCheck p: spec.targetRef: matches no proxy"]
 
 
 def test_matches_no_destination(ws: Workspace) -> None:

@@ -739,13 +739,17 @@ def test_keeping_the_tcp_check_with_a_disabled_block(ws: Workspace, protocol: st
 
 
 def readme_block(lang: str) -> str:
-    """The first ``lang`` code block of the README's migration section."""
-    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Migrating from HealthCheck")[1]
-    return section.split(f"```{lang}\n")[1].split("```")[0]
+    """The first ``yaml`` code block of docs/migrate.md (``lang`` = ``yaml``), or the output block after its
+    ``diff -u`` command (``lang`` = ``diff``)."""
+    text = (REPO / "docs" / "migrate.md").read_text(encoding="utf-8")
+    if lang == "diff":
+        text = text.split("diff -u before.yaml after.yaml", 1)[1]
+        lang = "text"
+    return text.split(f"```{lang}\n")[1].split("```")[0]
 
 
 def test_readme_example_is_real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The README's migration example was pasted from real runs; keep it so."""
+    """The migration guide's example was pasted from real runs; keep it so."""
     monkeypatch.chdir(REPO)
     dataplanes = "examples/complete/mesh/dataplanes.yaml"
     hc = "examples/healthcheck/seed000-tcp-connect-universal.yaml"

@@ -59,7 +59,7 @@ class _Validator(DocumentChecker):
             return
         allowed = TOP_KINDS if top else TO_KINDS
         if kind not in allowed:
-            self.error((*p, "kind"), f"value '{kind}' is not supported")
+            self.error((*p, "kind"), f"value '{kind}' is not supported (allowed: {', '.join(allowed)})")
             return
         has = lambda f: f in ref  # noqa: E731
 

@@ -119,7 +119,8 @@ def dataplane(res: Resource, report: Report) -> Dataplane | None:
                 _check_tags(check, ("outbound", i, "tags"), tags)
                 outbounds.append(Outbound(i, tags.get(SERVICE), None))
             elif ref["kind"] != "MeshService":
-                check.error(("outbound", i, "backendRef", "kind"), f"value '{ref['kind']}' is not supported")
+                check.error(("outbound", i, "backendRef", "kind"),
+                            f"value '{ref['kind']}' is not supported (allowed: MeshService)")
             else:
                 outbounds.append(Outbound(i, None, BackendRef(ref["name"], ref.get("namespace", res.namespace),
                                                              ref.get("port"))))

@@ -1,4 +1,4 @@
-"""Which files to read, in which order, and how they are read (spec 01 §1).
+"""Which files to read, in which order, and how they are read (spec 01 §1); ``-`` is standard input.
 
 Reading is bounded so that no input can hurt the process that reads it: only regular files are opened (a FIFO
 would block a read for ever, a device such as ``/dev/zero`` never ends), a file larger than
@@ -11,12 +11,16 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from dataclasses import dataclass
 
 from kumahc.diagnostics import Report
 
 EXTENSIONS = (".yaml", ".yml", ".json")
-STDIN = "<stdin>"  # how ``-`` (standard input) is named in messages
+STDIN = "-"  # the PATH argument meaning standard input
+STDIN_NAME = "<stdin>"  # how standard input is named in messages
+# Standard input is read once per stream: a reload (serve) or a second "-" sees the same documents.
+_stdin: dict[int, tuple[object, bytes]] = {}
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # per file; a `large` mesh's biggest file is a few MiB
 MAX_DOCUMENTS = 200_000  # per run, after List/sequence expansion; a `large` mesh has about 12,000
@@ -69,8 +73,9 @@ def discover(paths: list[str], report: Report, stdin: str | None = None) -> list
     kept at its first position.
 
     A missing path, a symbolic link loop or an unreadable directory adds ``<path>: cannot read: <reason>`` to
-    ``report``, naming the exact path (a subdirectory, not the PATH argument above it). With ``stdin`` (the path
-    of a file holding what standard input gave), a PATH ``-`` is that file, named ``<stdin>``."""
+    ``report``, naming the exact path (a subdirectory, not the PATH argument above it). A PATH ``-`` is
+    standard input, named ``<stdin>``: read once per process, or, with ``stdin`` (the path of a file holding what
+    standard input gave), that file."""
     out: list[InputFile] = []
     seen: set[str] = set()
 
@@ -81,8 +86,12 @@ def discover(paths: list[str], report: Report, stdin: str | None = None) -> list
             out.append(InputFile(name, path))
 
     for arg in paths:
-        if arg == "-" and stdin is not None:
-            add(STDIN, stdin)
+        if arg == STDIN:
+            if stdin is not None:  # standard input already saved to a file by the caller (apply -f -)
+                add(STDIN_NAME, stdin)
+            elif STDIN not in seen:
+                seen.add(STDIN)
+                out.append(InputFile(STDIN_NAME, STDIN))
             continue
         try:
             st = os.stat(arg)
@@ -151,15 +160,18 @@ def walk_directory(root: str, report: Report | None = None, shown: str | None = 
 
 def read_text(f: InputFile, max_bytes: int = MAX_FILE_BYTES) -> str:
     """File contents as text: UTF-8, a BOM dropped. Only a regular file (or a link to one) is opened, without
-    blocking; one larger than ``max_bytes`` is refused. Raises OSError (:class:`Refused` for those two), or
-    UnicodeDecodeError for non-UTF-8 bytes."""
-    data = read_bytes(f.path, max_bytes)
+    blocking; one larger than ``max_bytes`` is refused. Standard input (``-``) is read once and kept. Raises
+    OSError (:class:`Refused` for those two), or UnicodeDecodeError for non-UTF-8 bytes."""
+    data = read_bytes(f, max_bytes)
     text = data.decode("utf-8")
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def read_bytes(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of the regular file ``path``, at most ``max_bytes`` of them (see :func:`read_text`)."""
+def read_bytes(f: InputFile, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``f``, at most ``max_bytes`` of them (see :func:`read_text`)."""
+    if f.path == STDIN:
+        return _read_stdin(max_bytes)
+    path = f.path
     reason = not_regular(os.stat(path).st_mode)
     if reason:
         raise Refused(reason)
@@ -212,3 +224,14 @@ def parse_size(text: str) -> int:
     if not t.isdigit() or int(t) <= 0:
         raise ValueError(f'"{text}" is not a size (bytes, or a number with KiB, MiB or GiB)')
     return int(t) * mult
+
+
+def _read_stdin(max_bytes: int) -> bytes:
+    stream = sys.stdin
+    kept = _stdin.get(0)
+    if kept is None or kept[0] is not stream:
+        data = stream.buffer.read(max_bytes + 1)
+        kept = _stdin[0] = (stream, data)
+    if len(kept[1]) > max_bytes:
+        raise Refused(too_large(max_bytes))
+    return kept[1]

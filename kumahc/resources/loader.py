@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kumahc.diagnostics import Diagnostic, FatalInputError, Location, Report
-from kumahc.resources import files
+from kumahc.resources import files, kinds
 from kumahc.resources.fieldpath import format_path
 from kumahc.resources.model import (
     API_VERSIONS,
@@ -123,6 +123,8 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None,
 
 
 def _stamp(f: files.InputFile, index: int) -> tuple | None:
+    if f.path == files.STDIN:
+        return None  # read once per process (files.read_bytes): nothing to compare
     try:
         st = os.stat(f.path)
     except OSError:
@@ -169,8 +171,7 @@ def _read(f: files.InputFile, index: int, stamp: tuple | None, max_bytes: int = 
 
 def _byte_line(f: files.InputFile, offset: int) -> int:
     try:
-        with open(f.path, "rb") as fh:
-            return fh.read(offset).count(b"\n") + 1
+        return files.read_bytes(f)[:offset].count(b"\n") + 1
     except OSError:
         return 1
 
@@ -203,6 +204,10 @@ def _resource(f: files.InputFile, index: int, doc: RawDocument, report: Report) 
     if fmt is None:
         path = kind_or_path
         shown = value.get(path[0]) if path else ""
+        mistake = _mistaken_kind(value, path)
+        if mistake is not None:
+            report.error(anonymous, doc.line(path), format_path(path), mistake)
+            return None, False
         report.warning(anonymous, doc.line(path), format_path(path) or None,
                        f'skipped kind "{_scalar_text(shown)}" ({SKIPPED})')
         for problem in doc.problems:  # YAML problems of 01 §1 (duplicate keys) stay errors in skipped documents
@@ -225,6 +230,26 @@ def _resource(f: files.InputFile, index: int, doc: RawDocument, report: Report) 
     if problems:
         return None, True
     return _build(kind, fmt, value, src, report), True
+
+
+def _mistaken_kind(value: dict, path: tuple) -> str | None:
+    """The error for a document that was meant for Kuma or Kong but names no kind of theirs (a typo), or None
+    for a document kumahc skips. Universal files hold only Kuma resources; in Kubernetes files only the kuma.io
+    and configuration.konghq.com API groups are checked."""
+    if path == ("type",):
+        t = value["type"]
+        if not isinstance(t, str):
+            return "must be a string"
+        return kinds.unknown_kind(t, kinds.KUMA, KINDS, "Kuma")
+    if path == ("kind",):
+        k, api = value["kind"], value.get("apiVersion")
+        if not isinstance(k, str) or not isinstance(api, str):
+            return None
+        if api.startswith(kinds.KUMA_GROUP):
+            return kinds.unknown_kind(k, kinds.KUMA, KINDS, "Kuma")
+        if api.startswith(kinds.KONG_GROUP):
+            return kinds.unknown_kind(k, kinds.KONG, KINDS, "Kong")
+    return None
 
 
 def _scalar_text(v: Any) -> str:

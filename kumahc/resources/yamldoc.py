@@ -21,6 +21,7 @@ try:  # the native parser of the fast path
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs is a dependency; the fast path only saves time
     yaml_rs = None
+from kumahc.resources import yamlwords
 
 MAX_DEPTH = 64  # deeper than any policy needs; keeps recursion far from Python's limit
 MAX_NODES = 200_000  # per document after alias expansion ("billion laughs" guard)
@@ -379,9 +380,7 @@ def parse(text: str, marks: bool = False, max_documents: int | None = None) -> l
         if exc.problem == _LIBYAML_NESTING:
             raise YamlSyntaxError(_nesting_line(text, exc), f"nesting deeper than {MAX_DEPTH} levels",
                                   documents) from None
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = exc.problem or exc.context or "syntax error"
+        line, problem = yamlwords.syntax_error(text, exc)
         raise YamlSyntaxError(line, problem, documents) from None
     except yaml.reader.ReaderError as exc:
         raise YamlSyntaxError(_line_of_position(text, exc.position), _reader_problem(exc), documents) from None
