@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from kumahc.diagnostics import FatalInputError, InputError, Report, Severity, summary
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources import files
+from kumahc.sources.store.errors import StoreError
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
 from kumahc.xds.admin import AdminGuard, make_app, read_token
@@ -27,6 +28,9 @@ from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.server import XdsServer, make_server
 from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
+
+if TYPE_CHECKING:
+    from kumahc.sources.store.replica import Replica
 
 T = TypeVar("T")
 
@@ -60,6 +64,7 @@ class ServeConfig:
     log_format: str = "text"
     log_level: str = "info"
     endpoints: str = "static"
+    store: str | None = None  # --store URL: serve the PostgreSQL store instead of PATH arguments
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -73,11 +78,22 @@ def file_source(paths: list[str], options: Options) -> Produce:
     return lambda: run(paths, options, run_cache)
 
 
+def store_source(url: str, options: Options) -> Replica:
+    """The store at ``url`` (its schema checked now: a bad URL, a store that is down or at another schema version
+    raise :class:`StoreError`); ``.produce`` is the Produce, :func:`_watch_store` keeps it current."""
+    from kumahc.sources.store import connection, schema
+    from kumahc.sources.store.replica import Replica
+
+    with connection.session(url) as conn:
+        schema.check(conn, connection.redact(url))
+    return Replica(url, options)
+
+
 def serve(config: ServeConfig) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code: 1 when a TLS or token file is unusable, a listener cannot
     bind, or the first inputs are invalid."""
     setup_logging(config.log_format, config.log_level)
-    metrics = Metrics()
+    metrics = Metrics(store=config.store is not None)
 
     def tls_changed(message: str) -> None:  # called from grpc's threads, before a handshake
         log.info(message)
@@ -94,11 +110,19 @@ def serve(config: ServeConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     _raise_fd_limit()
+    options = Options(protocol=config.protocol, strict=config.strict)
+    guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
+    if config.store is not None:
+        try:
+            replica = store_source(config.store, options)
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return asyncio.run(_main(config, replica.produce, metrics, tls, guard, {}, replica))
     paths = list(config.paths)
     # Fingerprint before loading: a change made while kumahc starts is then seen by the first poll.
     seen = fingerprint(paths)
-    produce = file_source(paths, Options(protocol=config.protocol, strict=config.strict))
-    guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
+    produce = file_source(paths, options)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
@@ -143,7 +167,7 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
 
 
 async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
-                seen: dict[str, tuple[int, int]]) -> int:
+                seen: dict[str, tuple[int, int]], replica: Replica | None = None) -> int:
     """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
     the first snapshot), then serve and reload until a signal."""
     cache = SnapshotCache()
@@ -212,7 +236,10 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     async def reload() -> None:
         await _reload(produce, config, cache, metrics)
 
-    watcher = asyncio.ensure_future(_watch(list(config.paths), reload, stop, force, seen))
+    if replica is not None:
+        watcher = asyncio.ensure_future(_watch_store(replica, reload, force, metrics))
+    else:
+        watcher = asyncio.ensure_future(_watch(list(config.paths), reload, stop, force, seen))
     await stopping
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -292,3 +319,16 @@ async def _watch(paths: list[str], reload: Callable[[], Awaitable[None]], stop: 
         elif changed_at is not None and time.monotonic() - changed_at >= DEBOUNCE_MS / 1000:
             changed_at = None
             await reload()
+
+
+async def _watch_store(replica: Replica, reload: Callable[[], Awaitable[None]], force: asyncio.Event,
+                       metrics: Metrics) -> None:
+    """Follow the store (:func:`kumahc.sources.store.listen.follow`): reload as soon as a commit is notified;
+    while the store is away keep serving, with ``kumahc_store_connected`` 0 and the outage logged once."""
+    from kumahc.sources.store.listen import follow
+
+    def status(connected: bool, message: str) -> None:
+        metrics.store_connected.set(1 if connected else 0)
+        (log.info if connected else log.warning)(message)
+
+    await follow(replica, reload, status, force)
