@@ -60,8 +60,12 @@ async def follow(replica: Replica, changed: Changed, status: Status, force: asyn
             status(False, f"store {where}: connection lost: {connection.first_line(exc)}; serving the last good "
                           f"snapshot (revision {replica.revision}), reconnecting")
             up = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX_S)
+        except Exception as exc:  # noqa: BLE001 - following the store must outlive any one failure
+            status(False, f"store {where}: internal: {type(exc).__name__}: {exc}; serving the last good snapshot "
+                          f"(revision {replica.revision}), reconnecting")
+            up = False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, BACKOFF_MAX_S)
 
 
 async def _listen(conn: psycopg.AsyncConnection, replica: Replica, changed: Changed, force: asyncio.Event) -> None:
