@@ -243,3 +243,15 @@ def test_serve_on_a_store_that_is_down_is_one_line_exit_1() -> None:
     assert (r.code, r.out) == (1, "")
     assert r.lines == [f"error: store {url}: cannot connect: connection failed: connection to server at "
                        f'"127.0.0.1", port {port} failed: Connection refused']
+
+
+def test_serve_takes_kumahc_store_and_refuses_paths_with_store(blank_url: str, tmp_path: Path) -> None:
+    with connection.session(blank_url) as conn:
+        schema.migrate(conn, target=1)
+    r = kumahc("serve", "--xds-address", "127.0.0.1:0", env={"KUMAHC_STORE": blank_url})
+    assert (r.code, r.lines) == (1, [f"error: store {blank_url} is at schema version 1, this kumahc needs "
+                                     f'{schema.LATEST}: run "kumahc store migrate --store URL"'])
+    r = kumahc("serve", str(tmp_path), "--store", blank_url)
+    assert r.code == 2 and "give PATH arguments or --store, not both" in r.err
+    r = kumahc("serve")
+    assert r.code == 2 and "Missing argument 'PATH...' (or --store URL)." in r.err
