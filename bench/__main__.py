@@ -7,6 +7,8 @@
     python -m bench run --size medium --bench profile
     python -m bench run --size medium --bench store       # apply vs validate on a PostgreSQL store
     python -m bench run --size large --bench diff          # kumahc diff against one render
+    python -m bench run --bench store-fanout              # 2 serve --store replicas x 1,000 clients vs the bare floor
+    python -m bench run --size large --bench store-startup  # serve --store vs serve PATH start-up
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -20,7 +22,8 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff")
+BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
+           "store-fanout", "store-startup")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -55,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="client worker processes (default: ceil(N/1000), at most 4)")
     run.add_argument("--burst-clients", default="1500,5000",
                      help="connection-burst client counts N, comma-separated (default 1500,5000)")
+    run.add_argument("--store-clients", type=int, default=1000,
+                     help="store fan-out: clients per replica (default 1000; mesh: --fanout-size, default medium)")
+    run.add_argument("--replicas", type=int, default=2, help="store fan-out: serve --store replicas (default 2)")
+    run.add_argument("--store-edit", choices=("mesh", "one"), default="mesh",
+                     help="store fan-out change: mesh = the Mesh-wide policy (every proxy), one = one per-service "
+                          "policy (clients capped at the proxies it changes)")
     run.add_argument("--envoy-clusters", type=int, default=1000, help="clusters of the Envoy benchmark's proxy")
     run.add_argument("--repeat", type=int, default=None,
                      help="fresh processes per generation row / edits per incremental run (default 3; 1 for large)")
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.generator import generate
 
         for size in sizes:
-            if not {"generation", "incremental", "profile", "store", "inputs", "diff"} & set(benches):
+            if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -136,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.diff_bench import diff_bench
 
                 section(f"diff {size}", lambda m=mesh, s=size, r=repeat: diff_bench(m, s, r, work))
+            if "store-startup" in benches:
+                from bench.store_serve import store_startup
+
+                section(f"store start-up {size}", lambda mp=mesh, mm=m, s=size, r=args.repeat or 1:
+                        store_startup(mp, mm, s, r))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:
@@ -143,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
 
             section("fan-out", lambda: fanout(_ints(args.clients), work, args.seed, args.rounds or 1,
                                               args.client_procs, args.fanout_size))
+        if "store-fanout" in benches:
+            from bench.store_serve import store_fanout
+
+            section("store fan-out", lambda: store_fanout(args.store_clients, args.replicas, work, args.seed,
+                                                          args.rounds or 1, args.fanout_size or "medium",
+                                                          args.store_edit))
         if "burst" in benches:
             from bench.burst import burst
 

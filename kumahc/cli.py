@@ -105,8 +105,8 @@ store_option = click.option(
     help="PostgreSQL store (postgresql://USER@HOST:PORT/DBNAME) instead of PATH arguments; default: $KUMAHC_STORE.")
 
 
-def _inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
-    """PATH arguments, or a loader of the store's resources. PATHs win over ``$KUMAHC_STORE``; PATHs together with
+def _store_url(paths: tuple[str, ...], store: str | None) -> str | None:
+    """The store URL to read, or None to read PATH arguments. PATHs win over ``$KUMAHC_STORE``; PATHs together with
     an explicit ``--store``, or neither, is a usage error (exit 2)."""
     from click.core import ParameterSource
 
@@ -114,12 +114,21 @@ def _inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
     if paths:
         if store is not None and ctx.get_parameter_source("store") == ParameterSource.COMMANDLINE:
             raise click.UsageError("give PATH arguments or --store, not both")
-        return list(paths)
+        return None
     if store is None:
         raise click.UsageError("Missing argument 'PATH...' (or --store URL).")
+    return store
+
+
+def _inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
+    """PATH arguments, or a loader of the store's resources (see :func:`_store_url`)."""
+    url = _store_url(paths, store)
+    if url is None:
+        return list(paths)
     from kumahc.sources.store.source import snapshot
 
-    return snapshot(store).loader()
+    return snapshot(url).loader()
+
 endpoints_option = click.option(
     "--endpoints", type=click.Choice(["static", "eds"]), default="static", show_default=True,
     help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS whose endpoints come "
@@ -295,8 +304,13 @@ Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS 
 (api_type GRPC or DELTA_GRPC); envoy-testbed/ has ready-made bootstraps, plain and mTLS. With --xds-client-ca
 every Envoy needs a client certificate whose URI SAN spiffe://<mesh>/dataplane/<proxy> allows exactly node id
 <mesh>.<proxy>; any other node id gets PERMISSION_DENIED. docs/serve.md explains TLS, the admin port, the logs
-and every metric.""")
-@paths_argument
+and every metric.
+
+\b
+With --store URL (or $KUMAHC_STORE and no PATH) it serves the PostgreSQL store instead and follows its
+commits (LISTEN/NOTIFY); any number of replicas on one store serve identical versions (docs/store.md).""")
+@source_paths_argument
+@store_option
 @click.option("--xds-address", default="127.0.0.1:18000", show_default=True, callback=_address, metavar="HOST:PORT",
               help="gRPC xDS listener; IPv6 as [::1]:PORT; port 0 = any free port.")
 @click.option("--admin-address", default="127.0.0.1:18001", show_default=True, callback=_address,
@@ -320,7 +334,7 @@ and every metric.""")
               show_default=True, help="Least severe level logged (debug adds one line per ACK).")
 @endpoints_option
 @limits_options
-def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, protocol: str | None,
+def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_address: object, protocol: str | None,
           strict: bool, xds_tls_cert: str | None, xds_tls_key: str | None, xds_client_ca: str | None,
           admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, log_format: str,
           log_level: str, endpoints: str, limits: Limits) -> None:
@@ -331,7 +345,8 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
     exit 1). Logs go to stderr. Policy files are watched (inotify: completed writes, 50 ms debounce, at most 1 s;
     polling every 0.5 s where inotify is unavailable) and re-rendered on change; invalid new inputs are logged and
     the last good state keeps being served. SIGHUP forces a reload; SIGTERM/SIGINT
-    stop it.
+    stop it. With --store: every commit is served as soon as it is notified; while the store is down the last
+    snapshot is served and kumahc reconnects, then catches up.
     """
     # grpc core logs failed TLS handshakes and other connection events to stderr in its own format, which would
     # break the one-format log stream (and JSON lines): it reports errors only, unless the operator sets
@@ -347,7 +362,7 @@ def serve(paths: tuple[str, ...], xds_address: object, admin_address: object, pr
         raise click.UsageError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key")
     tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
-                         admin_token_file, log_format, log_level, endpoints, limits)
+                         admin_token_file, log_format, log_level, endpoints, limits, store=_store_url(paths, store))
     _guard(lambda: sys.exit(run_server(config)))
 
 

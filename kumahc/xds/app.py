@@ -10,9 +10,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -20,6 +20,7 @@ from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources.files import Limits
 from kumahc.resources.watch import Watcher
+from kumahc.sources.store.errors import StoreError
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
 from kumahc.xds.admin import AdminGuard, make_app, read_token
@@ -27,6 +28,9 @@ from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.server import XdsServer, make_server
 from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
+
+if TYPE_CHECKING:
+    from kumahc.sources.store.replica import Replica
 
 T = TypeVar("T")
 
@@ -59,6 +63,7 @@ class ServeConfig:
     log_level: str = "info"
     endpoints: str = "static"
     limits: Limits | None = None
+    store: str | None = None  # --store URL: serve the PostgreSQL store instead of PATH arguments
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -75,11 +80,22 @@ def file_source(paths: list[str], options: Options, watcher: Watcher | None = No
     return lambda: run(paths, options, run_cache)
 
 
+def store_source(url: str, options: Options) -> Replica:
+    """The store at ``url`` (its schema checked now: a bad URL, a store that is down or at another schema version
+    raise :class:`StoreError`); ``.produce`` is the Produce, :func:`_watch_store` keeps it current."""
+    from kumahc.sources.store import connection, schema
+    from kumahc.sources.store.replica import Replica
+
+    with connection.session(url) as conn:
+        schema.check(conn, connection.redact(url))
+    return Replica(url, options)
+
+
 def serve(config: ServeConfig) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit code: 1 when a TLS or token file is unusable, a listener cannot
     bind, or the first inputs are invalid."""
     setup_logging(config.log_format, config.log_level)
-    metrics = Metrics()
+    metrics = Metrics(store=config.store is not None)
 
     def tls_changed(message: str) -> None:  # called from grpc's threads, before a handshake
         log.info(message)
@@ -96,12 +112,19 @@ def serve(config: ServeConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     _raise_fd_limit()
+    options = Options(protocol=config.protocol, strict=config.strict, limits=config.limits or Limits())
+    guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
+    if config.store is not None:
+        try:
+            replica = store_source(config.store, options)
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return asyncio.run(_main(config, replica.produce, metrics, tls, guard, None, replica))
     paths = list(config.paths)
     # Watch before loading: a change made while kumahc starts then brings a reload.
     seen = Watcher(paths)
-    options = Options(protocol=config.protocol, strict=config.strict, limits=config.limits or Limits())
     produce = file_source(paths, options, seen)
-    guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
@@ -146,7 +169,7 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
 
 
 async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
-                seen: Watcher) -> int:
+                seen: Watcher | None, replica: Replica | None = None) -> int:
     """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
     the first snapshot), then serve and reload until a signal."""
     cache = SnapshotCache()
@@ -215,8 +238,12 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     async def reload() -> None:
         await _reload(produce, config, cache, metrics)
 
-    log.info("watching the inputs (%s)", seen.mode)
-    watcher = asyncio.ensure_future(seen.run(reload, stop, force))
+    if replica is not None:
+        watcher = asyncio.ensure_future(_watch_store(replica, reload, force, metrics))
+    else:
+        assert seen is not None
+        log.info("watching the inputs (%s)", seen.mode)
+        watcher = asyncio.ensure_future(seen.run(reload, stop, force))
     await stopping
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -259,3 +286,16 @@ def _reload_failed(metrics: Metrics) -> None:
     metrics.reloads.labels("failure").inc()
     metrics.stale.set(1)
     log.error("reload failed; keeping the last good snapshot")
+
+
+async def _watch_store(replica: Replica, reload: Callable[[], Awaitable[None]], force: asyncio.Event,
+                       metrics: Metrics) -> None:
+    """Follow the store (:func:`kumahc.sources.store.listen.follow`): reload as soon as a commit is notified;
+    while the store is away keep serving, with ``kumahc_store_connected`` 0 and the outage logged once."""
+    from kumahc.sources.store.listen import follow
+
+    def status(connected: bool, message: str) -> None:
+        metrics.store_connected.set(1 if connected else 0)
+        (log.info if connected else log.warning)(message)
+
+    await follow(replica, reload, status, force)

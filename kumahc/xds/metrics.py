@@ -69,7 +69,8 @@ class Metrics:
     """The metrics of 06 §9 (exact names) and the operator metrics; also the :class:`kumahc.xds.streams.Hooks` of
     every stream (ACK/NACK logging lives here too)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: bool = False) -> None:
+        """``store``: serving a store (``--store``): adds ``kumahc_store_connected``."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.proxies = Gauge("kumahc_snapshot_proxies", "Proxies in the current snapshot", registry=r)
@@ -107,6 +108,9 @@ class Metrics:
         self.admin_denied = Counter("kumahc_admin_requests_denied", "Admin requests refused",
                                     ["reason"], registry=r)
         self.tls_reloads = Counter("kumahc_xds_tls_reloads", "Server TLS file reloads", ["result"], registry=r)
+        self.store_connected = Gauge("kumahc_store_connected",
+                                     "1 while the store's LISTEN connection is up, else 0 (the last good snapshot "
+                                     "is served meanwhile)", registry=r if store else None)
         for api in (SOTW, DELTA):  # every series exists from the start, at 0
             self.streams.labels(api)
             self.responses.labels(api)

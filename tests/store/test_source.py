@@ -22,9 +22,55 @@ def test_reload_reuses_unchanged_rows(store: str, tmp_path: Path) -> None:
     assert kumahc("apply", "-f", write(tmp_path, "u.yaml", edited), "--store", store).code == 0
     second = source.snapshot(store)
     after = second.resources(resources)
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 6 + [False]
-    assert after[-1].identity == ("MeshHealthCheck", "default", "", "web-to-backend")
+    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 6 + [False, True, True]
+    assert after[6].identity == ("MeshHealthCheck", "default", "", "web-to-backend")
     reloaded = run(second.loader(resources), cache=runs)
     fresh = run(second.loader())
     assert to_json(document(reloaded, None)) == to_json(document(fresh, None))
     assert '"9s"' in to_json(document(fresh, None))
+
+
+def test_replica_catches_up_on_changes_deletions_and_a_recreated_store(store: str, tmp_path: Path) -> None:
+    """Reading only what was committed since the replica's revision gives the rows (in id order) and the render of
+    a full read: after an edit, a delete and an addition; and after the store was emptied and filled again (its
+    revision went back), when everything is read again."""
+    import asyncio
+
+    from kumahc.pipeline import Options
+    from kumahc.sources.store import connection
+    from kumahc.sources.store.replica import Replica
+
+    def catch_up(replica: Replica) -> bool:
+        async def go() -> bool:
+            async with await connection.connect_async(store) as conn:
+                return await replica.catch_up(conn)
+
+        return asyncio.run(go())
+
+    def rendered(result) -> str:
+        return to_json(document(result, None))
+
+    assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
+    replica = Replica(store, Options())
+    replica.produce()
+    assert (replica.revision, catch_up(replica)) == (1, False)
+    edited = Path(UNIVERSAL).read_text().replace("interval: 5s", "interval: 9s")
+    assert kumahc("apply", "-f", write(tmp_path, "u.yaml", edited), "--store", store).code == 0
+    assert kumahc("delete", "healthcheck", "web-to-backend-check", "--mesh", "default", "--store", store).code == 0
+    (mhc,) = [doc for doc in edited.split("---\n") if doc.startswith("type: MeshHealthCheck")]
+    extra = mhc.replace("name: web-to-backend", "name: second")
+    assert kumahc("apply", "-f", write(tmp_path, "x.yaml", extra), "--store", store).code == 0
+    assert catch_up(replica) is True
+    full = source.snapshot(store)
+    assert (replica.revision, replica.rows) == (full.revision, full.rows) == (4, full.rows)
+    assert [r.name for r in replica.rows][-4:] == ["web-to-backend", "db-limits", "web-to-backend-limits", "second"]
+    assert rendered(replica.produce()) == rendered(run(full.loader()))
+    # The store recreated with a lower revision: everything is read again.
+    with connection.session(store) as conn:
+        conn.execute("DELETE FROM kumahc_resources")
+        conn.execute("UPDATE kumahc_state SET revision = 0")
+    assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
+    assert catch_up(replica) is True
+    full = source.snapshot(store)
+    assert (replica.revision, replica.rows) == (1, full.rows)
+    assert rendered(replica.produce()) == rendered(run(full.loader()))

@@ -52,6 +52,8 @@ APPLIED_UNIVERSAL = [
     "meshservice default/db created",
     "healthcheck default/web-to-backend-check created",
     "meshhealthcheck default/web-to-backend created",
+    "meshcircuitbreaker default/db-limits created",
+    "circuitbreaker default/web-to-backend-limits created",
 ]
 APPLIED_KUBERNETES = [
     "mesh default created",
@@ -63,6 +65,8 @@ APPLIED_KUBERNETES = [
     "kongupstreampolicy shop/backend-hc created",
     "healthcheck web-to-db-check created",
     "meshhealthcheck kuma-system/web-to-backend created",
+    "meshcircuitbreaker kuma-system/db-limits created",
+    "circuitbreaker web-to-backend-limits created",
 ]
 
 
@@ -127,9 +131,9 @@ def test_paths_and_store_together_is_a_usage_error(store: str) -> None:
 def test_kumahc_store_environment_variable(store: str) -> None:
     env = {"KUMAHC_STORE": store}
     assert kumahc("apply", "-f", UNIVERSAL, env=env).out.splitlines() == APPLIED_UNIVERSAL
-    assert kumahc("validate", env=env).out == "ok: 7 resources in store\n"
+    assert kumahc("validate", env=env).out == "ok: 9 resources in store\n"
     # PATH arguments win over the environment: files stay the default.
-    assert kumahc("validate", KUBERNETES, env=env).out == "ok: 9 resources in 1 files\n"
+    assert kumahc("validate", KUBERNETES, env=env).out == "ok: 11 resources in 1 files\n"
 
 
 # --- apply --------------------------------------------------------------------------------------------------------
@@ -141,8 +145,8 @@ def test_apply_created_configured_unchanged(store: str, tmp_path: Path) -> None:
                        "web-to-backend-check ignored: MeshHealthCheck web-to-backend takes precedence"]
     text = Path(UNIVERSAL).read_text().replace("interval: 5s", "interval: 6s")
     r = kumahc("apply", "-f", write(tmp_path, "u.yaml", text), "--store", store)
-    assert r.out.splitlines() == [line.replace("created", "unchanged") for line in APPLIED_UNIVERSAL[:-1]] + [
-        "meshhealthcheck default/web-to-backend configured"]
+    assert r.out.splitlines() == [line.replace("created", "configured" if "meshhealthcheck" in line else "unchanged")
+                                  for line in APPLIED_UNIVERSAL]
     table = kumahc("get", "meshhealthchecks", "--store", store).out
     assert [line.split() for line in STAMP.sub("T", table).splitlines()] == [
         ["NAME", "MESH", "FORMAT", "GENERATION", "CREATED", "MODIFIED"],
@@ -223,7 +227,7 @@ def test_stored_resource_messages_name_the_resource(store: str, tmp_path: Path) 
     assert r.out == "meshhealthcheck default/nobody created\n"
     assert f"warning: {path}:5: MeshHealthCheck nobody: spec.targetRef: matches no proxy" in r.lines
     r = kumahc("validate", "--store", store)
-    assert (r.code, r.out) == (0, "ok: 8 resources in store\n")
+    assert (r.code, r.out) == (0, "ok: 10 resources in store\n")
     assert r.lines == [
         "warning: store: MeshHealthCheck default/nobody: spec.targetRef: matches no proxy",
         "warning: proxy default/web-01 cluster backend: health check from HealthCheck web-to-backend-check "
@@ -268,7 +272,7 @@ def test_get_apply_round_trip_every_kind(store: str, tmp_path: Path, source: str
     # The stored documents are the applied ones plus the store's creation time.
     docs = list(yaml.safe_load_all(Path(source).read_text()))
     got = [d for k in ("mesh", "dataplane", "meshservice", "service", "kongupstreampolicy", "healthcheck",
-                       "meshhealthcheck")
+                       "meshhealthcheck", "meshcircuitbreaker", "circuitbreaker")
            for d in json.loads(kumahc("get", k, "--format", "json", "--store", store).out)["items"]]
     for d in got:
         if "metadata" in d:
@@ -415,7 +419,7 @@ def test_stopped_server_then_restarted(pg, store: str) -> None:
                            f'"127.0.0.1", port {pg.port} failed: Connection refused']
     finally:
         pg.start()
-    assert kumahc("validate", "--store", store).out == "ok: 7 resources in store\n"
+    assert kumahc("validate", "--store", store).out == "ok: 9 resources in store\n"
 
 
 def test_nothing_to_apply_is_an_error(store: str, tmp_path: Path) -> None:
@@ -439,3 +443,12 @@ def test_a_locked_store_is_an_error_not_a_hang(store: str) -> None:
     assert (r.code, r.out) == (1, "")
     assert r.lines[-1] == f"error: store {url}: canceling statement due to lock timeout"
     assert revision(store) == 0
+
+
+def test_round_trip_data_covers_every_kind() -> None:
+    """The round-trip files hold every kind kumahc reads (Kubernetes format: all of them)."""
+    from kumahc.resources.model import KINDS, KUBERNETES_ONLY
+
+    kinds = {line.split()[0] for line in APPLIED_KUBERNETES}
+    assert kinds == {k.lower() for k in KINDS}
+    assert {line.split()[0] for line in APPLIED_UNIVERSAL} == kinds - {k.lower() for k in KUBERNETES_ONLY}

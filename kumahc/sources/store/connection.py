@@ -49,6 +49,17 @@ def connect(url: str) -> psycopg.Connection:
     :class:`StoreError` for a URL that is not PostgreSQL's or cannot be parsed, and for a store that cannot be
     reached (within :data:`CONNECT_TIMEOUT_S` seconds unless the URL sets ``connect_timeout``). A statement or lock
     wait longer than :data:`STATEMENT_TIMEOUT_MS` fails (unless the URL sets ``options``) rather than hanging."""
+    try:
+        conn = psycopg.connect(url, autocommit=True, application_name="kumahc", **_extra(url))
+    except psycopg.Error as exc:
+        raise StoreError(f"store {one_line(redact(url))}: cannot connect: {first_line(exc)}") from None
+    set_json_loads(_loads, conn)
+    return conn
+
+
+def _extra(url: str) -> dict[str, Any]:
+    """Connection parameters kumahc adds unless the URL sets them. Raises :class:`StoreError` for a URL that is not
+    PostgreSQL's or cannot be parsed."""
     if not url.startswith(SCHEMES):
         raise StoreError(f'--store: "{one_line(redact(url))}" is not a PostgreSQL URL ({URL_SHAPE})')
     try:
@@ -59,8 +70,14 @@ def connect(url: str) -> psycopg.Connection:
     extra: dict[str, Any] = {} if "connect_timeout" in params else {"connect_timeout": CONNECT_TIMEOUT_S}
     if "options" not in params:
         extra["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
+    return extra
+
+
+async def connect_async(url: str) -> psycopg.AsyncConnection:
+    """:func:`connect` for asyncio (``serve``'s LISTEN connection): same parameters, same errors."""
+    extra = _extra(url)
     try:
-        conn = psycopg.connect(url, autocommit=True, application_name="kumahc", **extra)
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, application_name="kumahc", **extra)
     except psycopg.Error as exc:
         raise StoreError(f"store {one_line(redact(url))}: cannot connect: {first_line(exc)}") from None
     set_json_loads(_loads, conn)

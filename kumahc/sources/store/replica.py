@@ -1,0 +1,96 @@
+"""The store as ``serve``'s source: the rows of the revision a replica serves, kept in memory and brought up to
+date by reading only what was committed since (:meth:`Replica.catch_up`), rendered without any YAML or schema work.
+
+Replicas agree: the rows are always ordered by row id (the store's creation order, the same in every replica and
+the same as a full read), resources carry only what the rows hold (the store's creation times, no local clock), and
+the pipeline result does not depend on the caches that made it. So every replica at one revision renders
+byte-identical clusters, and therefore the same content-hash versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+from psycopg.rows import class_row
+
+from kumahc.diagnostics import FatalInputError, Report
+from kumahc.pipeline import Options, Result, RunCache, run
+from kumahc.resources.loader import Loaded
+from kumahc.sources.store import records, source
+from kumahc.sources.store.errors import StoreError
+from kumahc.sources.store.records import Row
+from kumahc.sources.store.state import ResourceCache
+
+CHANNEL = "kumahc_store"  # every commit notifies it with the new revision (migration 0002)
+
+
+class Replica:
+    """What one ``serve --store`` process knows of the store: ``revision`` (None before the first read) and its
+    rows in id order. :meth:`produce` is serve's ``Produce``: the first call reads the whole store (connects,
+    checks the schema); every later call renders the rows in memory, so a store that went away never fails a
+    render. :meth:`catch_up` (the event loop's LISTEN connection) is the only other writer of the rows; serve
+    never runs it while a render is in flight."""
+
+    def __init__(self, url: str, options: Options):
+        self.url = url
+        self.options = options
+        self.revision: int | None = None
+        self._rows: tuple[Row, ...] = ()
+        self._resources = ResourceCache()
+        self._runs = RunCache()
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        return self._rows
+
+    def produce(self) -> Result:
+        """Render the rows of :attr:`revision`. Raises :class:`FatalInputError` (one line) when the first read
+        fails, :class:`~kumahc.diagnostics.InputError` when the stored state is invalid under serve's options
+        (``--strict``, ``--protocol``)."""
+        if self.revision is None:
+            try:
+                snap = source.snapshot(self.url)
+            except StoreError as exc:
+                raise FatalInputError(str(exc)) from None
+            self._rows, self.revision = snap.rows, snap.revision
+        resources = tuple(self._resources.resources(self._rows))
+
+        def load(_report: Report) -> Loaded:
+            return Loaded((), resources, len(resources))
+
+        return run(load, self.options, self._runs)
+
+    async def catch_up(self, conn: psycopg.AsyncConnection, everything: bool = False) -> bool:
+        """Read what was committed since :attr:`revision` on ``conn`` (one REPEATABLE READ snapshot): rows whose
+        revision is newer replace or join the kept ones, rows whose id is gone are dropped. ``everything`` (or a
+        store whose revision went back, i.e. was recreated) reads every row. Returns True when the revision moved.
+        Raises :class:`psycopg.Error` when the store fails (the rows are then left as they were)."""
+        # One snapshot, in as few round trips as possible (the latency of a commit): BEGIN … READ ONLY comes from
+        # the connection's settings, the revision and the row count come in one statement.
+        await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+        await conn.set_read_only(True)
+        async with conn.transaction():
+            cur = await conn.execute("SELECT revision, (SELECT count(*) FROM kumahc_resources) FROM kumahc_state "
+                                     "WHERE id = 1")
+            revision, count = await cur.fetchone()
+            if revision == self.revision and not everything:
+                return False
+            since = 0 if everything or self.revision is None or revision < self.revision else self.revision
+            async with conn.cursor(row_factory=class_row(Row)) as rc:
+                await rc.execute(f"SELECT {records.COLUMNS} FROM kumahc_resources WHERE revision > %s ORDER BY id",
+                                 (since,))
+                changed = await rc.fetchall()
+            kept = {} if since == 0 else {row.id: row for row in self._rows}
+            kept.update((row.id, row) for row in changed)
+            if count != len(kept):  # some were deleted: keep the ids still there
+                cur = await conn.execute("SELECT id FROM kumahc_resources")
+                present = {i for (i,) in await cur.fetchall()}
+                kept = {i: row for i, row in kept.items() if i in present}
+        moved = revision != self.revision
+        self._set(kept.values(), revision)
+        return moved or everything
+
+    def _set(self, rows: Iterable[Row], revision: int) -> None:
+        self._rows = tuple(sorted(rows, key=lambda r: r.id))
+        self.revision = revision
