@@ -296,8 +296,8 @@ def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object
 Examples:
   kumahc serve examples/complete/mesh
   kumahc serve examples/complete/mesh --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
-  kumahc serve mesh/ --xds-address 0.0.0.0:18000 --xds-tls-cert server.crt --xds-tls-key server.key \\
-      --xds-client-ca mesh-ca.crt --admin-token-file admin.token --log-format json
+  .venv/bin/python envoy-testbed/certs.py certs    # demo CA, server and web-01 certificates in certs/
+  kumahc serve examples/complete/mesh --xds-tls-cert certs/server.crt --xds-tls-key certs/server.key --xds-client-ca certs/ca.crt --log-format json
 
 \b
 Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS or ADS config source
@@ -501,9 +501,9 @@ def _print_invalid(exc: InputError) -> NoReturn:
 
 @main.command("apply", epilog="""\b
 Examples:
-  kumahc apply -f policies/ --store postgresql://kumahc@db/kumahc
+  kumahc apply -f examples/complete/mesh --store postgresql://kumahc@db/kumahc
   kumahc get meshhealthcheck --format yaml | kumahc apply -f -
-  kumahc apply -f mhc.yaml --dry-run""")
+  kumahc apply -f examples/meshhealthcheck/http-kuma-2.10.yaml --dry-run""")
 @click.option("-f", "--filename", "paths", multiple=True, required=True, metavar="PATH",
               help="A file or directory to apply, as render reads it; - reads standard input. Repeatable.")
 @click.option("--dry-run", is_flag=True, help="Validate and print what would change; write nothing.")

@@ -152,7 +152,7 @@ def json_chunks(result: Result, proxy: str | None = None) -> Iterator[str]:
     any piece) when ``proxy`` matches nothing."""
     proxies = [p for p in result.view.proxies if proxy is None or matches_proxy(p.mesh, p.name, proxy)]
     if proxy is not None and not proxies:
-        raise NoProxyMatch(f'no proxy matches "{proxy}"')
+        raise no_proxy_match(result, proxy)
     return _chunks(result, proxies)
 
 

@@ -201,7 +201,7 @@ to:
 rules:
   - default:
       connectionLimits: { }""", ["spec: fields 'to' and 'from' must be empty when 'rules' is defined",
-                                 "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported"]),
+                                 "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"]),
     ("unsupported kind in to selector", """\
 targetRef:
   kind: MeshService
@@ -210,7 +210,7 @@ to:
   - targetRef:
       kind: MeshServiceSubset
     default:
-      connectionLimits: { }""", ["spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported"]),
+      connectionLimits: { }""", ["spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"]),
     ("sectionName with outbound policy", """\
 targetRef:
   kind: Dataplane
@@ -220,7 +220,7 @@ to:
       kind: MeshServiceSubset
     default:
       connectionLimits: { }""", ["spec.targetRef.sectionName: can only be used with inbound policies",
-                                 "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported"]),
+                                 "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"]),
     ("missing configuration", """\
 targetRef:
   kind: MeshService

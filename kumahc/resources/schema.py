@@ -8,6 +8,7 @@ jsonschema finds the problems; this module words them: ``must be defined``, ``un
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from functools import cache
@@ -165,11 +166,14 @@ _I64 = 1 << 63
 
 
 def _plain(value: Any) -> bool:
-    """Only strings, booleans, nulls, 64-bit integers, mappings and lists: the values both validators read alike.
-    A float (``3.0`` is an integer to JSON Schema but not to kumahc) or a larger integer takes the slow path."""
+    """Only strings, booleans, nulls, 64-bit integers, finite non-integral floats, mappings and lists: the values
+    both validators read alike. An integral float (``3.0`` is an integer to JSON Schema but not to kumahc), NaN,
+    an infinity or a larger integer takes the slow path."""
     t = type(value)
     if t is str or t is bool or value is None:
         return True
+    if t is float:
+        return math.isfinite(value) and not value.is_integer()
     if t is dict:
         return all(_plain(v) for v in value.values())
     if t is list:
