@@ -297,7 +297,8 @@ Examples:
   kumahc serve examples/complete/mesh
   kumahc serve examples/complete/mesh --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
   .venv/bin/python envoy-testbed/certs.py certs    # demo CA, server and web-01 certificates in certs/
-  kumahc serve examples/complete/mesh --xds-tls-cert certs/server.crt --xds-tls-key certs/server.key --xds-client-ca certs/ca.crt --log-format json
+  kumahc serve examples/complete/mesh --xds-tls-cert certs/server.crt --xds-tls-key certs/server.key \\
+      --xds-client-ca certs/ca.crt --log-format json
 
 \b
 Point Envoy at it with node.id "<mesh>.<proxy>" (e.g. default.web-01) and a CDS or ADS config source

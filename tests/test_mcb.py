@@ -13,6 +13,10 @@ F = "p.yaml"
 INBOUND = "inbound policy entries are not applied: kumahc renders outbound clusters only"
 DEPRECATED = "value for 'targetRef.kind' is deprecated, use Dataplane with labels instead"
 
+# kumahc adds the allowed kinds to Kuma's message (a wrong kind says what to write instead).
+ALLOWED_TO = "(allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"
+BAD_TO_KIND = "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported " + ALLOWED_TO
+
 
 def policy(spec: str, name: str = "p") -> str:
     """A Universal MeshCircuitBreaker around Kuma's ``spec`` text (as Kuma's tests write it)."""
@@ -201,7 +205,7 @@ to:
 rules:
   - default:
       connectionLimits: { }""", ["spec: fields 'to' and 'from' must be empty when 'rules' is defined",
-                                 "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"]),
+                                 BAD_TO_KIND]),
     ("unsupported kind in to selector", """\
 targetRef:
   kind: MeshService
@@ -210,7 +214,7 @@ to:
   - targetRef:
       kind: MeshServiceSubset
     default:
-      connectionLimits: { }""", ["spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"]),
+      connectionLimits: { }""", [BAD_TO_KIND]),
     ("sectionName with outbound policy", """\
 targetRef:
   kind: Dataplane
@@ -220,7 +224,7 @@ to:
       kind: MeshServiceSubset
     default:
       connectionLimits: { }""", ["spec.targetRef.sectionName: can only be used with inbound policies",
-                                 "spec.to[0].targetRef.kind: value 'MeshServiceSubset' is not supported (allowed: Mesh, MeshService, MeshExternalService, MeshMultiZoneService)"]),
+                                 BAD_TO_KIND]),
     ("missing configuration", """\
 targetRef:
   kind: MeshService
