@@ -1,4 +1,5 @@
-"""Start ``kumahc serve`` as a real process on 127.0.0.1 port 0, read its two address lines, stop it after."""
+"""Start ``kumahc serve`` as a real process on 127.0.0.1 port 0, read its two address lines, stop it after; and
+write the small meshes the serve tests give it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -110,3 +112,52 @@ def atomic_write(path: str, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+# The small meshes the serve tests feed it, built from one Dataplane and one MeshHealthCheck shape so each test
+# file states only how its mesh differs.
+
+WEB_ONLY = "{kind: Dataplane, labels: {app: web}}"  # a targetRef to the proxies labelled app: web
+
+
+def dataplane(name: str, address: str, port: int, service: str, outbound: tuple[str, ...] | None = None,
+              labels: str | None = None) -> str:
+    """One Dataplane YAML document: an HTTP inbound ``port`` of ``service``, one outbound per service named in
+    ``outbound`` (``()`` writes ``outbound: []``, ``None`` leaves the key out), ``labels`` a YAML flow mapping."""
+    lines = ["type: Dataplane", f"name: {name}"]
+    if labels is not None:
+        lines.append(f"labels: {labels}")
+    lines += ["networking:", f"  address: {address}",
+              f"  inbound: [{{port: {port}, tags: {{kuma.io/service: {service}, kuma.io/protocol: http}}}}]"]
+    if outbound is not None:
+        lines.append("  outbound: [" + ", ".join(f"{{tags: {{kuma.io/service: {o}}}}}" for o in outbound) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def web_and_backend(web_labels: str | None = None, backend_outbound: tuple[str, ...] | None = None) -> str:
+    """Two Dataplanes: web-01 (10.0.0.1, inbound 20000, outbound backend) and backend-01 (10.0.0.2, inbound
+    20001)."""
+    return (dataplane("web-01", "10.0.0.1", 20000, "web", ("backend",), labels=web_labels) + "---\n"
+            + dataplane("backend-01", "10.0.0.2", 20001, "backend", backend_outbound))
+
+
+def mesh_health_check(name: str, to: str, default: str, target: str = "{kind: Mesh}") -> str:
+    """One MeshHealthCheck YAML document: ``target``, one ``to`` entry and its ``default`` (YAML flow mappings)."""
+    return (f"type: MeshHealthCheck\nname: {name}\nspec:\n  targetRef: {target}\n  to:\n  - targetRef: {to}\n"
+            f"    default: {default}\n")
+
+
+def backend_http_check(interval: str, target: str = "{kind: Mesh}") -> str:
+    """MeshHealthCheck ``backend-http``: HTTP ``/health`` every ``interval`` to the MeshService backend."""
+    return mesh_health_check("backend-http", "{kind: MeshService, name: backend}",
+                             f"{{interval: {interval}, http: {{path: /health}}}}", target)
+
+
+def write_mesh(root: Path, mesh: str, policy: str | None = None) -> Path:
+    """``root/mesh`` holding ``mesh.yaml`` (and ``policy.yaml`` when given); returns that directory."""
+    d = root / "mesh"
+    d.mkdir()
+    (d / "mesh.yaml").write_text(mesh)
+    if policy is not None:
+        (d / "policy.yaml").write_text(policy)
+    return d

@@ -10,36 +10,16 @@ import pytest
 from backends import StatusBackend
 from bootstraps import xds_bootstrap
 from harness import Envoy, is_healthy, wait_until
-from kumahc_serve import atomic_write, serve
+from kumahc_serve import atomic_write, dataplane, mesh_health_check, serve
 
-WEB = """\
-type: Dataplane
-name: web-01
-networking:
-  address: 127.0.0.1
-  inbound: [{port: 1, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: app}}]
----
-type: MeshHealthCheck
-name: app-check
-spec:
-  targetRef: {kind: Mesh}
-  to:
-  - targetRef: {kind: MeshService, name: app}
-    default: {interval: 1s, timeout: 1s, unhealthyThreshold: 1, healthyThreshold: 1, noTrafficInterval: 1s,
-              http: {path: /health}}
-"""
+WEB = (dataplane("web-01", "127.0.0.1", 1, "web", ("app",)) + "---\n"
+       + mesh_health_check("app-check", "{kind: MeshService, name: app}",
+                           "{interval: 1s, timeout: 1s, unhealthyThreshold: 1, healthyThreshold: 1, "
+                           "noTrafficInterval: 1s, http: {path: /health}}"))
 
 
 def app(name: str, port: int) -> str:
-    return f"""\
-type: Dataplane
-name: {name}
-networking:
-  address: 127.0.0.1
-  inbound: [{{port: {port}, tags: {{kuma.io/service: app, kuma.io/protocol: http}}}}]
-  outbound: []
-"""
+    return dataplane(name, "127.0.0.1", port, "app", ())
 
 
 def hosts(envoy: Envoy) -> dict[int, dict]:

@@ -10,42 +10,20 @@ import pytest
 from bootstraps import xds_bootstrap
 from certs import CA
 from harness import Envoy, wait_until
-from kumahc_serve import serve
+from kumahc_serve import dataplane, mesh_health_check, serve, write_mesh
 
 from kumahc.pipeline import run
 from kumahc.render import document
 from kumahc.xds.snapshot import content_version
 
-MESH = """\
-type: Dataplane
-name: web-01
-networking:
-  address: 127.0.0.1
-  inbound: [{port: 1, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: backend}}]
----
-type: Dataplane
-name: backend-01
-networking:
-  address: 127.0.0.1
-  inbound: [{port: 2, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
-  outbound: []
----
-type: MeshHealthCheck
-name: checks
-spec:
-  targetRef: {kind: Mesh}
-  to:
-  - targetRef: {kind: Mesh}
-    default: {interval: 10s, tcp: {}}
-"""
+MESH = (dataplane("web-01", "127.0.0.1", 1, "web", ("backend",)) + "---\n"
+        + dataplane("backend-01", "127.0.0.1", 2, "backend", ()) + "---\n"
+        + mesh_health_check("checks", "{kind: Mesh}", "{interval: 10s, tcp: {}}"))
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict:
-    mesh = tmp_path / "mesh"
-    mesh.mkdir()
-    (mesh / "mesh.yaml").write_text(MESH)
+    mesh = write_mesh(tmp_path, MESH)
     pki = tmp_path / "pki"
     pki.mkdir()
     ca = CA("mesh-ca")

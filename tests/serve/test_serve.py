@@ -14,45 +14,18 @@ import grpc
 import pytest
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from kumahc_serve import atomic_write, serve
+from kumahc_serve import WEB_ONLY, atomic_write, backend_http_check, serve, web_and_backend, write_mesh
 
 from kumahc.pipeline import run
 from kumahc.render import document, to_json
 from kumahc.xds.snapshot import CLUSTER_TYPE, content_version
 
-MESH = """\
-type: Dataplane
-name: web-01
-labels: {{app: web}}
-networking:
-  address: 10.0.0.1
-  inbound: [{{port: 20000, tags: {{kuma.io/service: web, kuma.io/protocol: http}}}}]
-  outbound: [{{tags: {{kuma.io/service: backend}}}}]
----
-type: Dataplane
-name: backend-01
-networking:
-  address: 10.0.0.2
-  inbound: [{{port: 20001, tags: {{kuma.io/service: backend, kuma.io/protocol: http}}}}]
-"""
-POLICY = """\
-type: MeshHealthCheck
-name: backend-http
-spec:
-  targetRef: {{kind: Dataplane, labels: {{app: web}}}}
-  to:
-  - targetRef: {{kind: MeshService, name: backend}}
-    default: {{interval: {interval}, http: {{path: /health}}}}
-"""
+MESH = web_and_backend(web_labels="{app: web}")
 
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
-    d = tmp_path / "mesh"
-    d.mkdir()
-    (d / "mesh.yaml").write_text(MESH.format())
-    (d / "policy.yaml").write_text(POLICY.format(interval="10s"))
-    return d
+    return write_mesh(tmp_path, MESH, backend_http_check("10s", WEB_ONLY))
 
 
 def rendered(path: Path, proxy: str | None = None) -> dict:
@@ -192,13 +165,13 @@ def test_reload_valid_then_invalid(inputs: Path) -> None:
             got.append(first)
             queue.put_nowait(ack(first))
             mark = len(s.stderr())
-            atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="3s"))
+            atomic_write(str(inputs / "policy.yaml"), backend_http_check("3s", WEB_ONLY))
             second = await call.read()
             got.append(second)
             queue.put_nowait(ack(second))
             s.wait_log("INFO reloaded: 2 proxies, 3 clusters", after=mark)
             mark = len(s.stderr())
-            atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="-1s"))
+            atomic_write(str(inputs / "policy.yaml"), backend_http_check("-1s", WEB_ONLY))
             s.wait_log("ERROR reload failed; keeping the last good snapshot", after=mark)
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(call.read()), 1.5)
@@ -221,7 +194,7 @@ def test_same_size_edits_within_a_second_are_both_seen(inputs: Path) -> None:
     with serve(str(inputs)) as s:
         for interval in ("3s", "4s", "5s"):
             mark = len(s.stderr())
-            atomic_write(str(policy), POLICY.format(interval=interval))  # same size every time
+            atomic_write(str(policy), backend_http_check(interval, WEB_ONLY))  # same size every time
             s.wait_log("INFO reloaded: 2 proxies, 3 clusters", after=mark)
             hc = json.loads(s.get("/config_dump?proxy=web-01")[2])["proxies"][0]["clusters"][0]["health_checks"][0]
             assert hc["interval"] == interval
@@ -246,7 +219,7 @@ networking:
     docs.append("type: Dataplane\nname: backend-01\nnetworking:\n  address: 10.9.0.1\n  inbound: [{port: 20001, tags: "
                 "{kuma.io/service: backend, kuma.io/protocol: http}}]\n  outbound: []\n")
     (d / "mesh.yaml").write_text("---\n".join(docs))
-    (d / "policy.yaml").write_text(POLICY.format(interval="10s"))
+    (d / "policy.yaml").write_text(backend_http_check("10s", WEB_ONLY))
 
     async def client(target: str, node: str, changed: asyncio.Event, versions: dict) -> None:
         async with grpc.aio.insecure_channel(target) as channel:
@@ -274,7 +247,7 @@ networking:
         deadline = time.monotonic() + 60
         while sum(len(v) for v in versions.values()) < n and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        atomic_write(str(d / "policy.yaml"), POLICY.format(interval="4s"))
+        atomic_write(str(d / "policy.yaml"), backend_http_check("4s", WEB_ONLY))
         await asyncio.wait_for(asyncio.gather(*tasks), 90)
         return versions
 
@@ -298,7 +271,7 @@ def test_shutdown_listen_failure_and_invalid_start(inputs: Path, tmp_path: Path)
         assert time.monotonic() - started < 5
         assert s.stderr().rstrip().endswith("INFO shutting down")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(POLICY.format(interval="0s"))
+    bad.write_text(backend_http_check("0s", WEB_ONLY))
     proc = subprocess.run([sys.executable, "-c", "from kumahc.cli import main; main()", "serve", str(bad),
                            "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"],
                           capture_output=True, text=True, timeout=60)

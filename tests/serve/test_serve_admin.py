@@ -13,36 +13,19 @@ import grpc
 import pytest
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import discovery_pb2
-from kumahc_serve import serve
+from kumahc_serve import serve, web_and_backend, write_mesh
 
 from bench.generator import generate, with_size
 from kumahc.pipeline import run
 from kumahc.render import document, to_json
 from kumahc.xds.snapshot import CLUSTER_TYPE, content_version
 
-MESH = """\
-type: Dataplane
-name: web-01
-labels: {app: web}
-networking:
-  address: 10.0.0.1
-  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: backend}}]
----
-type: Dataplane
-name: backend-01
-networking:
-  address: 10.0.0.2
-  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
-"""
+MESH = web_and_backend(web_labels="{app: web}")
 
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
-    d = tmp_path / "mesh"
-    d.mkdir()
-    (d / "mesh.yaml").write_text(MESH)
-    return d
+    return write_mesh(tmp_path, MESH)
 
 
 def kumahc(*args: str) -> subprocess.CompletedProcess:

@@ -12,42 +12,16 @@ import grpc
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import discovery_pb2
 from harness import wait_until
-from kumahc_serve import atomic_write, serve
+from kumahc_serve import atomic_write, backend_http_check, serve, web_and_backend, write_mesh
 
 from kumahc import __version__
 from kumahc.xds.snapshot import CLUSTER_TYPE
 
-MESH = """\
-type: Dataplane
-name: web-01
-networking:
-  address: 10.0.0.1
-  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: backend}}]
----
-type: Dataplane
-name: backend-01
-networking:
-  address: 10.0.0.2
-  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
-"""
-POLICY = """\
-type: MeshHealthCheck
-name: backend-http
-spec:
-  targetRef: {{kind: Mesh}}
-  to:
-  - targetRef: {{kind: MeshService, name: backend}}
-    default: {{interval: {interval}, http: {{path: /health}}}}
-"""
+MESH = web_and_backend()
 
 
 def inputs(tmp_path: Path) -> Path:
-    d = tmp_path / "mesh"
-    d.mkdir()
-    (d / "mesh.yaml").write_text(MESH)
-    (d / "policy.yaml").write_text(POLICY.format(interval="10s"))
-    return d
+    return write_mesh(tmp_path, MESH, backend_http_check("10s"))
 
 
 async def ack_then_nack(target: str, node: str) -> str:
@@ -141,14 +115,14 @@ def test_operator_metrics_and_stale_snapshot(tmp_path: Path) -> None:
         assert (metric(s, "kumahc_snapshot_stale"), metric(s, "kumahc_ready")) == (0, 1)
         # Invalid newest inputs: the older snapshot is served and the gauge says so.
         mark = len(s.stderr())
-        atomic_write(str(d / "policy.yaml"), POLICY.format(interval="-1s"))
+        atomic_write(str(d / "policy.yaml"), backend_http_check("-1s"))
         s.wait_log("ERROR reload failed; keeping the last good snapshot", after=mark)
         assert metric(s, "kumahc_snapshot_stale") == 1
         assert metric(s, "kumahc_snapshot_last_success_timestamp_seconds") == first
         assert s.get("/ready")[0] == 200
         # Fixed: fresh again, and the timestamp moves.
         mark = len(s.stderr())
-        atomic_write(str(d / "policy.yaml"), POLICY.format(interval="3s"))
+        atomic_write(str(d / "policy.yaml"), backend_http_check("3s"))
         s.wait_log("INFO reloaded: 2 proxies, 3 clusters", after=mark)
         assert metric(s, "kumahc_snapshot_stale") == 0
         assert metric(s, "kumahc_snapshot_last_success_timestamp_seconds") > first

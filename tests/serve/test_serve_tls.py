@@ -17,28 +17,14 @@ import pytest
 from certs import CA, Pair
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from kumahc_serve import serve
+from kumahc_serve import serve, web_and_backend, write_mesh
 
 from kumahc.pipeline import run
 from kumahc.render import document
 from kumahc.xds.snapshot import CLUSTER_TYPE, content_version
 from kumahc.xds.tls import allowed_nodes
 
-MESH = """\
-type: Dataplane
-name: web-01
-networking:
-  address: 10.0.0.1
-  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: backend}}]
----
-type: Dataplane
-name: backend-01
-networking:
-  address: 10.0.0.2
-  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: web}}]
-"""
+MESH = web_and_backend(backend_outbound=("web",))
 
 
 class Pki:
@@ -60,10 +46,7 @@ class Pki:
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
-    d = tmp_path / "mesh"
-    d.mkdir()
-    (d / "mesh.yaml").write_text(MESH)
-    return d
+    return write_mesh(tmp_path, MESH)
 
 
 @pytest.fixture

@@ -11,45 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
-from kumahc_serve import atomic_write, serve
+from kumahc_serve import WEB_ONLY, atomic_write, backend_http_check, serve, web_and_backend, write_mesh
 
 from kumahc.resources import watch
 from kumahc.resources.watch import Watcher
 
-MESH = """\
-type: Dataplane
-name: web-01
-labels: {app: web}
-networking:
-  address: 10.0.0.1
-  inbound: [{port: 20000, tags: {kuma.io/service: web, kuma.io/protocol: http}}]
-  outbound: [{tags: {kuma.io/service: backend}}]
----
-type: Dataplane
-name: backend-01
-networking:
-  address: 10.0.0.2
-  inbound: [{port: 20001, tags: {kuma.io/service: backend, kuma.io/protocol: http}}]
-"""
-POLICY = """\
-type: MeshHealthCheck
-name: backend-http
-spec:
-  targetRef: {{kind: Dataplane, labels: {{app: web}}}}
-  to:
-  - targetRef: {{kind: MeshService, name: backend}}
-    default: {{interval: {interval}, http: {{path: /health}}}}
-"""
+MESH = web_and_backend(web_labels="{app: web}")
 RELOADED = "INFO reloaded: 2 proxies, 3 clusters"
 
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
-    d = tmp_path / "mesh"
-    d.mkdir()
-    (d / "mesh.yaml").write_text(MESH)
-    (d / "policy.yaml").write_text(POLICY.format(interval="10s"))
-    return d
+    return write_mesh(tmp_path, MESH, backend_http_check("10s", WEB_ONLY))
 
 
 def interval(s) -> str:
@@ -64,7 +37,7 @@ def test_watching_uses_inotify(inputs: Path) -> None:
 
 
 def test_half_written_file_is_not_served_while_its_writer_keeps_it_open(inputs: Path) -> None:
-    text = POLICY.format(interval="3s")
+    text = backend_http_check("3s", WEB_ONLY)
     with serve(str(inputs)) as s:
         s.wait_log("watching the inputs")
         mark = len(s.stderr())
@@ -91,7 +64,7 @@ def test_write_storm_still_reloads_at_least_once_a_second(inputs: Path) -> None:
         # lets a reload through before the storm ends.
         while time.monotonic() - started < 3:
             n += 1
-            atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval=f"{n}s"))
+            atomic_write(str(inputs / "policy.yaml"), backend_http_check(f"{n}s", WEB_ONLY))
             if first_reload is None and RELOADED in s.stderr()[mark:]:
                 first_reload = time.monotonic() - started
             time.sleep(0.02)
@@ -108,7 +81,7 @@ def test_completed_write_reloads(inputs: Path) -> None:
     with serve(str(inputs)) as s:
         s.wait_log("watching the inputs")
         mark = len(s.stderr())
-        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="7s"))
+        atomic_write(str(inputs / "policy.yaml"), backend_http_check("7s", WEB_ONLY))
         s.wait_log(RELOADED, after=mark, timeout=5)
         assert interval(s) == "7s"
 
@@ -127,7 +100,7 @@ def test_fifo_and_device_in_a_served_directory_never_block(inputs: Path) -> None
         (inputs / "pipe.yaml").unlink()
         (inputs / "zero.yaml").unlink()
         mark = len(s.stderr())
-        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="4s"))  # later valid edits apply
+        atomic_write(str(inputs / "policy.yaml"), backend_http_check("4s", WEB_ONLY))  # later valid edits apply
         s.wait_log(RELOADED, after=mark)
         assert interval(s) == "4s"
         started = time.monotonic()
@@ -151,7 +124,8 @@ def test_new_subdirectory_and_symlink_loop_are_seen(inputs: Path) -> None:
         s.wait_log("watching the inputs")
         mark = len(s.stderr())
         (inputs / "sub").mkdir()
-        atomic_write(str(inputs / "sub" / "extra.yaml"), POLICY.format(interval="9s").replace("backend-http", "x"))
+        atomic_write(str(inputs / "sub" / "extra.yaml"),
+                     backend_http_check("9s", WEB_ONLY).replace("backend-http", "x"))
         s.wait_log("INFO reloaded", after=mark)
         mark = len(s.stderr())
         os.symlink("loop", inputs / "sub" / "loop")
@@ -178,7 +152,7 @@ def test_watcher_reloads_once_per_burst_in_both_modes(inputs: Path, monkeypatch:
         await asyncio.sleep(0.3)
         assert reloads == []  # nothing changed
         for i in range(3):  # one burst
-            atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval=f"{i + 1}s"))
+            atomic_write(str(inputs / "policy.yaml"), backend_http_check(f"{i + 1}s", WEB_ONLY))
             await asyncio.sleep(0.01)
         for _ in range(100):
             if reloads:
@@ -202,8 +176,8 @@ def test_watcher_reloads_once_per_burst_in_both_modes(inputs: Path, monkeypatch:
 
 def test_reload_brought_by_another_file_keeps_the_last_complete_version_of_a_file_being_written(
         inputs: Path) -> None:
-    text = POLICY.format(interval="3s")
-    other = POLICY.format(interval="8s").replace("backend-http", "other").replace("{app: web}", "{app: nobody}")
+    text = backend_http_check("3s", WEB_ONLY)
+    other = backend_http_check("8s", WEB_ONLY).replace("backend-http", "other").replace("{app: web}", "{app: nobody}")
     with serve(str(inputs)) as s:
         s.wait_log("watching the inputs")
         with open(inputs / "policy.yaml", "w") as fh:  # held open, half-written
@@ -255,7 +229,7 @@ def test_watcher_falls_back_to_polling_when_inotify_fails(inputs: Path) -> None:
                 break
             await asyncio.sleep(0.05)
         assert w.mode == "polling" and len(reloads) == 1  # one reload for what may have been missed
-        atomic_write(str(inputs / "policy.yaml"), POLICY.format(interval="2s"))
+        atomic_write(str(inputs / "policy.yaml"), backend_http_check("2s", WEB_ONLY))
         for _ in range(100):
             if len(reloads) == 2:
                 break
