@@ -129,7 +129,8 @@ def _stamp(f: files.InputFile, index: int) -> tuple | None:
         st = os.stat(f.path)
     except OSError:
         return None  # reading reports it
-    return (f.name, index, st.st_size, st.st_mtime_ns)
+    # The inode too: a ConfigMap update swaps in a new file that may have the same size and mtime.
+    return (f.name, index, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _read(f: files.InputFile, index: int, stamp: tuple | None, max_bytes: int = files.MAX_FILE_BYTES,

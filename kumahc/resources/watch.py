@@ -46,6 +46,12 @@ def fingerprint(paths: list[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
+# A Kubernetes ConfigMap or Secret volume updates atomically: it writes a new hidden directory, then renames a new
+# "..data" link over the old one; the visible files are links through "..data" and never change themselves. That
+# rename is the only event an update makes, so it counts as a change although hidden names are otherwise ignored.
+KUBERNETES_DATA_LINK = "..data"
+
+
 class Watcher:
     """Watches the PATH arguments from the moment it is made (make it before the first load, so that a change
     made while kumahc starts is seen). :attr:`mode` is ``inotify`` or ``polling``. Not thread-safe: use it from
@@ -120,6 +126,8 @@ class Watcher:
             return True, is_dir
         name = os.path.basename(path)
         in_tree = any(path.startswith(t + os.sep) for t in self._trees)
+        if in_tree and name == KUBERNETES_DATA_LINK and (Mask.MOVED_TO in mask or Mask.CREATE in mask):
+            return True, False
         if not in_tree or name.startswith("."):
             return False, False
         if is_dir:

@@ -239,3 +239,47 @@ def test_watcher_falls_back_to_polling_when_inotify_fails(inputs: Path) -> None:
         await asyncio.wait_for(task, 2)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("inotify", [True, False])
+def test_kubernetes_configmap_update_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inotify: bool) -> None:
+    """A ConfigMap volume: policy.yaml -> ..data/policy.yaml, ..data -> ..<timestamp>; an update makes a new
+    timestamped directory and renames a new ..data link over the old one, nothing else."""
+    if not inotify:
+        monkeypatch.setattr(watch, "Inotify", None)
+    volume = tmp_path / "policies"
+    volume.mkdir()
+
+    def publish(version: str, interval: str) -> None:
+        (volume / version).mkdir()
+        (volume / version / "mesh.yaml").write_text(MESH)
+        (volume / version / "policy.yaml").write_text(backend_http_check(interval, WEB_ONLY))
+        os.symlink(version, volume / "..data_tmp")
+        os.rename(volume / "..data_tmp", volume / "..data")
+
+    publish("..2026_12_01_10_00_00.1", "10s")
+    for name in ("mesh.yaml", "policy.yaml"):
+        os.symlink(f"..data/{name}", volume / name)
+
+    async def main() -> int:
+        w = Watcher([str(volume)], poll=0.1)
+        assert w.mode == ("inotify" if inotify else "polling")
+        stop, force = asyncio.Event(), asyncio.Event()
+        reloads: list[float] = []
+
+        async def reload() -> None:
+            reloads.append(time.monotonic())
+
+        task = asyncio.ensure_future(w.run(reload, stop, force))
+        await asyncio.sleep(0.3)
+        assert reloads == []
+        publish("..2026_12_01_10_05_00.2", "7s")
+        for _ in range(100):
+            if reloads:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+        return len(reloads)
+
+    assert asyncio.run(main()) == 1
