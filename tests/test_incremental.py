@@ -84,3 +84,23 @@ def test_dataplane_kong_and_new_files(mesh: tuple[Path, object]) -> None:
         run([str(path)], cache=inc.cache)
     (path / "policies" / "meshhealthchecks" / "zz-copy.yaml").unlink()
     assert inc.step() == fresh(path)
+
+
+def test_noop_reload_reuses_the_snapshot(tmp_path: Path) -> None:
+    """serve's reload with nothing changed: the source hands back the same result and the snapshot is reused, not
+    rebuilt; any change, or another endpoints mode, builds a new one."""
+    from kumahc.pipeline import Options
+    from kumahc.xds.app import _render, file_source
+
+    mesh = tmp_path / "mesh"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "complete" / "mesh", mesh)
+    produce = file_source([str(mesh)], Options())
+    first, snap, _ = _render(produce, None, "static")
+    again, same, _ = _render(produce, snap, "static")
+    assert again is first and same is snap
+    eds = _render(produce, snap, "eds")[1]
+    assert eds is not snap and eds.mode == "eds"
+    policy = mesh / "policy.yaml"
+    policy.write_text(policy.read_text().replace("default: {http: {}}", "default: {interval: 7s, http: {}}"))
+    changed = _render(produce, snap, "static")[1]
+    assert changed is not snap and changed.document != snap.document

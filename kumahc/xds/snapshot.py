@@ -136,6 +136,9 @@ class Snapshot:
     # so an endpoint-only change pushes EDS and no CDS. Empty with static endpoints.
     endpoints: dict[tuple[str, str], ProxyResources] = field(default_factory=dict)
     mode: str = envoy_cluster.STATIC
+    # The pipeline result this snapshot was built from: a reload whose source hands back the very same result
+    # (nothing changed) reuses the snapshot instead of walking every proxy again (see build).
+    result: Any = field(default=None, repr=False)
 
     @property
     def cluster_count(self) -> int:
@@ -166,7 +169,10 @@ def build(result: Result, previous: Snapshot | None = None, endpoints: str = env
     """Snapshot of a pipeline result. Each distinct cluster is packed, turned into JSON and hashed once; identical
     cluster lists share one ProxyResources. With ``previous`` (a reload), clusters and cluster lists whose content
     is unchanged reuse its work, whichever objects carry them. ``endpoints`` = ``eds``: clusters in their EDS form
-    and every proxy's ClusterLoadAssignments beside them (:func:`kumahc.envoy.cluster.eds`)."""
+    and every proxy's ClusterLoadAssignments beside them (:func:`kumahc.envoy.cluster.eds`). A reload whose
+    source handed back the very result ``previous`` was built from (nothing changed) gets ``previous`` itself."""
+    if previous is not None and previous.result is result and previous.mode == endpoints:
+        return previous
     with gcpause.paused():
         return _build(result, previous, endpoints)
 
@@ -221,4 +227,4 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
         if eds:
             assignments[key] = shared_resources(tuple(la_by_result[id(cr)][1] for cr in results), ENDPOINT_TYPE)
     meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
-    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints)
+    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints, result)
