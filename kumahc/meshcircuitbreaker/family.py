@@ -88,31 +88,9 @@ class Family(_TargetRefFamily):
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """A policy with ``to`` entries selecting no proxy; an entry matching no destination of the selected
         proxies. Inbound-only policies are not checked (their warning was given at validation)."""
-        if not self.policies:
-            return
-        reached: dict[int, set[tuple[str, str]]] = {}
-        selections_of: dict[int, set[int]] = {}
-        for x in view.proxies:
-            selection, policies = self.selecting(x)
-            if selection not in reached:
-                reached[selection] = set()
-                for p in policies:
-                    selections_of.setdefault(id(p), set()).add(selection)
-            reached[selection].update((x.mesh, n) for n in x.destinations)
-        for p in self.policies:
-            if p.shadow or p.target_ref.kind == "MeshGateway" or not p.entries:
-                continue
-            if id(p) not in selections_of:
-                p.res.src.warning(report, ("spec", "targetRef"), "matches no proxy")
-                continue
-            sets = [reached[sel] for sel in sorted(selections_of[id(p)])]
-            for e in p.entries:
-                if e.target_ref.kind in ("MeshExternalService", "MeshMultiZoneService"):
-                    continue
-                if not any(k in r for k, d in view.destinations.items()
-                           if k[0] == p.res.mesh and match.entry_matches(e, d) for r in sets):
-                    p.res.src.warning(report, ("spec", "to", e.index, "targetRef"), "matches no destination")
-
+        if self.policies:
+            for _ in self.entry_reach(view, report, skip_without_entries=True):
+                pass
 
 def merge(entries: Sequence[Entry]) -> match.Merged:
     """RFC 7386 merge of the entries' ``default`` objects in merge order (later wins), as MeshHealthCheck merges;

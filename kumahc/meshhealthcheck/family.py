@@ -3,7 +3,7 @@ contribution, and the warnings that need the whole mesh (02 §3.3)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from kumahc.combine import Contribution, HealthCheckGroup, PanicGroup
@@ -170,8 +170,19 @@ class Family:
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """02 §3.3 warnings that need the mesh: a policy selecting no proxy, an entry matching no destination of
         the selected proxies, and MHC confs applied to destinations of unknown protocol."""
-        # Destinations reached per selection (proxies selected by the same policies), then per policy: an entry
-        # "matches no destination" when none of its candidate destinations is reached by any of its selections.
+        for _, hits in self.entry_reach(view, report):
+            for k in hits:
+                if view.destinations[k].protocol == "unknown":
+                    report.add(Severity.WARNING, "protocol unknown; MeshHealthCheck adds no health check",
+                               ("destination", k[0], k[1]))
+
+    def entry_reach(self, view: MeshView, report: Report, skip_without_entries: bool = False
+                    ) -> Iterator[tuple[api.Entry, list[tuple[str, str]]]]:
+        """Warn ``matches no proxy`` for a policy selecting no proxy and ``matches no destination`` for an entry
+        whose candidate destinations none of its selections reaches; yield every checked entry with the
+        destination keys it reaches. ``skip_without_entries``: policies without ``to`` entries are not checked
+        (a family whose inbound-only policies were already warned at validation)."""
+        # Destinations reached per selection (proxies selected by the same policies), then per policy.
         reached: dict[int, set[tuple[str, str]]] = {}
         selections_of: dict[int, set[int]] = {}
         for x in view.proxies:
@@ -182,7 +193,7 @@ class Family:
                     selections_of.setdefault(id(p), set()).add(selection)
             reached[selection].update((x.mesh, n) for n in x.destinations)
         for p in self.policies:
-            if p.shadow or p.target_ref.kind == "MeshGateway":
+            if p.shadow or p.target_ref.kind == "MeshGateway" or (skip_without_entries and not p.entries):
                 continue
             if id(p) not in selections_of:
                 p.res.src.warning(report, ("spec", "targetRef"), "matches no proxy")
@@ -196,11 +207,7 @@ class Family:
                 hits = [k for k in candidates if any(k in r for r in sets)]
                 if not hits:
                     p.res.src.warning(report, ("spec", "to", e.index, "targetRef"), "matches no destination")
-                for k in hits:
-                    if view.destinations[k].protocol == "unknown":
-                        report.add(Severity.WARNING, "protocol unknown; MeshHealthCheck adds no health check",
-                                   ("destination", k[0], k[1]))
-
+                yield e, hits
 
 class _SelectorIndex:
     """Top-level targetRefs by the one fact a proxy must have for them to select it: nothing (Mesh, Dataplane
