@@ -177,6 +177,21 @@ def build(result: Result, previous: Snapshot | None = None, endpoints: str = env
         return _build(result, previous, endpoints)
 
 
+def _packed(message: Any, name: str, to_json: Any, packed: dict[bytes, tuple[dict[str, Any], _Packed]],
+            old_packed: dict[bytes, tuple[dict[str, Any], _Packed]]) -> tuple[dict[str, Any], _Packed]:
+    """``message``'s JSON and packed form, keyed by its serialized Any so that content decides: reused from this
+    build or the previous one, else converted once (``to_json``) and recorded in ``packed``."""
+    a = any_pb2.Any()
+    a.Pack(message)
+    data = a.SerializeToString()
+    item = packed.get(data) or old_packed.get(data)
+    if item is None:
+        as_json = to_json(message)
+        item = (as_json, _pack(name, as_json, data))
+    packed[data] = item
+    return item
+
+
 def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_cluster.STATIC) -> Snapshot:
     old_packed = previous.packed if previous is not None else {}
     old_shared = previous.shared if previous is not None else {}
@@ -192,22 +207,8 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
             cluster = cr.cluster
             if eds:
                 cluster, la = envoy_cluster.eds(cluster)
-                a = any_pb2.Any()
-                a.Pack(la)
-                data = a.SerializeToString()
-                item = packed.get(data) or old_packed.get(data)
-                if item is None:
-                    as_json = load_assignment_json(la)
-                    item = (as_json, _pack(la.cluster_name, as_json, data))
-                packed[data] = la_by_result[id(cr)] = item
-            a = any_pb2.Any()
-            a.Pack(cluster)
-            data = a.SerializeToString()
-            item = packed.get(data) or old_packed.get(data)
-            if item is None:
-                as_json = convert(cluster)
-                item = (as_json, _pack(cluster.name, as_json, data))
-            packed[data] = by_result[id(cr)] = item
+                la_by_result[id(cr)] = _packed(la, la.cluster_name, load_assignment_json, packed, old_packed)
+            by_result[id(cr)] = _packed(cluster, cluster.name, convert, packed, old_packed)
     doc = document(result, cache={k: v[0] for k, v in by_result.items()}, endpoints=endpoints,
                    la_cache={k: v[0] for k, v in la_by_result.items()})
     shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = {}
