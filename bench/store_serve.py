@@ -45,30 +45,37 @@ def _store(server: PgServer, name: str, mesh: Path) -> str:
     return url
 
 
-def _commits(mesh: Path, edit: Edit) -> list[list[Any]]:
-    """[forward puts, backward puts]: the stored form of the resources the edit changes (those only)."""
+def _commits(mesh: Path, edit: Edit) -> list[Any]:
+    """[forward, backward]: the edited file's resources after and before the edit, as ``kumahc apply`` reads them
+    (each committed through :func:`kumahc.apply.prepare`: the same rows and rendered parts apply commits)."""
     from kumahc.diagnostics import Report
     from kumahc.sources import files
-    from kumahc.sources.store import records, state
 
-    def bodies() -> dict[tuple, tuple[str, str]]:
-        loaded = files.read([str(mesh / edit.path)], Report())
-        return {r.identity: (r.format, records.encode(records.body(r))) for r in loaded.resources}
+    def loaded() -> Any:
+        return files.read([str(mesh / edit.path)], Report())
 
-    before = bodies()
+    before = loaded()
     apply_edit(mesh, edit, forward=True)
     try:
-        after = bodies()
+        after = loaded()
     finally:
         apply_edit(mesh, edit, forward=False)
-    changed = [k for k in before if before[k] != after[k]]
-    return [[state.Put(k, *after[k]) for k in changed], [state.Put(k, *before[k]) for k in changed]]
+    return [after, before]
 
 
-def _commit(conn: Any, puts: list[Any], revision: int) -> None:
-    from kumahc.sources.store import state
+def _prepare(conn: Any, loaded: Any) -> Any:
+    """Validate and render the change now (apply's work before its commit), so that only the commit is timed."""
+    from kumahc.apply import prepare
+    from kumahc.diagnostics import Report
 
-    if state.write(conn, revision, puts, []) is None:
+    prepared = prepare(conn, loaded, Report())
+    if not prepared.writes:
+        raise RuntimeError("the edit changes nothing in the store")
+    return prepared
+
+
+def _commit(conn: Any, prepared: Any) -> None:
+    if prepared.commit(conn) is None:
         raise RuntimeError("conflict: another writer committed")
 
 
@@ -115,10 +122,10 @@ def _side(kind: str, replicas: int, url: str, data: Path, nodes: list[str], stat
         conn = connection.connect(url)  # connected before the clock starts: the commit alone is timed
         for r in range(rounds):
             forward = r % 2 == 0
-            revision = conn.execute("SELECT revision FROM kumahc_state WHERE id = 1").fetchone()[0]
+            prepared = _prepare(conn, commits[0 if forward else 1]) if kind == "kumahc" else None
             t0 = time.monotonic()
             if kind == "kumahc":
-                _commit(conn, commits[0 if forward else 1], revision)
+                _commit(conn, prepared)
             else:
                 for server in servers:
                     server.proc.send_signal(signal.SIGUSR1)

@@ -18,11 +18,11 @@ from typing import NamedTuple
 
 import psycopg
 
-from kumahc.diagnostics import Diagnostic, Report
+from kumahc.diagnostics import Diagnostic, Location, Report
 from kumahc.pipeline import Options, Result, run
 from kumahc.resources.loader import Loaded, drop_duplicates
 from kumahc.resources.model import Resource
-from kumahc.sources.store import records, state
+from kumahc.sources.store import records, rendered, state
 from kumahc.sources.store.errors import StoreError
 
 ATTEMPTS = 50
@@ -54,6 +54,12 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
     """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
     :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
     problem or when conflicts outlast the retries."""
+    attempt, diagnostics = _applying(loaded, load_report)
+    return _commit(conn, attempt, diagnostics, options, dry_run)
+
+
+def _applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.State], Plan], list[Diagnostic]]:
+    """The attempt of applying ``loaded`` (a plan for any snapshot of the store) and the reading problems."""
     # Once for every attempt: what would be stored, and its JSON text.
     forms = {res: records.body(res) for res in loaded.resources}
     bodies: dict[Resource, str] = {}
@@ -90,7 +96,7 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
         merged.extend(applied.values())
         return Plan(merged, changes, puts, [])
 
-    return _commit(conn, attempt, diagnostics, options, dry_run)
+    return attempt, diagnostics
 
 
 def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, namespace: str | None,
@@ -135,23 +141,93 @@ class Plan(NamedTuple):
     deletes: list[records.Key]
 
 
+def _render(result: Result, options: Options | None, reading: list[Diagnostic], held: rendered.Index
+            ) -> rendered.Change | None:
+    """The change to the stored rendered parts (migration 0003) for the validated state, against what the store
+    holds (``held``), with the state's warnings as a replica rendering the rows reports them (the problems of
+    reading the applied files, ``reading``, are not the state's). None when rendering under a ``protocol`` (a
+    library caller's option): replicas render with their own, so such parts would not be theirs."""
+    if options is not None and options.protocol is not None:
+        return None
+    from kumahc.xds import snapshot as snapshots
+
+    found = snapshots.parts(snapshots.build(result))
+    report = Report()
+    skip = {id(d) for d in reading}
+    # Located as a replica locates them: at ``store: KIND NAME``, ordered as the rows will be (store order, then
+    # the new ones in input order: the order of the validated state).
+    stored: dict[Location, Location] = {}
+    for position, res in enumerate(result.loaded.resources):
+        loc = res.src.loc
+        subject = loc.subject if loc.file == records.FILE else f"{res.kind} {records.display_of(res)}"
+        stored[loc] = Location(records.FILE, records.BEFORE_FILES + position, 0, subject)
+    report.extend(_as_stored(d, stored) for d in result.report.items if id(d) not in skip)
+    warnings = [line for line in report.lines() if not line.startswith("info: ")]
+    return rendered.change(held, found.clusters, found.proxies, warnings)
+
+
+def _as_stored(d: Diagnostic, stored: dict[Location, Location]) -> Diagnostic:
+    """``d`` located at its resource's stored location (``stored``: by its location in the validated state)."""
+    if d.scope[0] != "file" or d.scope[1] not in stored:
+        return d
+    _, loc, _line, path = d.scope
+    return replace(d, scope=("file", stored[loc], None, path))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One attempt validated on the store at ``revision``, ready to commit: the plan, the validated state and what
+    to store of its render (None: nothing to write, a dry run, or parts replicas could not serve)."""
+
+    revision: int
+    plan: Plan
+    result: Result
+    render: rendered.Change | None
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.plan.puts or self.plan.deletes)
+
+    def commit(self, conn: psycopg.Connection) -> int | None:
+        """Write it if the store is still at :attr:`revision` (the new revision), else None (nothing written)."""
+        return state.write(conn, self.revision, self.plan.puts, self.plan.deletes, self.render)
+
+
+def prepare(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None
+            ) -> Prepared:
+    """:func:`apply`'s validation, once, without writing: what it would commit now. Raises as :func:`apply`."""
+    attempt, diagnostics = _applying(loaded, load_report)
+    return _prepare(conn, attempt, diagnostics, options, False)
+
+
+def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
+             options: Options | None, dry_run: bool) -> Prepared:
+    snapshot = state.read(conn, index=not dry_run)
+    plan = attempt(snapshot)
+
+    def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
+        report.extend(diagnostics)
+        kept = tuple(drop_duplicates(resources, report))
+        return Loaded((), kept, len(kept))
+
+    # keep_documents: a retried attempt validates the same loaded resources again.
+    result = run(load, replace(options or Options(), keep_documents=True))
+    render = None
+    if not dry_run and (plan.puts or plan.deletes):
+        assert snapshot.index is not None
+        render = _render(result, options, diagnostics, snapshot.index)
+    return Prepared(snapshot.revision, plan, result, render)
+
+
 def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
             options: Options | None, dry_run: bool) -> Outcome:
     for number in range(1, ATTEMPTS + 1):
-        snapshot = state.read(conn)
-        plan = attempt(snapshot)
-
-        def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
-            report.extend(diagnostics)
-            kept = tuple(drop_duplicates(resources, report))
-            return Loaded((), kept, len(kept))
-
-        # keep_documents: a retried attempt validates the same loaded resources again.
-        result = run(load, replace(options or Options(), keep_documents=True))
-        if dry_run or not (plan.puts or plan.deletes):
-            return Outcome(tuple(plan.changes), result, None, number)
-        revision = state.write(conn, snapshot.revision, plan.puts, plan.deletes)
+        prepared = _prepare(conn, attempt, diagnostics, options, dry_run)
+        changes = tuple(prepared.plan.changes)
+        if dry_run or not prepared.writes:
+            return Outcome(changes, prepared.result, None, number)
+        revision = prepared.commit(conn)
         if revision is not None:
-            return Outcome(tuple(plan.changes), result, revision, number)
+            return Outcome(changes, prepared.result, revision, number)
         time.sleep(random.uniform(0, BACKOFF_S * number))
     raise StoreError(f"gave up after {ATTEMPTS} attempts: other writers kept changing the store; nothing written")

@@ -97,7 +97,7 @@ def test_noop_reload_reuses_the_snapshot(tmp_path: Path) -> None:
     produce = file_source([str(mesh)], Options())
     first, snap, _ = _render(produce, None, "static")
     again, same, _ = _render(produce, snap, "static")
-    assert again is first and same is snap
+    assert again == first and same is snap
     eds = _render(produce, snap, "eds")[1]
     assert eds is not snap and eds.mode == "eds"
     policy = mesh / "policy.yaml"

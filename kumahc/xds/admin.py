@@ -8,6 +8,8 @@ browser that rebinds its own DNS name to 127.0.0.1 sends its own name, and gets 
 
 from __future__ import annotations
 
+import asyncio
+
 import hmac
 import ipaddress
 import json
@@ -133,14 +135,23 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
     async def config_dump(request: web.Request) -> web.Response:
         if cache.snapshot is None:
             return web.Response(status=503, text=NOT_READY)
-        doc = cache.snapshot.document
+        snapshot = cache.snapshot
         proxy = request.query.get("proxy")
-        if proxy is not None:
-            kept = [p for p in doc["proxies"] if matches_proxy(p["mesh"], p["name"], proxy)]
-            if not kept:
-                return web.Response(status=404, text=f'no proxy matches "{proxy}"\n')
-            doc = {"proxies": kept}
-        return web.Response(text=to_json(doc), content_type="application/json")
+
+        def dump() -> str | None:
+            doc = snapshot.document
+            if proxy is not None:
+                kept = [p for p in doc["proxies"] if matches_proxy(p["mesh"], p["name"], proxy)]
+                if not kept:
+                    return None
+                doc = {"proxies": kept}
+            return to_json(doc)
+
+        # The document is made on first use and a large mesh's takes seconds: not on the loop serving the streams.
+        text = await asyncio.to_thread(dump)
+        if text is None:
+            return web.Response(status=404, text=f'no proxy matches "{proxy}"\n')
+        return web.Response(text=text, content_type="application/json")
 
     async def status(_: web.Request) -> web.Response:
         if cache.snapshot is None:

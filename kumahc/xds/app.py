@@ -30,6 +30,7 @@ from kumahc.xds.server import XdsServer, make_server
 from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
 
 if TYPE_CHECKING:
+    from kumahc.sources.store.rendered import Stored
     from kumahc.sources.store.replica import Replica
 
 T = TypeVar("T")
@@ -67,8 +68,9 @@ class ServeConfig:
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
-# FatalInputError on invalid inputs). Files today; another source (a store) plugs in beside file_source.
-Produce = Callable[[], Result]
+# FatalInputError on invalid inputs), or hands back parts its writer already rendered (the store's, when usable).
+# Files and the store today; another source (a Kubernetes API) plugs in beside them.
+Produce = Callable[[], "Result | Stored"]
 
 
 def file_source(paths: list[str], options: Options, watcher: Watcher | None = None) -> Produce:
@@ -80,7 +82,7 @@ def file_source(paths: list[str], options: Options, watcher: Watcher | None = No
     return lambda: run(paths, options, run_cache)
 
 
-def store_source(url: str, options: Options) -> Replica:
+def store_source(url: str, options: Options, endpoints: str = "static") -> Replica:
     """The store at ``url`` (its schema checked now: a bad URL, a store that is down or at another schema version
     raise :class:`StoreError`); ``.produce`` is the Produce, :func:`_watch_store` keeps it current."""
     from kumahc.sources.store import connection, schema
@@ -88,7 +90,7 @@ def store_source(url: str, options: Options) -> Replica:
 
     with connection.session(url) as conn:
         schema.check(conn, connection.redact(url))
-    return Replica(url, options)
+    return Replica(url, options, endpoints)
 
 
 def serve(config: ServeConfig) -> int:
@@ -116,7 +118,7 @@ def serve(config: ServeConfig) -> int:
     guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
     if config.store is not None:
         try:
-            replica = store_source(config.store, options)
+            replica = store_source(config.store, options, config.endpoints)
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -160,12 +162,19 @@ def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
     return fut
 
 
-def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str
-            ) -> tuple[Result, snapshots.Snapshot, float]:
+def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str, strict: bool = False
+            ) -> tuple[list[str], snapshots.Snapshot, float]:
+    """The snapshot of the newest inputs and the report's lines: rendered from a pipeline result, or made from
+    the parts the store's writer rendered (:mod:`kumahc.sources.store.rendered`)."""
     started = time.monotonic()
-    result = produce()
-    snap = snapshots.build(result, previous, endpoints)
-    return result, snap, time.monotonic() - started
+    out = produce()
+    if isinstance(out, Result):
+        snap = snapshots.build(out, previous, endpoints)
+        lines = out.report.lines(strict)
+    else:
+        snap = snapshots.from_parts(snapshots.Parts(out.clusters, out.proxies), previous)
+        lines = list(out.warnings)
+    return lines, snap, time.monotonic() - started
 
 
 async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
@@ -213,14 +222,14 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await server.stop(grace=GRACE_SECONDS)
         await runner.cleanup()
 
-    first = _in_thread(lambda: _render(produce, None, config.endpoints))
+    first = _in_thread(lambda: _render(produce, None, config.endpoints, config.strict))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([first, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not first.done():
         await shutdown()
         return 0
     try:
-        result, snap, seconds = first.result()
+        lines, snap, seconds = first.result()
     except FatalInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         await shutdown()
@@ -231,7 +240,7 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         print(summary(exc.report.error_count(exc.strict)), file=sys.stderr)
         await shutdown()
         return 1
-    _log_report(result.report.lines(config.strict))
+    _log_report(lines)
     _publish(cache, metrics, snap, seconds)
     log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.proxies), snap.cluster_count, seconds)
 
@@ -261,7 +270,7 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches."""
     try:
-        result, snap, seconds = await _in_thread(lambda: _render(produce, cache.snapshot, config.endpoints))
+        lines, snap, seconds = await _in_thread(lambda: _render(produce, cache.snapshot, config.endpoints, config.strict))
     except InputError as exc:
         _reload_failed(metrics)
         for d in sorted(exc.report.items, key=lambda d: d.sort_key()):
@@ -276,7 +285,7 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
         _reload_failed(metrics)
         log.error("error: internal: %s: %s", type(exc).__name__, exc)
         return
-    _log_report([line for line in result.report.lines(config.strict) if not line.startswith("info: ")])
+    _log_report([line for line in lines if not line.startswith("info: ")])
     _publish(cache, metrics, snap, seconds)
     metrics.reloads.labels("success").inc()
     log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from envoy.config.cluster.v3 import cluster_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
@@ -82,27 +83,34 @@ class ProxyResources:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Packed:
-    """One distinct cluster, prepared once per snapshot: its render JSON text shifted for a list, its resource
-    version, its SotW ``resources`` field and its Delta ``Resource`` field."""
+    """One distinct cluster, prepared once per snapshot: its render JSON text shifted for a list (None when it
+    came from stored parts, which carry the versions instead), its resource version, its serialized ``Any``, its
+    SotW ``resources`` field and its Delta ``Resource`` field."""
 
     name: str
-    shifted: str
+    shifted: str | None
     version: str
+    resource: bytes
     sotw_field: bytes
     delta_field: bytes
 
 
 def _pack(name: str, as_json: dict[str, Any], any_bytes: bytes) -> _Packed:
     text = dumps_indent2(as_json)
-    version = text_version(text)
+    return _fields(name, shift(text), text_version(text), any_bytes)
+
+
+def _fields(name: str, shifted: str | None, version: str, any_bytes: bytes) -> _Packed:
     # Resource{name=3, version=1, resource=2}
     resource = len_field(3, name.encode()) + len_field(1, version.encode()) + len_field(2, any_bytes)
-    return _Packed(name, shift(text), version, len_field(2, any_bytes), len_field(2, resource))
+    return _Packed(name, shifted, version, any_bytes, len_field(2, any_bytes), len_field(2, resource))
 
 
-def _resources(clusters: list[_Packed], type_url: str = CLUSTER_TYPE) -> ProxyResources:
-    """``clusters`` sorted by name."""
-    version = text_version(list_text([c.shifted for c in clusters]))
+def _resources(clusters: list[_Packed], type_url: str = CLUSTER_TYPE, version: str | None = None
+               ) -> ProxyResources:
+    """``clusters`` sorted by name; ``version`` when known (stored parts), else hashed from their JSON texts."""
+    if version is None:
+        version = text_version(list_text([c.shifted for c in clusters]))
     resp = discovery_pb2.DiscoveryResponse(version_info=version, type_url=type_url)
     resp.control_plane.identifier = CONTROL_PLANE
     body = resp.SerializeToString() + b"".join(c.sotw_field for c in clusters)
@@ -125,7 +133,9 @@ class Snapshot:
 
     proxies: dict[tuple[str, str], ProxyResources]
     meshes: tuple[str, ...]  # longest name first, for node resolution
-    document: dict[str, Any]
+    # The render document, or a function making it: /config_dump is rare, a reload is not, so a reload only
+    # keeps what the document needs and the first request builds it (see the ``document`` property).
+    made_document: Any
     loaded_at: datetime
     # For the next build: per cluster (keyed by its serialized Any, so content decides) its JSON and packed form;
     # per distinct cluster list (keyed by the ids of its packed items, which these dicts keep alive) its resources.
@@ -139,6 +149,13 @@ class Snapshot:
     # The pipeline result this snapshot was built from: a reload whose source hands back the very same result
     # (nothing changed) reuses the snapshot instead of walking every proxy again (see build).
     result: Any = field(default=None, repr=False)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The render document of every proxy (spec 05 §2; /config_dump), built on first use."""
+        if callable(self.made_document):
+            object.__setattr__(self, "made_document", self.made_document())
+        return self.made_document
 
     @property
     def cluster_count(self) -> int:
@@ -209,8 +226,11 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
                 cluster, la = envoy_cluster.eds(cluster)
                 la_by_result[id(cr)] = _packed(la, la.cluster_name, load_assignment_json, packed, old_packed)
             by_result[id(cr)] = _packed(cluster, cluster.name, convert, packed, old_packed)
-    doc = document(result, cache={k: v[0] for k, v in by_result.items()}, endpoints=endpoints,
-                   la_cache={k: v[0] for k, v in la_by_result.items()})
+
+    def doc() -> dict[str, Any]:
+        return document(result, cache={k: v[0] for k, v in by_result.items()}, endpoints=endpoints,
+                        la_cache={k: v[0] for k, v in la_by_result.items()})
+
     shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = {}
     proxies: dict[tuple[str, str], ProxyResources] = {}
     assignments: dict[tuple[str, str], ProxyResources] = {}
@@ -229,3 +249,87 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
             assignments[key] = shared_resources(tuple(la_by_result[id(cr)][1] for cr in results), ENDPOINT_TYPE)
     meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
     return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints, result)
+
+
+# --- stored parts: a snapshot rendered once by the writer of a store, served by every replica -----------------
+
+Digest = bytes  # SHA-256 of a cluster's serialized Any: names one distinct cluster in stored parts
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """A static-endpoints snapshot reduced to what serving needs, for storing: ``clusters`` = digest → (name,
+    resource version, serialized ``Any``), ``proxies`` = (mesh, proxy name) → (proxy version, its clusters'
+    digests concatenated in name order). Rebuilding a snapshot from parts gives the same versions and the same
+    response bytes as the snapshot they were taken from."""
+
+    clusters: dict[Digest, tuple[str, str, bytes]]
+    proxies: dict[tuple[str, str], tuple[str, bytes]]
+
+
+def digest(resource: bytes) -> Digest:
+    return hashlib.sha256(resource).digest()
+
+
+def parts(snap: Snapshot) -> Parts:
+    """The :class:`Parts` of a snapshot built with static endpoints (``build(result)``)."""
+    if snap.mode != envoy_cluster.STATIC:
+        raise ValueError("only a static-endpoints snapshot has stored parts")
+    clusters: dict[Digest, tuple[str, str, bytes]] = {}
+    lists: dict[int, tuple[str, bytes]] = {}
+    for items, res in snap.shared.values():
+        keys = []
+        for p in items:
+            d = digest(p.resource)
+            clusters[d] = (p.name, p.version, p.resource)
+            keys.append(d)
+        lists[id(res)] = (res.version, b"".join(keys))
+    return Parts(clusters, {key: lists[id(res)] for key, res in snap.proxies.items()})
+
+
+def from_parts(stored: Parts, previous: Snapshot | None = None) -> Snapshot:
+    """The snapshot of stored parts (static endpoints). With ``previous`` (itself made from parts), clusters and
+    cluster lists already prepared are reused. Its render document is made from the clusters on first use."""
+    old = previous.shared if previous is not None and previous.result is _PARTS else {}
+    packed: dict[Digest, _Packed] = {}
+    shared: dict[Any, Any] = {}
+    proxies: dict[tuple[str, str], ProxyResources] = {}
+
+    def item(d: Digest) -> _Packed:
+        found = packed.get(d)
+        if found is None:
+            name, version, resource = stored.clusters[d]
+            found = packed[d] = _fields(name, None, version, resource)
+        return found
+
+    for key, (version, keys) in stored.proxies.items():
+        entry = shared.get(keys) or old.get(keys)
+        if entry is None:
+            items = tuple(item(keys[i:i + 32]) for i in range(0, len(keys), 32))
+            entry = (items, _resources(list(items), CLUSTER_TYPE, version))
+        shared[keys] = entry
+        proxies[key] = entry[1]
+    ordered = dict(sorted(proxies.items()))
+
+    def doc() -> dict[str, Any]:
+        convert = ClusterJson()
+        as_json: dict[bytes, dict[str, Any]] = {}
+        out = []
+        for (mesh, name), res in ordered.items():
+            clusters = []
+            for p in shared_items[id(res)]:
+                found = as_json.get(p.resource)
+                if found is None:
+                    a = any_pb2.Any.FromString(p.resource)
+                    cluster = cluster_pb2.Cluster.FromString(a.value)
+                    found = as_json[p.resource] = convert(cluster)
+                clusters.append(found)
+            out.append({"mesh": mesh, "name": name, "clusters": clusters})
+        return {"proxies": out}
+
+    shared_items = {id(res): items for items, res in shared.values()}
+    meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
+    return Snapshot(ordered, meshes, doc, datetime.now(UTC), {}, shared, {}, envoy_cluster.STATIC, _PARTS)
+
+
+_PARTS = object()  # Snapshot.result of a snapshot made from stored parts

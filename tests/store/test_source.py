@@ -38,7 +38,9 @@ def test_replica_catches_up_on_changes_deletions_and_a_recreated_store(store: st
 
     from kumahc.pipeline import Options
     from kumahc.sources.store import connection
+    from kumahc.sources.store.rendered import Stored
     from kumahc.sources.store.replica import Replica
+    from kumahc.xds import snapshot as snapshots
 
     def catch_up(replica: Replica) -> bool:
         async def go() -> bool:
@@ -47,30 +49,36 @@ def test_replica_catches_up_on_changes_deletions_and_a_recreated_store(store: st
 
         return asyncio.run(go())
 
-    def rendered(result) -> str:
-        return to_json(document(result, None))
+    def rendered(out) -> str:
+        """The render document of a pipeline result, or of the parts the writer stored (served as they are)."""
+        if isinstance(out, Stored):
+            return to_json(snapshots.from_parts(snapshots.Parts(out.clusters, out.proxies)).document)
+        return to_json(document(out, None))
 
     assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
-    replica = Replica(store, Options())
-    replica.produce()
-    assert (replica.revision, catch_up(replica)) == (1, False)
+    replica, local = Replica(store, Options()), Replica(store, Options())
+    local.serves_parts = False  # renders the rows itself, as under --protocol
+    assert isinstance(replica.produce(), Stored) and not isinstance(local.produce(), Stored)
+    assert (replica.revision, catch_up(replica), catch_up(local)) == (1, False, False)
     edited = Path(UNIVERSAL).read_text().replace("interval: 5s", "interval: 9s")
     assert kumahc("apply", "-f", write(tmp_path, "u.yaml", edited), "--store", store).code == 0
     assert kumahc("delete", "healthcheck", "web-to-backend-check", "--mesh", "default", "--store", store).code == 0
     (mhc,) = [doc for doc in edited.split("---\n") if doc.startswith("type: MeshHealthCheck")]
     extra = mhc.replace("name: web-to-backend", "name: second")
     assert kumahc("apply", "-f", write(tmp_path, "x.yaml", extra), "--store", store).code == 0
-    assert catch_up(replica) is True
+    assert catch_up(replica) is True and catch_up(local) is True
     full = source.snapshot(store)
     assert (replica.revision, replica.rows) == (full.revision, full.rows) == (4, full.rows)
     assert [r.name for r in replica.rows][-4:] == ["web-to-backend", "db-limits", "web-to-backend-limits", "second"]
-    assert rendered(replica.produce()) == rendered(run(full.loader()))
+    assert isinstance(replica.produce(), Stored)
+    assert rendered(replica.produce()) == rendered(local.produce()) == rendered(run(full.loader()))
     # The store recreated with a lower revision: everything is read again.
     with connection.session(store) as conn:
         conn.execute("DELETE FROM kumahc_resources")
         conn.execute("UPDATE kumahc_state SET revision = 0")
     assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
-    assert catch_up(replica) is True
+    assert catch_up(replica) is True and catch_up(local) is True
     full = source.snapshot(store)
     assert (replica.revision, replica.rows) == (1, full.rows)
-    assert rendered(replica.produce()) == rendered(run(full.loader()))
+    assert isinstance(replica.produce(), Stored)
+    assert rendered(replica.produce()) == rendered(local.produce()) == rendered(run(full.loader()))

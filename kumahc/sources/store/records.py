@@ -92,13 +92,13 @@ class StoredDocument:
         return None
 
 
-_BEFORE_FILES = -(2**63)  # stored resources' "file index": below every file's (0, 1, …), in store (id) order
+BEFORE_FILES = -(2**63)  # stored resources' "file index": below every file's (0, 1, …), in store (id) order
 
 
 def resource(row: Row) -> Resource:
     """The :class:`Resource` of ``row``, its creation time the store's. Its messages sort before those of files,
     in store order, whatever else the store holds (so a resource can be reused while its row is unchanged)."""
-    loc = Location(FILE, _BEFORE_FILES + row.id, 0, f"{row.kind} {row.display}")
+    loc = Location(FILE, BEFORE_FILES + row.id, 0, f"{row.kind} {row.display}")
     res = build(row.kind, row.format, row.body, Source(loc, StoredDocument(row.body)), Report())
     assert res is not None, "stored resources were valid when written"
     return replace(res, creation_time=row.created_at)

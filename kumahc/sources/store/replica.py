@@ -17,7 +17,8 @@ from psycopg.rows import class_row
 from kumahc.diagnostics import FatalInputError, Report
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources.loader import Loaded
-from kumahc.sources.store import records, source
+from kumahc.envoy.cluster import STATIC
+from kumahc.sources.store import records, rendered, source
 from kumahc.sources.store.errors import StoreError
 from kumahc.sources.store.records import Row
 from kumahc.sources.store.state import ResourceCache
@@ -32,10 +33,13 @@ class Replica:
     render. :meth:`catch_up` (the event loop's LISTEN connection) is the only other writer of the rows; serve
     never runs it while a render is in flight."""
 
-    def __init__(self, url: str, options: Options):
+    def __init__(self, url: str, options: Options, endpoints: str = STATIC):
         self.url = url
         self.options = options
         self.revision: int | None = None
+        # The writer's rendered parts are what this replica would render only with default rendering options.
+        self.serves_parts = options.protocol is None and not options.strict and endpoints == STATIC
+        self.parts: rendered.Stored | None = None  # the rendered parts of ``revision``, when usable
         self._rows: tuple[Row, ...] = ()
         self._resources = ResourceCache()
         self._runs = RunCache()
@@ -44,16 +48,19 @@ class Replica:
     def rows(self) -> tuple[Row, ...]:
         return self._rows
 
-    def produce(self) -> Result:
-        """Render the rows of :attr:`revision`. Raises :class:`FatalInputError` (one line) when the first read
-        fails, :class:`~kumahc.diagnostics.InputError` when the stored state is invalid under serve's options
-        (``--strict``, ``--protocol``)."""
+    def produce(self) -> Result | rendered.Stored:
+        """The rendered parts of :attr:`revision` when the store holds usable ones (the writer rendered them:
+        nothing to render here), else the rows of :attr:`revision` rendered. Raises :class:`FatalInputError` (one
+        line) when the first read fails, :class:`~kumahc.diagnostics.InputError` when the stored state is invalid
+        under serve's options (``--strict``, ``--protocol``)."""
         if self.revision is None:
             try:
-                snap = source.snapshot(self.url)
+                snap = source.snapshot(self.url, parts=self.serves_parts)
             except StoreError as exc:
                 raise FatalInputError(str(exc)) from None
-            self._rows, self.revision = snap.rows, snap.revision
+            self._rows, self.revision, self.parts = snap.rows, snap.revision, snap.parts
+        if self.parts is not None:
+            return self.parts
         resources = tuple(self._resources.resources(self._rows))
 
         def load(_report: Report) -> Loaded:
@@ -87,8 +94,13 @@ class Replica:
                 cur = await conn.execute("SELECT id FROM kumahc_resources")
                 present = {i for (i,) in await cur.fetchall()}
                 kept = {i: row for i, row in kept.items() if i in present}
+            parts = None
+            if self.serves_parts:
+                parts = await rendered.read_async(conn, revision, rendered.RENDERER, None if everything or since == 0
+                                                  else self.parts)
         moved = revision != self.revision
         self._set(kept.values(), revision)
+        self.parts = parts
         return moved or everything
 
     def _set(self, rows: Iterable[Row], revision: int) -> None:

@@ -19,7 +19,7 @@ from psycopg.rows import class_row
 from kumahc.diagnostics import Report
 from kumahc.resources.loader import Loaded
 from kumahc.resources.model import Resource
-from kumahc.sources.store import records
+from kumahc.sources.store import records, rendered
 from kumahc.sources.store.records import Key, Row
 
 
@@ -30,6 +30,8 @@ class State:
     revision: int
     rows: tuple[Row, ...]
     now: datetime
+    parts: rendered.Stored | None = None
+    index: rendered.Index | None = None
 
     def resources(self, cache: ResourceCache | None = None) -> list[Resource]:
         """The rows as resources, in store order; with ``cache``, a row unchanged since the cache's last use gives
@@ -69,8 +71,10 @@ class ResourceCache:
         return out
 
 
-def read(conn: psycopg.Connection, kind: str | None = None) -> State:
-    """The rows (all, or those of ``kind``) and revision of one snapshot (REPEATABLE READ, read only)."""
+def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False, index: bool = False) -> State:
+    """The rows (all, or those of ``kind``) and revision of one snapshot (REPEATABLE READ, read only); with
+    ``parts``, also the rendered parts of that revision when the store holds usable ones (``State.parts``); with
+    ``index``, what the rendered tables hold (``State.index``: a writer's base)."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         revision, now = conn.execute("SELECT revision, now() FROM kumahc_state WHERE id = 1").fetchone()
@@ -80,7 +84,9 @@ def read(conn: psycopg.Connection, kind: str | None = None) -> State:
             else:
                 cur.execute(f"SELECT {records.COLUMNS} FROM kumahc_resources WHERE kind = %s ORDER BY id", (kind,))
             rows = tuple(cur.fetchall())
-    return State(revision, rows, now)
+        stored = rendered.read(conn, revision, rendered.RENDERER, None) if parts else None
+        held = rendered.index(conn) if index else None
+    return State(revision, rows, now, stored, held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +98,16 @@ class Put:
     body: str
 
 
-def write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key]) -> int | None:
+def write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key],
+          render: rendered.Change | None = None) -> int | None:
     """Commit ``puts`` and ``deletes`` in one transaction if the store is still at ``revision``; returns the new
     revision, or None (nothing written) when another writer committed first. Created rows get generation 1 and
     creation time = modification time = the transaction's time; replaced rows keep id and creation time, and get
-    generation + 1. The commit notifies channel ``kumahc_store``."""
+    generation + 1. ``render``: the change to the rendered parts for the resulting state, stored in the same
+    transaction (without it, the stored parts no longer match the new revision and replicas render themselves). The commit notifies
+    channel ``kumahc_store``."""
     try:
-        return _write(conn, revision, puts, deletes)
+        return _write(conn, revision, puts, deletes, render)
     except _Conflict:  # the transaction rolled back: nothing written
         return None
 
@@ -107,7 +116,8 @@ class _Conflict(Exception):
     pass
 
 
-def _write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key]) -> int:
+def _write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key],
+           render: rendered.Change | None) -> int:
     with conn.transaction():
         found = conn.execute("UPDATE kumahc_state SET revision = revision + 1 WHERE id = 1 AND revision = %s "
                              "RETURNING revision", (revision,)).fetchone()
@@ -126,5 +136,7 @@ def _write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes
                     "body = EXCLUDED.body, modified_at = EXCLUDED.modified_at, "
                     "generation = kumahc_resources.generation + 1, revision = EXCLUDED.revision",
                     [(*p.key, p.format, p.body, new) for p in puts])
+        if render is not None:
+            rendered.write(conn, new, render)
     return new
 

@@ -1,0 +1,172 @@
+"""The rendered parts of the store (migration 0003): what ``apply`` and ``delete`` rendered when they validated the
+state they commit, stored with it, so that serving replicas serve it instead of each rendering it again. The
+writer reads the tables' :class:`Index` with the snapshot it validates and commits only the difference.
+
+The parts are opaque here: clusters by digest (name, resource version, serialized ``Any``) and proxies (version,
+their clusters' digests concatenated). :mod:`kumahc.xds.snapshot` makes them (``parts``) and serves them
+(``from_parts``). Invariant kept by :func:`write`: the stored clusters are exactly those some stored proxy refers
+to, so a replica holding the parts of revision R needs, to reach revision S, only the rows written after R.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+
+from kumahc import __version__
+
+RENDERER = f"kumahc/{__version__}"  # parts are served only by replicas of the kumahc version that rendered them
+Digest = bytes
+Clusters = dict[Digest, tuple[str, str, bytes]]  # digest -> (cluster name, resource version, serialized Any)
+Proxies = dict[tuple[str, str], tuple[str, bytes]]  # (mesh, proxy) -> (proxy version, digests concatenated)
+DIGEST_BYTES = 32
+
+
+@dataclass(slots=True)
+class Stored:
+    """The parts a replica holds: the store revision they render, who rendered them, the render's warning lines,
+    and the parts themselves (``clusters``, ``proxies``: the shapes of :class:`kumahc.xds.snapshot.Parts`)."""
+
+    revision: int
+    renderer: str
+    warnings: tuple[str, ...]
+    clusters: Clusters = field(default_factory=dict)
+    proxies: Proxies = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """What the rendered tables hold at one revision, enough to write the difference to new parts: the cluster
+    digests and every proxy's (version, digests)."""
+
+    digests: frozenset[Digest]
+    proxies: Proxies
+
+
+def index(conn: psycopg.Connection) -> Index:
+    """The rendered tables' :class:`Index` (inside the caller's snapshot)."""
+    with conn.cursor() as cur:
+        digests = frozenset(bytes(d) for (d,) in cur.execute("SELECT digest FROM kumahc_rendered_clusters"))
+        proxies = {(m, n): (v, bytes(c)) for m, n, v, c in
+                   cur.execute("SELECT mesh, name, version, clusters FROM kumahc_rendered_proxies")}
+    return Index(digests, proxies)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The rows that turn the rendered tables of one :class:`Index` into new parts (:func:`change`), with the new
+    parts' warning lines and renderer."""
+
+    new_clusters: list[tuple[Digest, str, str, bytes]]
+    gone_clusters: list[Digest]
+    proxies: list[tuple[str, str, str, bytes]]  # created or changed: (mesh, name, version, digests)
+    gone_proxies: list[tuple[str, str]]
+    warnings: list[str]
+    renderer: str = RENDERER
+
+
+def change(held: Index, clusters: Clusters, proxies: Proxies, warnings: list[str]) -> Change:
+    """Only the clusters not stored yet and the proxies whose version or clusters changed are written; clusters
+    no proxy refers to any more and proxies gone are deleted."""
+    return Change([(d, *c) for d, c in clusters.items() if d not in held.digests],
+                  [d for d in held.digests if d not in clusters],
+                  [(m, n, v, keys) for (m, n), (v, keys) in proxies.items() if held.proxies.get((m, n)) != (v, keys)],
+                  [k for k in held.proxies if k not in proxies], warnings)
+
+
+def write(conn: psycopg.Connection, revision: int, delta: Change) -> None:
+    """Write ``delta`` as the parts rendering ``revision`` (inside the caller's transaction, which has checked
+    that the store is still at the revision whose :class:`Index` ``delta`` was made from)."""
+    with conn.cursor() as cur:
+        if delta.gone_clusters:
+            cur.execute("DELETE FROM kumahc_rendered_clusters WHERE digest = ANY(%s)", (delta.gone_clusters,))
+        if delta.new_clusters:
+            with cur.copy("COPY kumahc_rendered_clusters (digest, name, version, resource, revision) FROM STDIN") \
+                    as copy:
+                for d, name, version, resource in delta.new_clusters:
+                    copy.write_row((d, name, version, resource, revision))
+        gone = delta.gone_proxies + [(m, n) for m, n, _, _ in delta.proxies]
+        if gone:
+            cur.execute("DELETE FROM kumahc_rendered_proxies WHERE (mesh, name) IN (SELECT * FROM unnest(%s::text[], "
+                        "%s::text[]))", ([m for m, _ in gone], [n for _, n in gone]))
+        if delta.proxies:
+            with cur.copy("COPY kumahc_rendered_proxies (mesh, name, version, clusters, revision) FROM STDIN") \
+                    as copy:
+                for m, n, v, keys in delta.proxies:
+                    copy.write_row((m, n, v, keys, revision))
+        cur.execute("INSERT INTO kumahc_rendered (id, revision, renderer, warnings) VALUES (1, %s, %s, %s) "
+                    "ON CONFLICT (id) DO UPDATE SET revision = EXCLUDED.revision, renderer = EXCLUDED.renderer, "
+                    "warnings = EXCLUDED.warnings", (revision, delta.renderer, delta.warnings))
+
+
+STATE = "SELECT revision, renderer, warnings FROM kumahc_rendered WHERE id = 1"
+CLUSTERS = "SELECT digest, name, version, resource FROM kumahc_rendered_clusters WHERE revision > %s"
+PROXIES = "SELECT mesh, name, version, clusters, revision FROM kumahc_rendered_proxies WHERE revision > %s"
+COUNT = "SELECT count(*) FROM kumahc_rendered_proxies"
+KEYS = "SELECT mesh, name FROM kumahc_rendered_proxies"
+
+
+def usable(head: tuple | None, revision: int, renderer: str) -> bool:
+    """The stored parts (``head`` = the :data:`STATE` row, or None) render the store's ``revision`` and were
+    rendered by this kumahc (``renderer``)."""
+    return head is not None and head[0] == revision and head[1] == renderer
+
+
+def read(conn: psycopg.Connection, revision: int, renderer: str, held: Stored | None) -> Stored | None:
+    """The parts of ``revision`` (inside the caller's REPEATABLE READ transaction, which read ``revision``), from
+    ``held`` plus what was written since it; None when the store holds no usable parts (:func:`usable`)."""
+    with conn.cursor() as cur:
+        head = cur.execute(STATE).fetchone()
+        if not usable(head, revision, renderer):
+            return None
+        since = held.revision if held is not None and held.renderer == renderer else 0
+        clusters = cur.execute(CLUSTERS, (since,)).fetchall()
+        proxies = cur.execute(PROXIES, (since,)).fetchall()
+        count = cur.execute(COUNT).fetchone()[0]
+        keys = None
+        if since and count != _count_after(held, proxies):
+            keys = cur.execute(KEYS).fetchall()
+    return merge(held if since else None, head, clusters, proxies, keys)
+
+
+async def read_async(conn: psycopg.AsyncConnection, revision: int, renderer: str, held: Stored | None
+                     ) -> Stored | None:
+    """:func:`read` on an asyncio connection (serve's LISTEN connection)."""
+    cur = await conn.execute(STATE)
+    head = await cur.fetchone()
+    if not usable(head, revision, renderer):
+        return None
+    since = held.revision if held is not None and held.renderer == renderer else 0
+    clusters = await (await conn.execute(CLUSTERS, (since,))).fetchall()
+    proxies = await (await conn.execute(PROXIES, (since,))).fetchall()
+    count = (await (await conn.execute(COUNT)).fetchone())[0]
+    keys = None
+    if since and count != _count_after(held, proxies):
+        keys = await (await conn.execute(KEYS)).fetchall()
+    return merge(held if since else None, head, clusters, proxies, keys)
+
+
+def _count_after(held: Stored | None, proxies: list) -> int:
+    known = held.proxies if held is not None else {}
+    return len(known) + sum(1 for m, n, *_ in proxies if (m, n) not in known)
+
+
+def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys: list | None) -> Stored:
+    """``held`` (None: nothing) brought to the parts of ``head`` by the rows written since: ``clusters`` and
+    ``proxies`` rows, and ``keys`` (every stored proxy) when some proxy was deleted. Clusters no proxy refers to
+    are dropped, as the writer drops them."""
+    out = Stored(head[0], head[1], tuple(head[2]), dict(held.clusters) if held else {},
+                 dict(held.proxies) if held else {})
+    for d, name, version, resource in clusters:
+        out.clusters[bytes(d)] = (name, version, bytes(resource))
+    for m, n, version, digests, _ in proxies:
+        out.proxies[(m, n)] = (version, bytes(digests))
+    if keys is not None:
+        present = {(m, n) for m, n in keys}
+        out.proxies = {k: v for k, v in out.proxies.items() if k in present}
+    if held is not None:
+        lists = {keys_ for _, keys_ in out.proxies.values()}
+        referenced = {ks[i:i + DIGEST_BYTES] for ks in lists for i in range(0, len(ks), DIGEST_BYTES)}
+        out.clusters = {d: c for d, c in out.clusters.items() if d in referenced}
+    return out
