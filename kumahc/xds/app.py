@@ -177,6 +177,16 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
     return lines, snap, time.monotonic() - started
 
 
+def _parts_served(snap: snapshots.Snapshot, metrics: Metrics, before: snapshots.Snapshot | None) -> None:
+    """``--store``: say whether this replica serves what the store's writer rendered, when that changes."""
+    now = snap.from_parts
+    metrics.store_parts.set(1 if now else 0)
+    if before is None or before.from_parts != now:
+        log.info("serving the clusters the store's writer rendered" if now else
+                 "rendering the stored resources here (the store holds no rendered clusters for this revision "
+                 "from this kumahc, or the options differ from the defaults)")
+
+
 async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Rotating | None, guard: AdminGuard,
                 seen: Watcher | None, replica: Replica | None = None) -> int:
     """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
@@ -241,6 +251,8 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await shutdown()
         return 1
     _log_report(lines)
+    if replica is not None:
+        _parts_served(snap, metrics, None)
     _publish(cache, metrics, snap, seconds)
     log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.proxies), snap.cluster_count, seconds)
 
@@ -286,6 +298,8 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
         log.error("error: internal: %s: %s", type(exc).__name__, exc)
         return
     _log_report([line for line in lines if not line.startswith("info: ")])
+    if config.store is not None:
+        _parts_served(snap, metrics, cache.snapshot)
     _publish(cache, metrics, snap, seconds)
     metrics.reloads.labels("success").inc()
     log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)

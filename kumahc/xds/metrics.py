@@ -70,7 +70,8 @@ class Metrics:
     every stream (ACK/NACK logging lives here too)."""
 
     def __init__(self, store: bool = False) -> None:
-        """``store``: serving a store (``--store``): adds ``kumahc_store_connected``."""
+        """``store``: serving a store (``--store``): adds ``kumahc_store_connected`` and
+        ``kumahc_store_rendered_parts``."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.proxies = Gauge("kumahc_snapshot_proxies", "Proxies in the current snapshot", registry=r)
@@ -111,6 +112,9 @@ class Metrics:
         self.store_connected = Gauge("kumahc_store_connected",
                                      "1 while the store's LISTEN connection is up, else 0 (the last good snapshot "
                                      "is served meanwhile)", registry=r if store else None)
+        self.store_parts = Gauge("kumahc_store_rendered_parts",
+                                 "1 while the snapshot is the one the store's writer rendered, 0 while this replica "
+                                 "renders the stored resources itself", registry=r if store else None)
         for api in (SOTW, DELTA):  # every series exists from the start, at 0
             self.streams.labels(api)
             self.responses.labels(api)

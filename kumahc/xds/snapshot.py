@@ -158,6 +158,11 @@ class Snapshot:
         return self.made_document
 
     @property
+    def from_parts(self) -> bool:
+        """Made from stored parts (:func:`from_parts`), not rendered here."""
+        return self.result is _PARTS
+
+    @property
     def cluster_count(self) -> int:
         return sum(r.clusters for r in self.proxies.values())
 

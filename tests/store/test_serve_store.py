@@ -103,6 +103,8 @@ def test_apply_serve_envoy_then_a_later_apply(store: str, tmp_path: Path, envoy_
         wait_version(envoy, v1)
         assert http_path(envoy) == "/health"
         assert metric(s, "kumahc_store_connected") == "1.0"
+        assert metric(s, "kumahc_store_rendered_parts") == "1.0"
+        s.wait_log("INFO serving the clusters the store's writer rendered")
         s.wait_log("listening on kumahc_store at revision 1")
         apply(store, tmp_path, "p.yaml", policy("/ready"))
         v2 = expected_version(store)
@@ -117,6 +119,21 @@ def test_apply_serve_envoy_then_a_later_apply(store: str, tmp_path: Path, envoy_
         wait_version(envoy, v3)
         dump = envoy.admin_json("/config_dump?resource=dynamic_active_clusters")
         assert [c["cluster"].get("health_checks") for c in dump["configs"]] == [None] * 3
+
+
+def test_a_replica_rendering_itself_serves_the_same_versions(store: str, tmp_path: Path, envoy_binary: str) -> None:
+    """--strict (like --protocol or --endpoints eds) makes a replica render the stored resources itself instead of
+    serving the writer's parts: it says so, and Envoy gets the very versions a replica serving the parts sends."""
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    v1 = expected_version(store)
+    with serve(args=("--store", store, "--strict")) as s, \
+            Envoy(xds_bootstrap("ads", "default.web-01", s.xds_port)) as envoy:
+        wait_version(envoy, v1)
+        s.wait_log("INFO rendering the stored resources here")
+        assert metric(s, "kumahc_store_rendered_parts") == "0.0"
+        apply(store, tmp_path, "p.yaml", policy("/ready"))
+        wait_version(envoy, expected_version(store))
+        assert http_path(envoy) == "/ready"
 
 
 def test_store_down_then_back_and_commits_missed_while_cut_off(pg, store: str, tmp_path: Path,

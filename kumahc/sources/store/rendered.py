@@ -10,13 +10,28 @@ to, so a replica holding the parts of revision R needs, to reach revision S, onl
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 
+import kumahc
 from kumahc import __version__
 
-RENDERER = f"kumahc/{__version__}"  # parts are served only by replicas of the kumahc version that rendered them
+
+def _code_digest() -> str:
+    """A digest of kumahc's own Python code: two installs with equal code render alike, whatever their version
+    string says (a development checkout keeps one version across many changes)."""
+    root = Path(kumahc.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+# Parts are served only by replicas running the very code that rendered them; others render the rows themselves.
+RENDERER = f"kumahc/{__version__}+{_code_digest()}"
 Digest = bytes
 Clusters = dict[Digest, tuple[str, str, bytes]]  # digest -> (cluster name, resource version, serialized Any)
 Proxies = dict[tuple[str, str], tuple[str, bytes]]  # (mesh, proxy) -> (proxy version, digests concatenated)

@@ -1,11 +1,11 @@
 -- The snapshot the writer rendered, so that serving replicas need not render it themselves. apply and delete
 -- validate the whole resulting state by rendering it; they store what they rendered in the same transaction as
 -- the resources. A replica serves these parts only when they render the resources' current revision, with its
--- own kumahc version and default rendering options; otherwise it renders the resources itself.
+-- own kumahc code and default rendering options; otherwise it renders the resources itself.
 CREATE TABLE kumahc_rendered (
     id       integer PRIMARY KEY CHECK (id = 1),
     revision bigint  NOT NULL,  -- the kumahc_state revision these parts render
-    renderer text    NOT NULL,  -- kumahc/<version> that rendered them
+    renderer text    NOT NULL,  -- kumahc/<version>+<digest of its code>: the kumahc that rendered them
     warnings text[]  NOT NULL   -- the render's warning lines, as validate --store prints them
 );
 
