@@ -168,3 +168,18 @@ def test_stored_warnings_name_stored_resources(store: str, tmp_path: Path) -> No
     assert list(out.warnings) == lines
     assert any("store: MeshHealthCheck default/nobody" in line for line in out.warnings)
     assert not any("w.yaml" in line for line in out.warnings)
+
+
+def test_a_store_without_parts_is_rendered_by_its_replicas_until_the_next_write(store: str, tmp_path: Path) -> None:
+    """A store migrated from schema version 2 holds resources and no parts: replicas render the rows; the next
+    apply stores the parts of the whole state, which replicas then serve."""
+    assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
+    with connection.session(store) as conn:
+        for table in ("kumahc_rendered", "kumahc_rendered_clusters", "kumahc_rendered_proxies"):
+            conn.execute(f"DELETE FROM {table}")
+    assert not isinstance(Replica(store, Options()).produce(), Stored)
+    edited = Path(UNIVERSAL).read_text().replace("interval: 5s", "interval: 6s")
+    assert kumahc("apply", "-f", write(tmp_path, "e.yaml", edited), "--store", store).code == 0
+    assert_same(served(store), rendered_here(store))
+    digests, referenced = stored_tables(store)
+    assert digests == referenced
