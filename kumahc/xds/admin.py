@@ -9,7 +9,6 @@ browser that rebinds its own DNS name to 127.0.0.1 sends its own name, and gets 
 from __future__ import annotations
 
 import asyncio
-
 import hmac
 import ipaddress
 import json

@@ -282,7 +282,8 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches."""
     try:
-        lines, snap, seconds = await _in_thread(lambda: _render(produce, cache.snapshot, config.endpoints, config.strict))
+        lines, snap, seconds = await _in_thread(
+            lambda: _render(produce, cache.snapshot, config.endpoints, config.strict))
     except InputError as exc:
         _reload_failed(metrics)
         for d in sorted(exc.report.items, key=lambda d: d.sort_key()):

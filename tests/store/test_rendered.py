@@ -51,7 +51,8 @@ def stored_tables(store: str) -> tuple[set[bytes], set[bytes]]:
     return digests, {ks[i:i + 32] for ks in lists for i in range(0, len(ks), 32)}
 
 
-@pytest.mark.parametrize("inputs", [UNIVERSAL, KUBERNETES, "examples/complete/mesh", "examples/kong/seed-004-active-passive.yaml",
+@pytest.mark.parametrize("inputs", [UNIVERSAL, KUBERNETES, "examples/complete/mesh",
+                                    "examples/kong/seed-004-active-passive.yaml",
                                     "examples/meshcircuitbreaker/outlier-detection.yaml",
                                     "examples/circuitbreaker/precedence.yaml", "bench-small"])
 def test_stored_parts_are_what_a_replica_renders(store: str, tmp_path: Path, inputs: str) -> None:
@@ -183,3 +184,22 @@ def test_a_store_without_parts_is_rendered_by_its_replicas_until_the_next_write(
     assert_same(served(store), rendered_here(store))
     digests, referenced = stored_tables(store)
     assert digests == referenced
+
+
+def test_parts_missing_a_cluster_are_not_served(store: str) -> None:
+    """A proxy row naming a cluster the store does not hold (parts not written by kumahc's rules) is never served
+    as a hole: the replica renders the resources itself."""
+    assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
+    with connection.session(store) as conn:
+        conn.execute("DELETE FROM kumahc_rendered_clusters WHERE digest = (SELECT digest FROM "
+                     "kumahc_rendered_clusters ORDER BY digest LIMIT 1)")
+    out = Replica(store, Options()).produce()
+    assert not isinstance(out, Stored)
+    assert snapshots.build(out).proxies.keys() == served_keys(UNIVERSAL)
+
+
+def served_keys(path: str) -> set[tuple[str, str]]:
+    from kumahc.pipeline import run
+    from kumahc.sources import files
+
+    return {(p.mesh, p.name) for p in run(lambda report: files.read([path], report)).view.proxies}

@@ -167,10 +167,11 @@ def _count_after(held: Stored | None, proxies: list) -> int:
     return len(known) + sum(1 for m, n, *_ in proxies if (m, n) not in known)
 
 
-def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys: list | None) -> Stored:
+def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys: list | None) -> Stored | None:
     """``held`` (None: nothing) brought to the parts of ``head`` by the rows written since: ``clusters`` and
     ``proxies`` rows, and ``keys`` (every stored proxy) when some proxy was deleted. Clusters no proxy refers to
-    are dropped, as the writer drops them."""
+    are dropped, as the writer drops them. None when some proxy refers to a cluster that is not there (parts not
+    written by this kumahc's rules): the replica then renders the resources itself rather than serve a hole."""
     out = Stored(head[0], head[1], tuple(head[2]), dict(held.clusters) if held else {},
                  dict(held.proxies) if held else {})
     for d, name, version, resource in clusters:
@@ -180,8 +181,10 @@ def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys:
     if keys is not None:
         present = {(m, n) for m, n in keys}
         out.proxies = {k: v for k, v in out.proxies.items() if k in present}
-    if held is not None:
-        lists = {keys_ for _, keys_ in out.proxies.values()}
-        referenced = {ks[i:i + DIGEST_BYTES] for ks in lists for i in range(0, len(ks), DIGEST_BYTES)}
+    lists = {keys_ for _, keys_ in out.proxies.values()}  # proxies of one class share one list: few to walk
+    referenced = {ks[i:i + DIGEST_BYTES] for ks in lists for i in range(0, len(ks), DIGEST_BYTES)}
+    if not referenced <= out.clusters.keys():
+        return None
+    if len(referenced) != len(out.clusters):
         out.clusters = {d: c for d, c in out.clusters.items() if d in referenced}
     return out

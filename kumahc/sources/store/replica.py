@@ -15,9 +15,9 @@ import psycopg
 from psycopg.rows import class_row
 
 from kumahc.diagnostics import FatalInputError, Report
+from kumahc.envoy.cluster import STATIC
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources.loader import Loaded
-from kumahc.envoy.cluster import STATIC
 from kumahc.sources.store import records, rendered, source
 from kumahc.sources.store.errors import StoreError
 from kumahc.sources.store.records import Row

@@ -104,8 +104,8 @@ def write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes:
     revision, or None (nothing written) when another writer committed first. Created rows get generation 1 and
     creation time = modification time = the transaction's time; replaced rows keep id and creation time, and get
     generation + 1. ``render``: the change to the rendered parts for the resulting state, stored in the same
-    transaction (without it, the stored parts no longer match the new revision and replicas render themselves). The commit notifies
-    channel ``kumahc_store``."""
+    transaction (without it, the stored parts no longer match the new revision and replicas render themselves).
+    The commit notifies channel ``kumahc_store``."""
     try:
         return _write(conn, revision, puts, deletes, render)
     except _Conflict:  # the transaction rolled back: nothing written
