@@ -328,7 +328,7 @@ commits (LISTEN/NOTIFY); any number of replicas on one store serve identical ver
               help="Also accept admin requests whose Host header is NAME (repeatable); the listening address and "
                    "localhost are always accepted, any other Host gets 403.")
 @click.option("--admin-token-file", metavar="FILE", help="Require 'Authorization: Bearer <token>' (the file's "
-              "content) on /config_dump and /status; /ready and /metrics stay open.")
+              "content, re-read when it changes) on /config_dump and /status; /ready and /metrics stay open.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log lines on stderr: text, or one JSON object per line.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",

@@ -2,8 +2,8 @@
 
 Two guards run before every handler (:class:`AdminGuard`): the ``Host`` header must name this server (a page in a
 browser that rebinds its own DNS name to 127.0.0.1 sends its own name, and gets 403), and with a token file
-``/config_dump`` and ``/status`` need ``Authorization: Bearer <token>`` (401 otherwise). ``/ready`` and
-``/metrics`` need no token: probes and Prometheus read them.
+``/config_dump`` and ``/status`` need ``Authorization: Bearer <token>`` (401 otherwise; the file is re-read when
+it changes, :mod:`kumahc.xds.token`). ``/ready`` and ``/metrics`` need no token: probes and Prometheus read them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from kumahc.render import matches_proxy, to_json
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, event
 from kumahc.xds.server import XdsServer
+from kumahc.xds.token import RotatingToken
 
 PROTECTED = ("/config_dump", "/status")
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -50,11 +51,11 @@ def _is_ip(name: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class AdminGuard:
     """``listen_host``: the host of ``--admin-address``; ``allowed_hosts``: the ``--admin-allowed-host`` names;
-    ``token``: the content of ``--admin-token-file`` (stripped), or None for no token."""
+    ``token``: the ``--admin-token-file`` (its newest good version is checked), or None for no token."""
 
     listen_host: str
     allowed_hosts: tuple[str, ...] = ()
-    token: str | None = None
+    token: RotatingToken | None = None
 
     def names(self) -> frozenset[str]:
         return frozenset({host_name(self.listen_host), "localhost"} | {host_name(h) for h in self.allowed_hosts})
@@ -71,25 +72,12 @@ class AdminGuard:
         return self.listen_host in WILDCARDS and _is_ip(name)
 
     def token_ok(self, authorization: str | None) -> bool:
+        """No token file, or ``Bearer <token>`` with the file's current token (checked for a change first)."""
         if self.token is None:
             return True
+        token = self.token.current()
         scheme, _, given = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
-
-
-def read_token(path: str) -> str:
-    """The token in ``--admin-token-file`` (surrounding whitespace removed). Raises ValueError with the one-line
-    message: unreadable or empty file."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            token = fh.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise ValueError(f"--admin-token-file {path}: cannot read: {reason}") from None
-    if not token or any(c.isspace() for c in token):
-        raise ValueError(f"--admin-token-file {path}: must hold one token (no spaces), got "
-                         f"{'an empty file' if not token else 'whitespace inside'}")
-    return token
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def _guard(guard: AdminGuard, metrics: Metrics) -> Callable:

@@ -23,11 +23,12 @@ from kumahc.resources.watch import Watcher
 from kumahc.sources.store.errors import StoreError
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
-from kumahc.xds.admin import AdminGuard, make_app, read_token
+from kumahc.xds.admin import AdminGuard, make_app
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.server import XdsServer, make_server
 from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
+from kumahc.xds.token import RotatingToken
 
 if TYPE_CHECKING:
     from kumahc.sources.store.rendered import Stored
@@ -107,9 +108,18 @@ def serve(config: ServeConfig) -> int:
         log.error(message)
         metrics.tls_reloads.labels("failure").inc()
 
+    def token_changed(message: str) -> None:  # called on the admin loop, before a protected request
+        log.info(message)
+        metrics.token_reloads.labels("success").inc()
+
+    def token_failed(message: str) -> None:
+        log.error(message)
+        metrics.token_reloads.labels("failure").inc()
+
     try:
         tls = Rotating(config.tls, tls_changed, tls_failed) if config.tls is not None else None
-        token = read_token(config.admin_token_file) if config.admin_token_file else None
+        token = (RotatingToken(config.admin_token_file, token_changed, token_failed) if config.admin_token_file
+                 else None)
     except (TlsFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -109,6 +109,8 @@ class Metrics:
         self.admin_denied = Counter("kumahc_admin_requests_denied", "Admin requests refused",
                                     ["reason"], registry=r)
         self.tls_reloads = Counter("kumahc_xds_tls_reloads", "Server TLS file reloads", ["result"], registry=r)
+        self.token_reloads = Counter("kumahc_admin_token_reloads", "Admin token file reloads", ["result"],
+                                     registry=r)
         self.store_connected = Gauge("kumahc_store_connected",
                                      "1 while the store's LISTEN connection is up, else 0 (the last good snapshot "
                                      "is served meanwhile)", registry=r if store else None)
@@ -123,6 +125,7 @@ class Metrics:
         for result in ("success", "failure"):
             self.reloads.labels(result)
             self.tls_reloads.labels(result)
+            self.token_reloads.labels(result)
         for reason in ("host", "token"):
             self.admin_denied.labels(reason)
 

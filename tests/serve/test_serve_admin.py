@@ -1,9 +1,11 @@
 """``kumahc serve`` start-up and admin port, as a real process: listeners bind before the first render (``/ready``
-503, early streams get the first snapshot), the ``Host`` check against DNS rebinding, the bearer token."""
+503, early streams get the first snapshot), the ``Host`` check against DNS rebinding, the bearer token and its
+rotation."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import grpc
 import pytest
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import discovery_pb2
-from kumahc_serve import serve, web_and_backend, write_mesh
+from kumahc_serve import atomic_write, serve, web_and_backend, write_mesh
 
 from bench.generator import generate, with_size
 from kumahc.pipeline import run
@@ -135,3 +137,110 @@ def test_bad_token_file_is_one_line_at_start(inputs: Path, tmp_path: Path) -> No
         proc = kumahc("serve", str(inputs), "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0",
                       "--admin-token-file", str(path))
         assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", message + "\n")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_status(s, token: str) -> int:
+    return s.get("/status", bearer(token))[0]
+
+
+def token_reloads(s) -> list[str]:
+    return [line for line in metric_lines(s) if line.startswith("kumahc_admin_token_reloads_total{")]
+
+
+def reloads(success: int, failure: int) -> list[str]:
+    return [f'kumahc_admin_token_reloads_total{{result="success"}} {success}.0',
+            f'kumahc_admin_token_reloads_total{{result="failure"}} {failure}.0']
+
+
+def test_admin_token_rotated_by_rewriting_the_file(inputs: Path, tmp_path: Path) -> None:
+    """The file rewritten in place, then renamed over: each new token applies from the next protected request,
+    the one before stops working."""
+    token = tmp_path / "admin.token"
+    token.write_text("first-token\n")
+    with serve(str(inputs), args=("--admin-token-file", str(token))) as s:
+        assert token_status(s, "first-token") == 200
+        assert token_reloads(s) == reloads(0, 0)
+        token.write_text("second-token\n")  # in place: same inode
+        assert token_status(s, "first-token") == 401
+        assert token_status(s, "second-token") == 200
+        reloaded = f"INFO admin token file reloaded: {token}\n"
+        mark = len(s.wait_log(reloaded))
+        atomic_write(str(token), "third-token")  # renamed over: a new inode
+        assert (token_status(s, "second-token"), token_status(s, "third-token")) == (401, 200)
+        assert s.get("/config_dump", bearer("third-token"))[0] == 200
+        assert token_reloads(s) == reloads(2, 0)
+        assert s.wait_log(reloaded, after=mark).count(reloaded) == 2
+        assert 'kumahc_admin_requests_denied_total{reason="token"} 2.0' in metric_lines(s)
+
+
+def secret_volume(root: Path, token: str) -> Path:
+    """A Kubernetes Secret volume: ``token`` → ``..data/token``, ``..data`` → a timestamped directory."""
+    root.mkdir()
+    version = root / "..2026_12_01_10_00_00.000000001"
+    version.mkdir()
+    (version / "token").write_text(token)
+    os.symlink(version.name, root / "..data")
+    os.symlink("..data/token", root / "token")
+    return root / "token"
+
+
+def swap_secret(root: Path, token: str) -> None:
+    """What the kubelet does on an update: a new directory, ``..data`` re-pointed by a rename, the old one gone."""
+    old = os.readlink(root / "..data")
+    version = root / "..2026_12_01_10_05_00.000000002"
+    version.mkdir()
+    (version / "token").write_text(token)
+    os.symlink(version.name, root / "..data_tmp")
+    os.replace(root / "..data_tmp", root / "..data")
+    (root / old / "token").unlink()
+    (root / old).rmdir()
+
+
+def test_admin_token_rotated_by_a_secret_volume_swap(inputs: Path, tmp_path: Path) -> None:
+    volume = tmp_path / "secret"
+    path = secret_volume(volume, "old-token\n")
+    with serve(str(inputs), args=("--admin-token-file", str(path))) as s:
+        assert token_status(s, "old-token") == 200
+        swap_secret(volume, "new-token\n")
+        assert token_status(s, "old-token") == 401
+        assert token_status(s, "new-token") == 200
+        s.wait_log(f"INFO admin token file reloaded: {path}\n")
+        assert token_reloads(s) == reloads(1, 0)
+
+
+def test_unusable_admin_token_file_keeps_the_last_good_token(inputs: Path, tmp_path: Path) -> None:
+    """Empty, whitespace inside, gone: the token in use stays, each bad state is logged once at ERROR and counted
+    once however many requests see it; a good file afterwards is loaded."""
+    token = tmp_path / "admin.token"
+    token.write_text("good-token\n")
+    kept = "; keeping the last good token"
+    with serve(str(inputs), args=("--admin-token-file", str(token))) as s:
+        token.write_text("\n")
+        for _ in range(3):
+            assert token_status(s, "good-token") == 200
+        assert token_status(s, "") == 401
+        empty = (f"ERROR admin token file not reloaded (--admin-token-file {token}: must hold one token (no "
+                 f"spaces), got an empty file){kept}\n")
+        assert s.wait_log(empty).count(empty) == 1
+        assert token_reloads(s) == reloads(0, 1)
+        atomic_write(str(token), "two tokens\n")
+        assert [token_status(s, "good-token") for _ in range(2)] == [200, 200]
+        assert token_status(s, "two") == 401
+        spaces = (f"ERROR admin token file not reloaded (--admin-token-file {token}: must hold one token (no "
+                  f"spaces), got whitespace inside){kept}\n")
+        assert s.wait_log(spaces).count(spaces) == 1
+        token.unlink()
+        assert [token_status(s, "good-token") for _ in range(2)] == [200, 200]
+        gone = (f"ERROR admin token file not reloaded (--admin-token-file {token}: cannot read: No such file or "
+                f"directory){kept}\n")
+        assert s.wait_log(gone).count(gone) == 1
+        assert token_reloads(s) == reloads(0, 3)
+        assert "INFO admin token file reloaded" not in s.stderr()
+        token.write_text("next-token\n")
+        assert (token_status(s, "good-token"), token_status(s, "next-token")) == (401, 200)
+        assert token_reloads(s) == reloads(1, 3)
+        assert s.wait_log(f"INFO admin token file reloaded: {token}\n").count("ERROR admin token file") == 3
