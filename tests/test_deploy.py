@@ -1,6 +1,6 @@
 """Deployment files: the Kubernetes manifests in deploy/ are valid against the Kubernetes OpenAPI schemas
 (kubernetes-validate, offline, strict: unknown fields fail) and fit together; the policies in the ConfigMap are
-valid kumahc input; the Dockerfile installs from the lock file, runs as a non-root user and serves /policies.
+valid kumahc input; the Dockerfile installs from the runtime lock file, runs as a non-root user and serves /policies.
 No Docker engine is needed (the image is not built here)."""
 
 from __future__ import annotations
@@ -98,9 +98,13 @@ def test_dockerfile_installs_from_the_lock_as_non_root() -> None:
     assert re.fullmatch(r"python:3\.11-slim(-\w+)?", dict(steps)["FROM"])
     runs = [rest for word, rest in steps if word == "RUN"]
     installs = [r for r in runs if "pip install" in r]
-    # The first install is the lock, with every hash checked; kumahc itself adds no dependency after it.
-    assert "--require-hashes" in installs[0] and "-r requirements.lock" in installs[0]
+    # The first install is the runtime lock, with every hash checked; kumahc itself adds no dependency after it, and
+    # nothing installs the full lock or the test extra (the image carries no test tools).
+    assert "--require-hashes" in installs[0] and "-r requirements-runtime.lock" in installs[0]
     assert all("--no-deps" in r for r in installs)
+    assert not any("requirements.lock" in r or "[test]" in r for r in installs)
+    copied = [s for word, rest in steps if word == "COPY" for s in shlex.split(rest)[:-1]]
+    assert "requirements-runtime.lock" in copied and "requirements.lock" not in copied
     users = [rest for word, rest in steps if word == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert json.loads(dict(steps)["ENTRYPOINT"]) == ["kumahc", "serve"]
