@@ -194,9 +194,8 @@ def text(v: PolicyView) -> str:
     """``policy KIND NAME (mesh M, FILE:LINE)``, then per proxy its clusters: ``cluster C: fields …`` (the
     MeshHealthCheck fields it set in the merged conf), ``cluster C: outlier detection (outlierDetection.…), …``
     (the MeshCircuitBreaker fields it set, per field group) or ``cluster C: health check, …`` (the field groups
-    it won),
-    followed by ``; not applied: WHY`` for groups it lost; ``cluster C: selected, not applied: WHY`` when it
-    contributes nothing; the summary last. Ends with a newline."""
+    it won), followed by ``; not applied: WHY`` for what it set without effect; ``cluster C: selected, not
+    applied: WHY`` when it contributes nothing; the summary last. Ends with a newline."""
     lines = [f"policy {v.kind} {v.name} (mesh {v.mesh or '-'}, {v.where})"]
     for p in v.proxies:
         lines.append(f"proxy {p.mesh}/{p.name}")
