@@ -371,14 +371,18 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
 Examples:
   kumahc inspect examples/complete/mesh --proxy web-01
   kumahc inspect examples/complete/mesh --proxy default/web-01 --cluster backend --format json
-  kumahc inspect examples/kong/mesh-precedence.yaml --policy KongUpstreamPolicy/shop/backend-hc""")
+  kumahc inspect examples/kong/mesh-precedence.yaml --policy KongUpstreamPolicy/shop/backend-hc
+  kumahc inspect examples/meshcircuitbreaker/mesh-precedence.yaml --policy MeshCircuitBreaker/web-backend-cb
+  kumahc inspect examples/circuitbreaker/precedence.yaml --policy CircuitBreaker/web-to-backend""")
 @source_paths_argument
 @store_option
 @click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
 @click.option("--policy", metavar="KIND/NAME",
-              help="Instead of a proxy: every proxy and cluster this policy reaches (e.g. MeshHealthCheck/web, "
-                   "KongUpstreamPolicy/shop/backend-hc).")
+              help="Instead of a proxy: every proxy and cluster this policy reaches, and what it contributes "
+                   "there (KIND: MeshHealthCheck, KongUpstreamPolicy, HealthCheck, MeshCircuitBreaker or "
+                   "CircuitBreaker; e.g. MeshHealthCheck/web, KongUpstreamPolicy/shop/backend-hc, "
+                   "MeshCircuitBreaker/kuma-system/backend-cb).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
@@ -389,8 +393,9 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
     in merge order (file:line), the merged conf with the origin of every field, the checker chosen and the
-    protocol-table rule behind it, the KongUpstreamPolicy and HealthCheck that apply, and which policy kind won
-    each field group (health check, panic settings, outlier detection).
+    protocol-table rule behind it, the KongUpstreamPolicy and HealthCheck that apply, the MeshCircuitBreaker
+    entries and legacy CircuitBreaker, and which policy kind won each field group (health check, panic settings,
+    outlier detection, circuit breakers).
     """
     from kumahc import inspect as explain
 

@@ -1,9 +1,10 @@
 """``kumahc inspect --policy KIND/NAME``: every proxy and cluster one policy reaches, like ``kumactl inspect``.
 
-For each cluster the policy selects: what it contributes (MeshHealthCheck: the merged fields it set; the other
-kinds: the field groups they won), or why it contributes nothing (another kind takes precedence, every field it
-sets is overridden by a later MeshHealthCheck entry, no checker for the destination's protocol, ...). Facts come
-from the families, the combine step and its precedence warnings, as for ``inspect --proxy``.
+For each cluster the policy selects: what it contributes (MeshHealthCheck: the merged fields it set;
+MeshCircuitBreaker: the merged fields it set, per Envoy field group; the other kinds: the field groups they won), or
+why it contributes nothing (another kind takes precedence, every field it sets is overridden by a later entry of its
+kind, no checker for the destination's protocol, outlier detection disabled, ...). Facts come from the families, the
+combine step and its precedence warnings, as for ``inspect --proxy``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kumahc.combine import GROUPS
 from kumahc.contributors import family
 from kumahc.diagnostics import Severity
-from kumahc.inspect import _reason
+from kumahc.inspect import _cb_lines, _reason
+from kumahc.meshcircuitbreaker import translate as mcb_translate
 from kumahc.pipeline import Result
 from kumahc.resources.kinds import close_matches
 from kumahc.resources.model import Resource
 
-KINDS = ("MeshHealthCheck", "KongUpstreamPolicy", "HealthCheck")
-_GROUP_WORDS = (("health_check", "health check"), ("panic", "panic settings"), ("outlier", "outlier detection"))
+KINDS = ("MeshHealthCheck", "KongUpstreamPolicy", "HealthCheck", "MeshCircuitBreaker", "CircuitBreaker")
 
 
 class NoPolicy(LookupError):
@@ -120,7 +122,9 @@ def _line(result: Result, res: Resource, label: str, proxy: Any, dest: Any, grou
             return ClusterLine(dest.name, None,
                                "every field it sets is overridden by a higher-priority MeshHealthCheck entry")
         return ClusterLine(dest.name, "fields " + ", ".join(fields), None)
-    won = [words for attr, words in _GROUP_WORDS
+    if res.kind == "MeshCircuitBreaker":
+        return _mcb_line(result, res, proxy, dest, groups, lost)
+    won = [words for attr, words in GROUPS
            if (g := getattr(groups, attr)) is not None and g.source == res.display_name
            and _group_kind(groups, attr) == res.kind]
     if res.kind == "KongUpstreamPolicy":
@@ -138,19 +142,60 @@ def _line(result: Result, res: Resource, label: str, proxy: Any, dest: Any, grou
     return ClusterLine(dest.name, None, f"{label} sets nothing for this cluster")
 
 
+def _mcb_line(result: Result, res: Resource, proxy: Any, dest: Any, groups: Any,
+              lost: list[str]) -> ClusterLine | None:
+    """The merged fields the policy's entries set, grouped by the Envoy field group they feed (combine's order);
+    ``outlierDetection`` fields under ``disabled: true`` are reported as not applied. Without any
+    ``connectionLimits`` the last entry's policy still sets ``circuit_breakers`` (Envoy's default thresholds, as
+    Kuma does)."""
+    outcome = family(result, res.kind).outcome(proxy, dest)
+    mine = {e.label for e in outcome.entries if e.policy.res is res}
+    if not mine:
+        return None
+    fields = [line.path for line in _cb_lines(outcome.merged) if line.origin in mine]
+    defaults = "connectionLimits" not in outcome.merged.conf and groups.circuit_breakers_kind == res.kind \
+        and groups.circuit_breakers.source == res.display_name
+    if not fields and not defaults:
+        return ClusterLine(dest.name, None,
+                           "every field it sets is overridden by a higher-priority MeshCircuitBreaker entry")
+    applies = mcb_translate.outlier_applies(outcome.merged.conf)
+    grouped: dict[str, list[str]] = {}
+    inert: list[str] = []
+    for path in fields:
+        group = mcb_translate.field_group(path.split("."))
+        if group != "circuit breakers" and not applies:
+            inert.append(path)
+        else:
+            grouped.setdefault(group, []).append(path)
+    if defaults:
+        grouped["circuit breakers"] = ["Envoy's default thresholds: no entry sets connectionLimits"]
+    notes = list(lost)
+    if inert:
+        # ``disabled: true`` contributes no group: the cluster's outlier detection comes from a lower kind, if any.
+        by = f"outlier detection disabled by {outcome.merged.origins[('outlierDetection', 'disabled')].label}"
+        rest = [p for p in inert if p != "outlierDetection.disabled"]
+        notes.insert(0, f"{by}, so {', '.join(rest)} {'has' if len(rest) == 1 else 'have'} no effect" if rest
+                     else by)
+    contributes = ", ".join(f"{words} ({', '.join(grouped[words])})" for _, words in GROUPS if words in grouped)
+    return ClusterLine(dest.name, contributes or None, "; ".join(notes) or None)
+
+
 def _group_kind(groups: Any, attr: str) -> str | None:
     if attr == "health_check":
         return groups.health_check_kind
     if attr == "panic":
         return groups.panic_kind
+    if attr == "circuit_breakers":
+        return groups.circuit_breakers_kind
     return getattr(groups, "outlier_kind", None) or "KongUpstreamPolicy"
 
 
 def text(v: PolicyView) -> str:
     """``policy KIND NAME (mesh M, FILE:LINE)``, then per proxy its clusters: ``cluster C: fields …`` (the
-    MeshHealthCheck fields it set in the merged conf) or ``cluster C: health check, …`` (the field groups it won),
-    followed by ``; not applied: WHY`` for groups it lost; ``cluster C: selected, not applied: WHY`` when it
-    contributes nothing; the summary last. Ends with a newline."""
+    MeshHealthCheck fields it set in the merged conf), ``cluster C: outlier detection (outlierDetection.…), …``
+    (the MeshCircuitBreaker fields it set, per field group) or ``cluster C: health check, …`` (the field groups
+    it won), followed by ``; not applied: WHY`` for what it set without effect; ``cluster C: selected, not
+    applied: WHY`` when it contributes nothing; the summary last. Ends with a newline."""
     lines = [f"policy {v.kind} {v.name} (mesh {v.mesh or '-'}, {v.where})"]
     for p in v.proxies:
         lines.append(f"proxy {p.mesh}/{p.name}")

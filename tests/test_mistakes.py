@@ -177,4 +177,4 @@ def test_inspect_policy_without_kind() -> None:
     r = CliRunner().invoke(main, ["inspect", str(MESH), "--policy", "backend-http"])
     assert (r.exit_code, r.stdout, r.stderr) == (
         1, "", 'error: --policy "backend-http": expected KIND/NAME with KIND one of MeshHealthCheck, '
-               'KongUpstreamPolicy, HealthCheck\n')
+               'KongUpstreamPolicy, HealthCheck, MeshCircuitBreaker, CircuitBreaker\n')

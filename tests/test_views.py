@@ -2,7 +2,8 @@
 
 Each directory of tests/data/views is a case: input files, ``args`` (the command line after ``kumahc``, run in the
 case directory) and the exact expected ``stdout``, ``stderr`` and exit ``code``. ``KUMAHC_UPDATE_VIEWS=1`` rewrites
-the expected files (review the diff before committing).
+the expected files (review the diff before committing). A case may read a sibling's inputs (``../CASE/FILE``) so
+the same Dataplanes are not copied into every case.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,15 @@ CONSECUTIVE = {
     "localOriginFailures": ("consecutive_local_origin_failure", "enforcing_consecutive_local_origin_failure"),
     "gatewayFailures": ("consecutive_gateway_failure", "enforcing_consecutive_gateway_failure"),
 }
+
+
+def field_group(path: Sequence[str]) -> str:
+    """The Envoy field group a conf leaf (``("connectionLimits", "maxConnections")``) feeds, in the words of
+    :data:`kumahc.combine.GROUPS`: ``circuit breakers`` (``connectionLimits``), ``panic settings``
+    (``outlierDetection.healthyPanicThreshold``) or ``outlier detection`` (the rest of ``outlierDetection``)."""
+    if path[0] == "connectionLimits":
+        return "circuit breakers"
+    return "panic settings" if tuple(path) == ("outlierDetection", "healthyPanicThreshold") else "outlier detection"
 
 
 def circuit_breakers(conf: Mapping[str, Any]) -> circuit_breaker_pb2.CircuitBreakers:

@@ -452,3 +452,32 @@ def test_round_trip_data_covers_every_kind() -> None:
     kinds = {line.split()[0] for line in APPLIED_KUBERNETES}
     assert kinds == {k.lower() for k in KINDS}
     assert {line.split()[0] for line in APPLIED_UNIVERSAL} == kinds - {k.lower() for k in KUBERNETES_ONLY}
+
+
+def test_inspect_policy_circuit_breakers_from_store(store: str) -> None:
+    """``--policy`` finds both circuit-breaker kinds in the store by their Kubernetes names (the namespaced
+    MeshCircuitBreaker, the cluster-scoped CircuitBreaker) and reports what the files report."""
+    assert kumahc("apply", "-f", KUBERNETES, "--store", store).code == 0
+    r = kumahc("inspect", "--store", store, "--policy", "MeshCircuitBreaker/kuma-system/db-limits")
+    assert (r.code, r.out.splitlines()) == (0, [
+        "policy MeshCircuitBreaker kuma-system/db-limits (mesh default, store: MeshCircuitBreaker "
+        "kuma-system/db-limits)",
+        *[line for proxy in ("backend-0.shop", "db-0.shop", "web-0.shop") for line in (
+            f"proxy default/{proxy}",
+            "  cluster db_shop_svc_5432: outlier detection "
+            "(outlierDetection.detectors.localOriginFailures.consecutive), circuit breakers "
+            "(connectionLimits.maxConnections)")],
+        "contributes to 3 clusters on 3 proxies; selects 0 more without contributing"])
+    r = kumahc("inspect", "--store", store, "--policy", "CircuitBreaker/web-to-backend-limits")
+    assert (r.code, r.out.splitlines()) == (0, [
+        "policy CircuitBreaker web-to-backend-limits (mesh default, store: CircuitBreaker web-to-backend-limits)",
+        "proxy default/web-0.shop",
+        "  cluster backend_shop_svc_80: circuit breakers; not applied: outlier detection from CircuitBreaker "
+        "web-to-backend-limits ignored: KongUpstreamPolicy shop/backend-hc takes precedence",
+        "contributes to 1 cluster on 1 proxy; selects 0 more without contributing"])
+    for policy in ("MeshCircuitBreaker/kuma-system/db-limits", "CircuitBreaker/web-to-backend-limits"):
+        for fmt in ("text", "json"):
+            a = kumahc("inspect", KUBERNETES, "--policy", policy, "--format", fmt)
+            b = kumahc("inspect", "--store", store, "--policy", policy, "--format", fmt)
+            # the text heading's origin is asserted above; the rest (and every JSON field) must match the files'
+            assert _where_free(b.out).splitlines()[1:] == _where_free(a.out).splitlines()[1:]
