@@ -4,17 +4,13 @@ the ``outlier_detection`` and ``circuit_breakers`` field groups."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kumahc.circuitbreaker import api, translate
 from kumahc.circuitbreaker.validate import validate
 from kumahc.combine import CircuitBreakersGroup, Contribution, OutlierGroup
-from kumahc.diagnostics import Report
 from kumahc.healthcheck.family import Family as _SelectorFamily
 from kumahc.mesh.view import Destination, Proxy
-from kumahc.resources.core import Service
-from kumahc.resources.model import Resource
 
 KIND = api.KIND
 
@@ -26,15 +22,8 @@ class Family(_SelectorFamily):
     KIND = KIND
     _cb_contributions: dict[int, Contribution] = field(default_factory=dict)
 
-    @classmethod
-    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
-             services: Sequence[Service] = ()) -> Family:
-        """Validate every CircuitBreaker (``(input order, resource)`` pairs); keep the valid ones."""
-        fam = cls()
-        for order, res in resources:
-            if validate(res, report):
-                fam.policies.append(api.parse(res, order))  # type: ignore[arg-type]
-        return fam
+    _valid = staticmethod(validate)
+    _parse = staticmethod(api.parse)
 
     def preview_votes(self, dest: Destination) -> set[str]:
         return set()  # circuit breaking works the same on every protocol

@@ -17,7 +17,6 @@ from kumahc.meshcircuitbreaker.validate import validate
 from kumahc.meshhealthcheck import match
 from kumahc.meshhealthcheck.api import Entry
 from kumahc.meshhealthcheck.family import Family as _TargetRefFamily
-from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 
 KIND = api.KIND
@@ -41,15 +40,8 @@ class Family(_TargetRefFamily):
     _cb_outcomes: dict[tuple, Outcome] = field(default_factory=dict)
     _shared: dict[tuple, Contribution] = field(default_factory=dict)  # equal contributions → one object
 
-    @classmethod
-    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
-             services: Sequence[Service] = ()) -> Family:
-        """Validate every MeshCircuitBreaker (``(input order, resource)`` pairs); keep the valid ones."""
-        fam = cls()
-        for order, res in resources:
-            if validate(res, report, preview):
-                fam.policies.append(api.parse(res, order))  # type: ignore[arg-type]
-        return fam
+    _valid = staticmethod(validate)
+    _parse = staticmethod(api.parse)
 
     def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
         """As MeshHealthCheck's, for policies with ``to`` entries (inbound-only ones are not applied)."""

@@ -50,12 +50,17 @@ class Family:
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
              services: Sequence[Service] = ()) -> Family:
-        """Validate every MeshHealthCheck (``(input order, resource)`` pairs); keep the valid ones."""
+        """Validate every policy of the family's kind (``(input order, resource)`` pairs) with :meth:`_valid`;
+        keep the valid ones, parsed by :meth:`_parse`."""
         fam = cls()
         for order, res in resources:
-            if validate(res, report, preview):
-                fam.policies.append(api.parse(res, order))
+            if cls._valid(res, report, preview):
+                fam.policies.append(cls._parse(res, order))
         return fam
+
+    # A targetRef family that reuses this engine (MeshCircuitBreaker) changes only these two.
+    _valid = staticmethod(validate)
+    _parse = staticmethod(api.parse)
 
     # --- preview mode (01 §7) ------------------------------------------------------------------------------------
 
