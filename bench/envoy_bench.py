@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import procs, report
 from bench.fanout import snapshot_states
-from bench.generator import apply_edit, envoy_size, generate
+from bench.generator import apply_edit, around_edit, envoy_size, generate
 from bench.report import ms, ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "envoy-testbed"))
@@ -155,10 +155,5 @@ def _count_changed(mesh: Path, edit: Any) -> tuple[int, int]:
         result = run([str(mesh)])
         return {cr.cluster.name: cluster_json(cr.cluster) for cr in result.clusters[("default", "client.bench")]}
 
-    before = clusters()
-    apply_edit(mesh, edit, forward=True)
-    try:
-        after = clusters()
-    finally:
-        apply_edit(mesh, edit, forward=False)
+    before, after = around_edit(mesh, edit, clusters)
     return len(before), sum(1 for k in before if before[k] != after.get(k))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs, report
-from bench.generator import SIZES, Edit, Manifest, Size, apply_edit, generate
+from bench.generator import SIZES, Edit, Manifest, Size, apply_edit, around_edit, generate
 from bench.report import kb, mb, ms, ratio, secs
 
 SETTLE_SECONDS = 3.0  # after the last initial ACK, before reading the idle RSS
@@ -52,13 +52,7 @@ def snapshot_states(mesh: Path, edit: Edit) -> list[dict[str, tuple[str, bytes]]
         snap = snapshot.build(run([str(mesh)]))
         return {f"{m}.{name}": (res.version, res.sotw_body) for (m, name), res in snap.proxies.items()}
 
-    before = state()
-    apply_edit(mesh, edit, forward=True)
-    try:
-        after = state()
-    finally:
-        apply_edit(mesh, edit, forward=False)
-    return [before, after]
+    return list(around_edit(mesh, edit, state))
 
 
 class _Run:

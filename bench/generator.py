@@ -27,11 +27,14 @@ import base64
 import json
 import os
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+T = TypeVar("T")
 
 MANIFEST = ".bench.json"
 MESH = "default"
@@ -442,6 +445,17 @@ def apply_edit(directory: str | os.PathLike[str], edit: Edit, forward: bool = Tr
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # differs even on coarse clocks
     return str(path)
+
+
+def around_edit(directory: str | os.PathLike[str], edit: Edit, measure: Callable[[], T]) -> tuple[T, T]:
+    """(``measure()`` before, ``measure()`` after) applying ``edit`` forward; the file is restored either way."""
+    before = measure()
+    apply_edit(directory, edit, forward=True)
+    try:
+        after = measure()
+    finally:
+        apply_edit(directory, edit, forward=False)
+    return before, after
 
 
 def with_size(name: str, **changes: Any) -> Size:

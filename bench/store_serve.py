@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import procs, report
 from bench.fanout import _Run, snapshot_states
-from bench.generator import SIZES, Edit, Manifest, apply_edit, generate
+from bench.generator import SIZES, Edit, Manifest, around_edit, generate
 from bench.pgserver import PgServer
 from bench.report import ms, ratio, secs
 
@@ -54,12 +54,7 @@ def _commits(mesh: Path, edit: Edit) -> list[Any]:
     def loaded() -> Any:
         return files.read([str(mesh / edit.path)], Report())
 
-    before = loaded()
-    apply_edit(mesh, edit, forward=True)
-    try:
-        after = loaded()
-    finally:
-        apply_edit(mesh, edit, forward=False)
+    before, after = around_edit(mesh, edit, loaded)
     return [after, before]
 
 
