@@ -202,7 +202,7 @@ def prepare(conn: psycopg.Connection, loaded: Loaded, load_report: Report, optio
 
 def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
              options: Options | None, dry_run: bool) -> Prepared:
-    snapshot = state.read(conn, index=not dry_run)
+    snapshot = state.read(conn)
     plan = attempt(snapshot)
 
     def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
@@ -214,8 +214,10 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
     result = run(load, replace(options or Options(), keep_documents=True))
     render = None
     if not dry_run and (plan.puts or plan.deletes):
-        assert snapshot.index is not None
-        render = _render(result, options, diagnostics, snapshot.index)
+        # Read only when there is something to write (a re-apply of unchanged files reads no parts). Read after
+        # the snapshot: should another writer have committed since, the commit's revision check fails and the
+        # attempt is redone, so a difference against newer parts is never written.
+        render = _render(result, options, diagnostics, rendered.index(conn))
     return Prepared(snapshot.revision, plan, result, render)
 
 

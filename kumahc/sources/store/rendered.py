@@ -1,6 +1,6 @@
 """The rendered parts of the store (migration 0003): what ``apply`` and ``delete`` rendered when they validated the
 state they commit, stored with it, so that serving replicas serve it instead of each rendering it again. The
-writer reads the tables' :class:`Index` with the snapshot it validates and commits only the difference.
+writer reads the tables' :class:`Index` once it knows it will write and commits only the difference.
 
 The parts are opaque here: clusters by digest (name, resource version, serialized ``Any``) and proxies (version,
 their clusters' digests concatenated). :mod:`kumahc.xds.snapshot` makes them (``parts``) and serves them
@@ -60,8 +60,9 @@ class Index:
 
 
 def index(conn: psycopg.Connection) -> Index:
-    """The rendered tables' :class:`Index` (inside the caller's snapshot)."""
-    with conn.cursor() as cur:
+    """The rendered tables' :class:`Index`, read in one snapshot (REPEATABLE READ, read only)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         digests = frozenset(bytes(d) for (d,) in cur.execute("SELECT digest FROM kumahc_rendered_clusters"))
         proxies = {(m, n): (v, bytes(c)) for m, n, v, c in
                    cur.execute("SELECT mesh, name, version, clusters FROM kumahc_rendered_proxies")}

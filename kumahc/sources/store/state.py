@@ -31,7 +31,6 @@ class State:
     rows: tuple[Row, ...]
     now: datetime
     parts: rendered.Stored | None = None
-    index: rendered.Index | None = None
 
     def resources(self, cache: ResourceCache | None = None) -> list[Resource]:
         """The rows as resources, in store order; with ``cache``, a row unchanged since the cache's last use gives
@@ -71,10 +70,9 @@ class ResourceCache:
         return out
 
 
-def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False, index: bool = False) -> State:
+def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False) -> State:
     """The rows (all, or those of ``kind``) and revision of one snapshot (REPEATABLE READ, read only); with
-    ``parts``, also the rendered parts of that revision when the store holds usable ones (``State.parts``); with
-    ``index``, what the rendered tables hold (``State.index``: a writer's base)."""
+    ``parts``, also the rendered parts of that revision when the store holds usable ones (``State.parts``)."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         revision, now = conn.execute("SELECT revision, now() FROM kumahc_state WHERE id = 1").fetchone()
@@ -85,8 +83,7 @@ def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False,
                 cur.execute(f"SELECT {records.COLUMNS} FROM kumahc_resources WHERE kind = %s ORDER BY id", (kind,))
             rows = tuple(cur.fetchall())
         stored = rendered.read(conn, revision, rendered.RENDERER, None) if parts else None
-        held = rendered.index(conn) if index else None
-    return State(revision, rows, now, stored, held)
+    return State(revision, rows, now, stored)
 
 
 @dataclass(frozen=True, slots=True)
