@@ -27,7 +27,7 @@ from kumahc.resources.model import (
     Source,
 )
 from kumahc.resources.schema import structural_problems
-from kumahc.resources.yamldoc import RawDocument, TooManyDocuments, YamlSyntaxError, parse
+from kumahc.resources.yamldoc import RawDocument, TooManyDocuments, YamlSyntaxError, cut, parse
 
 _KNOWN_GROUPS = ("kuma.io/", "configuration.konghq.com/")
 SKIPPED = "kumahc reads " + ", ".join(KINDS)
@@ -150,8 +150,12 @@ def _read(f: files.InputFile, index: int, stamp: tuple | None, max_bytes: int = 
         report.plain_error(f"{f.name}: cannot read: {exc.strerror or exc}")
         return _FileResult(stamp, (), 0, tuple(report.items))
     read = None
+    # A file of more documents than the run may still read is cut before any is built: memory follows the limit.
+    text, overflow = cut(text, budget)
     try:
         documents = parse(text, max_documents=budget)
+        if overflow is not None:
+            raise TooManyDocuments(overflow, documents)
     except YamlSyntaxError as exc:
         documents = exc.documents
         # No subject: the document's kind and name may be unreadable (01 §1).
