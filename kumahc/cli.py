@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import select
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from typing import NoReturn
@@ -79,12 +81,48 @@ def _emit(text: str | Iterable[str], output: str | None) -> None:
         _fail(f"{output}: cannot write: {exc.strerror or exc}")
 
 
-def _guard(fn: Callable[[], None]) -> None:
-    """Never a traceback: an unexpected exception becomes ``error: internal: <Type>: <message>``, exit 1."""
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for `cat` killed by SIGPIPE: 141
+STDOUT_FD = 1  # the process's standard output, whatever object sys.stdout is now
+
+
+def _stdout_reader_gone() -> bool:
+    """True when standard output is a pipe or socket whose reading end is closed (``| head -1`` has exited): the
+    kernel reports POLLERR on the writing end then. Another BrokenPipeError (a FIFO given to ``-o``) is not this."""
     try:
-        fn()
+        poller = select.poll()
+        poller.register(STDOUT_FD, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except OSError:
+        return False
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    """End like ``cat`` in ``cat FILE | head -1``: no message, exit :data:`EXIT_BROKEN_PIPE`. Standard output is
+    pointed at /dev/null first, so flushing what is still buffered at interpreter exit cannot print "Exception
+    ignored ... BrokenPipeError" (the recipe of Python's signal module documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, STDOUT_FD)
+    os.close(devnull)
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
+def _guard(fn: Callable[[], None]) -> None:
+    """Never a traceback: an unexpected exception becomes ``error: internal: <Type>: <message>``, exit 1. Standard
+    output closed by its reader (``kumahc render … | head -1``) ends quietly (:func:`_quiet_broken_pipe`), for
+    every command."""
+    try:
+        try:
+            fn()
+        finally:
+            # Here, not at interpreter exit, where a closed pipe could only be reported as "Exception ignored".
+            sys.stdout.flush()
     except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
         raise
+    except BrokenPipeError as exc:
+        if _stdout_reader_gone():
+            _quiet_broken_pipe()
+        click.echo(f"error: internal: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
     except StoreError as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence of the CLI
@@ -441,13 +479,16 @@ Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid inp
               help="text for people, json for tools.")
 @protocol_option
 @strict_option
-def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | None, strict: bool) -> None:
+@limits_options
+def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | None, strict: bool,
+         limits: Limits) -> None:
     """Show what changes in the rendered clusters between two sets of inputs.
 
     BEFORE and AFTER are each a file, a directory or - (standard input). Both are rendered as `render` would;
     for every proxy and cluster that differs, prints the field-level change (paths in render's JSON) and the
     policies in the cluster before or after, then a summary such as "12 clusters on 340 proxies change".
-    Warnings of AFTER go to stderr; errors of either side make it exit 1.
+    Warnings of AFTER go to stderr; errors of either side make it exit 1. --max-file-size and --max-documents
+    bound each side on its own.
     """
     from kumahc import diff as differ
 
@@ -456,7 +497,7 @@ def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | N
         failed = False
         for path in (before, after):
             try:
-                results.append(run([path], Options(protocol=protocol, strict=strict)))
+                results.append(run([path], Options(protocol=protocol, strict=strict, limits=limits)))
             except FatalInputError as exc:
                 click.echo(f"error: {path}: {exc}", err=True)
                 failed = True
@@ -690,14 +731,77 @@ def _cases(directory: str) -> list[str]:
     return cases
 
 
-def _render_case(case_dir: str) -> tuple[str | None, list[str]]:
-    """Render one case like ``kumahc render <case> <args>``: (JSON text, []) or (None, error lines)."""
-    args: list[str] = []
+# Options an ``args`` file may hold: those the harness applies to the render (and --format, which it ignores:
+# expected.json is always JSON). Anything else would be ignored silently, write files, or end the run before any
+# comparison (--help exits 0): a case must never pass by not being rendered.
+CASE_OPTIONS = ("protocol", "strict", "proxy", "endpoints", "fmt")
+
+
+class _BadCase(Exception):
+    """A case the harness refuses; the message names its path."""
+
+
+def _case_options(case_dir: str) -> dict:
+    """The render options of a case: its ``args`` file (one line, split like a shell; spec 07 §6) read with
+    ``render``'s own parser, without running any option's action. Raises :class:`_BadCase` for an option outside
+    :data:`CASE_OPTIONS` (``--help``, ``-o``, ``--store``, …), a PATH, or anything ``render`` would refuse."""
     args_file = os.path.join(case_dir, "args")
-    if os.path.exists(args_file):
+    if not os.path.exists(args_file):
+        return _parse_case_args([])
+    try:
         with open(args_file, encoding="utf-8") as fh:
             args = shlex.split(fh.read())
-    opts = _parse_case_args(args)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _BadCase(f"{args_file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        # The parser only: unlike make_context it runs no callback, so --help cannot print and exit here.
+        ctx = click.Context(render, info_name="render", **main.context_settings)
+        given, _, order = render.make_parser(ctx).parse_args(args=list(args))
+    except click.UsageError as exc:
+        raise _BadCase(f"{args_file}: {exc.format_message()}") from None
+    if isinstance(given.get("paths"), (list, tuple)) and given["paths"]:  # not given: click's UNSET, not ()
+        raise _BadCase(f"{args_file}: PATH arguments are not allowed (the case directory is the input)")
+    for param in order:
+        if param.name != "paths" and param.name not in CASE_OPTIONS:
+            allowed = ", ".join(p.opts[-1] for p in render.params if p.name in CASE_OPTIONS)
+            raise _BadCase(f"{args_file}: {'/'.join(param.opts)} is not allowed in a golden case ({allowed} are)")
+    try:
+        return _parse_case_args(args)
+    except click.ClickException as exc:
+        raise _BadCase(f"{args_file}: {exc.format_message()}") from None
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _golden_cases(directory: str, writing: bool) -> list[tuple[str, dict]]:
+    """(name, render options) of every case in DIR, checked before any case is rendered: a refused ``args``
+    file, or for ``update`` (``writing``) a case directory or expected.json whose real path leaves DIR (a
+    symbolic link out of it: update would overwrite what it points to), prints one error line per case and
+    exits 1 with nothing rendered or written."""
+    root = os.path.realpath(directory)
+    cases: list[tuple[str, dict]] = []
+    problems: list[str] = []
+    for name in _cases(directory):
+        case_dir = os.path.join(directory, name)
+        try:
+            if writing:
+                for path in (case_dir, os.path.join(case_dir, "expected.json")):
+                    real = os.path.realpath(path)
+                    if not _inside(real, root):
+                        raise _BadCase(f"{path}: resolves to {real}, outside {directory}: not written")
+            cases.append((name, _case_options(case_dir)))
+        except _BadCase as exc:
+            problems.append(str(exc))
+    if problems:
+        _stderr([f"error: {p}" for p in problems])
+        sys.exit(1)
+    return cases
+
+
+def _render_case(case_dir: str, opts: dict) -> tuple[str | None, list[str]]:
+    """Render one case like ``kumahc render <case> <args>``: (JSON text, []) or (None, error lines)."""
     paths = [os.path.join(case_dir, f) for f in _case_inputs(case_dir)]
     try:
         result = run(paths, Options(protocol=opts["protocol"], strict=opts["strict"]))
@@ -728,10 +832,10 @@ def golden_check(directory: str) -> None:
 
     def go() -> None:
         passed = failed = 0
-        for name in _cases(directory):
+        for name, opts in _golden_cases(directory, writing=False):
             case_dir = os.path.join(directory, name)
             expected_path = os.path.join(case_dir, "expected.json")
-            actual, errors = _render_case(case_dir)
+            actual, errors = _render_case(case_dir, opts)
             if actual is None:
                 click.echo("\n".join(errors))
                 failed += 1
@@ -761,13 +865,13 @@ def golden_update(directory: str) -> None:
     """Write expected.json for every case that renders; print the cases whose bytes changed."""
 
     def go() -> None:
-        cases = _cases(directory)
+        cases = _golden_cases(directory, writing=True)
         updated = 0
         broken = False
-        for name in cases:
+        for name, opts in cases:
             case_dir = os.path.join(directory, name)
             expected_path = os.path.join(case_dir, "expected.json")
-            actual, errors = _render_case(case_dir)
+            actual, errors = _render_case(case_dir, opts)
             if actual is None:
                 click.echo("\n".join(errors))
                 broken = True
