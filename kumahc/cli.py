@@ -750,9 +750,13 @@ def _case_options(case_dir: str) -> dict:
         return _parse_case_args([])
     try:
         with open(args_file, encoding="utf-8") as fh:
-            args = shlex.split(fh.read())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
         raise _BadCase(f"{args_file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:  # an unbalanced quote
+        raise _BadCase(f"{args_file}: {exc}") from None
     try:
         # The parser only: unlike make_context it runs no callback, so --help cannot print and exit here.
         ctx = click.Context(render, info_name="render", **main.context_settings)

@@ -247,6 +247,7 @@ ALLOWED = "--proxy, --format, --protocol, --strict, --endpoints are"
     ("--max-documents 1", f"--max-documents is not allowed in a golden case ({ALLOWED})"),
     ("--version", "No such option '--version'."),
     ("--proxy web-01 other.yaml", "PATH arguments are not allowed (the case directory is the input)"),
+    ("--proxy 'web-01", "No closing quotation"),
 ])
 @pytest.mark.parametrize("command", ["check", "update"])
 def test_golden_args_cannot_skip_the_comparison(ws: Workspace, golden: Path, args: str, message: str,
