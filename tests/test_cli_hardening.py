@@ -305,3 +305,30 @@ def test_render_into_head_ends_quietly(mesh: Path, tmp_path: Path, fmt: str) -> 
 def test_render_output_is_larger_than_a_pipe(mesh: Path) -> None:
     # Guards the test above: with output that fits a pipe's buffer, head would close nothing kumahc writes to.
     assert len(run("render", str(mesh)).out) > 256 * 1024
+
+
+CLOSED_STDOUT = {
+    "validate": ["validate", "{mesh}"],
+    "render": ["render", "{mesh}", "--format", "table"],
+    "inspect": ["inspect", "{mesh}", "--policy", "MeshHealthCheck/kuma-system/mesh-000"],
+    "migrate": ["migrate", str(REPO / "examples" / "healthcheck" / "seed001-http-universal.yaml")],
+    "diff": ["diff", "{mesh}", str(REPO / "examples" / "complete" / "mesh")],
+    "golden": ["golden", "check", str(REPO / "golden")],
+}
+
+
+@pytest.mark.parametrize("command", sorted(CLOSED_STDOUT))
+def test_every_command_ends_quietly_on_a_closed_stdout(mesh: Path, command: str) -> None:
+    # The reading end is closed before kumahc starts: its first write to stdout fails, however small the output
+    # (validate's one line, or output buffered until the process exits).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        args = [str(mesh) if a == "{mesh}" else a for a in CLOSED_STDOUT[command]]
+        proc = subprocess.run([*KUMAHC, *args], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=TIMEOUT, env=_env())
+    finally:
+        os.close(write_end)
+    # Only what the command prints on stderr anyway (migrate's inputs have no Dataplane: preview mode).
+    notes = "info: preview mode: no Dataplane in the inputs; synthesised proxies: default/web\n"
+    assert (proc.returncode, proc.stderr) == (141, notes if command == "migrate" else "")
