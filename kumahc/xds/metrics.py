@@ -23,6 +23,7 @@ from prometheus_client import (
 
 from kumahc import __version__
 from kumahc.xds.streams import DELTA, SOTW
+from kumahc.xds.tls import printable
 
 log = logging.getLogger("kumahc.serve")
 disable_created_metrics()  # "_created" series are noise for a control plane's counters
@@ -156,10 +157,11 @@ class Metrics:
               event="nack", node=node, api=api, type_url=type_url, version=version, nonce=nonce,
               error_detail=message)
 
-    def unknown_node(self, node: str, unknown: bool) -> None:
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None:
         if unknown:
             self.unknown.inc()
-            event(logging.WARNING, f'unknown node "{node}": serving an empty cluster set', event="unknown_node",
-                  node=node)
+            why = f"{reason}; " if reason else ""
+            event(logging.WARNING, f'unknown node "{printable(node)}": {why}serving an empty cluster set',
+                  event="unknown_node", node=node, **({"reason": reason} if reason else {}))
         else:
             self.unknown.dec()

@@ -18,7 +18,7 @@ from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, event
 from kumahc.xds.snapshot import Snapshot
 from kumahc.xds.streams import ADS, CDS, DELTA, SOTW, Stream, StreamError, WatchStatus
-from kumahc.xds.tls import peer_nodes
+from kumahc.xds.tls import ClientIdentity, peer_identity
 
 RECEIVE_LIMIT = 16 * 1024 * 1024
 # grpc core queues calls that arrive before the application asked for the next one ("pending requests"); beyond
@@ -47,8 +47,10 @@ class XdsServer:
         self.identity = identity
         self.streams: set[Stream] = set()
 
-    def _allowed(self, context: grpc.aio.ServicerContext) -> frozenset[str] | None:
-        return peer_nodes(context.auth_context()) if self.identity else None
+    def _allowed(self, context: grpc.aio.ServicerContext) -> ClientIdentity | None:
+        """Under mTLS, what the peer's verified certificate authorizes (read from its PEM, not grpc's
+        ``peer_uri``); None without a client CA."""
+        return peer_identity(context.auth_context()) if self.identity else None
 
     def status(self) -> list[WatchStatus]:
         rows = [w.status for s in self.streams for w in s.watches.values()]
@@ -160,7 +162,7 @@ class _NoHooks:
     def sent(self, api: str) -> None: ...
     def acked(self, *args: object) -> None: ...
     def nacked(self, *args: object) -> None: ...
-    def unknown_node(self, node: str, unknown: bool) -> None: ...
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None: ...
 
 
 def make_server() -> grpc.aio.Server:

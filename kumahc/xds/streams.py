@@ -15,6 +15,7 @@ import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
 from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE, ProxyResources, Snapshot, empty_resources
+from kumahc.xds.tls import ClientIdentity, NotAllowed, Pair, printable
 
 SOTW = "sotw"
 DELTA = "delta"
@@ -55,7 +56,7 @@ class Hooks(Protocol):
     def sent(self, api: str) -> None: ...
     def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None: ...
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None: ...
-    def unknown_node(self, node: str, unknown: bool) -> None: ...
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None: ...
 
 
 @dataclass(slots=True)
@@ -74,9 +75,10 @@ class Stream:
     """One gRPC stream. ``api`` ∈ sotw/delta, ``service`` ∈ cds/ads."""
 
     def __init__(self, api: str, service: str, snapshot: Snapshot | None, hooks: Hooks,
-                 allowed: frozenset[str] | None = None):
+                 allowed: ClientIdentity | None = None):
         """``snapshot`` None: nothing is loaded yet; requests are taken and answered by the first
-        :meth:`on_snapshot`. ``allowed``: the node ids the peer's client certificate allows (None = any)."""
+        :meth:`on_snapshot`. ``allowed``: what the peer's client certificate authorizes (None = no mTLS: any
+        node id, resolved by 06 §3)."""
         self.api = api
         self.service = service
         self.snapshot = snapshot
@@ -88,6 +90,7 @@ class Stream:
         self._empty: dict[str, ProxyResources] = {}
         self._unknown: bool | None = None  # None until the node is first resolved
         self.allowed = allowed
+        self.identity: Pair | None = None  # mTLS: the certificate's pair the node id was authorized as
 
     # --- inputs --------------------------------------------------------------------------------------------------
 
@@ -96,10 +99,11 @@ class Stream:
         if self.node is None:
             if not req.node.id:
                 raise StreamError("node.id is required")
-            if self.allowed is not None and req.node.id not in self.allowed:
-                allows = ", ".join(sorted(self.allowed)) or "no node id"
-                raise StreamError(f'node.id "{req.node.id}" is not allowed by the client certificate '
-                                  f"(it allows {allows})", grpc.StatusCode.PERMISSION_DENIED)
+            if self.allowed is not None:
+                try:
+                    self.identity = self.allowed.authorize(req.node.id)
+                except NotAllowed as exc:
+                    raise StreamError(str(exc), grpc.StatusCode.PERMISSION_DENIED) from None
             self.node = req.node.id
             if self.snapshot is not None:
                 self._resolve()
@@ -161,11 +165,24 @@ class Stream:
         return type_url
 
     def _resolve(self) -> None:
-        """Resolve the node on every snapshot (06 §3); report when it becomes unknown or known again."""
-        self.proxy = self.snapshot.resolve(self.node)
+        """Resolve the node on every snapshot; report when it becomes unknown or known again. Under mTLS the proxy
+        is the certificate's pair or nothing (no re-split of the id, no mesh ``default``); otherwise 06 §3, where
+        an id naming several proxies is unknown."""
+        reason = ""
+        if self.identity is not None:
+            self.proxy = self.identity if self.identity in self.snapshot.proxies else None
+            if self.proxy is None:
+                mesh, name = self.identity
+                reason = f'the client certificate names proxy "{printable(name)}" of mesh "{printable(mesh)}", ' \
+                         "which does not exist"
+        else:
+            found = self.snapshot.candidates(self.node)
+            self.proxy = found[0] if len(found) == 1 else None
+            if len(found) > 1:
+                reason = "it names more than one proxy (" + ", ".join(printable(f"{m}/{n}") for m, n in found) + ")"
         unknown = self.proxy is None
         if unknown != bool(self._unknown) and (self._unknown is not None or unknown):
-            self.hooks.unknown_node(self.node, unknown)
+            self.hooks.unknown_node(self.node, unknown, reason)
         self._unknown = unknown
 
     def _proxy_text(self) -> str | None:
