@@ -118,6 +118,16 @@ def unknown(node: str, reason: str) -> str:
     return f'WARNING unknown node "{node}": {reason}; serving an empty cluster set'
 
 
+async def fetch(target: str, trust: bytes, pair: Pair, node: str) -> str | tuple[grpc.StatusCode, str]:
+    async with channel(target, trust, pair) as ch:
+        req = discovery_pb2.DiscoveryRequest()
+        req.node.id = node
+        try:
+            return (await cds_pb2_grpc.ClusterDiscoveryServiceStub(ch).FetchClusters(req, timeout=60)).version_info
+        except grpc.aio.AioRpcError as exc:
+            return exc.code(), exc.details() or ""
+
+
 def test_certificate_pair_is_the_proxy_never_a_resplit_of_the_node_id(tmp_path: Path, certs: Certs) -> None:
     """The confusable ids of the issue. ``spiffe://web-01/dataplane/kuma-demo`` spells node id
     ``web-01.kuma-demo``, which without mTLS is proxy web-01.kuma-demo of mesh default: the certificate names
@@ -134,14 +144,10 @@ def test_certificate_pair_is_the_proxy_never_a_resplit_of_the_node_id(tmp_path: 
                     channel(s.xds, certs.ca.pem, web_demo) as ch3:
                 s1, s2, s3 = Session(ch1, "a.b.c"), Session(ch2, "a.b.c"), Session(ch3, "web-01.kuma-demo")
                 try:
-                    # a.b/c does not exist yet: its certificate must not be served a/b.c (what "a.b.c" re-splits to).
-                    r1 = await s1.next()
-                    assert (r1.version_info, names(r1)) == (EMPTY_VERSION, [])
-                    r2 = await s2.next()
-                    assert (r2.version_info, names(r2)) == (before[("a", "b.c")], ["bc"])
-                    # Mesh web-01 does not exist: no fallback to default/web-01.kuma-demo.
-                    r3 = await s3.next()
-                    assert (r3.version_info, names(r3)) == (EMPTY_VERSION, [])
+                    # a.b/c does not exist yet: its certificate must not be served a/b.c (what "a.b.c" re-splits
+                    # to). Mesh web-01 does not exist: no fallback to default/web-01.kuma-demo.
+                    got = [(r.version_info, names(r)) for r in [await s1.next(), await s2.next(), await s3.next()]]
+                    assert got == [(EMPTY_VERSION, []), (before[("a", "b.c")], ["bc"]), (EMPTY_VERSION, [])]
                     s.wait_log(unknown("a.b.c", 'the client certificate names proxy "c" of mesh "a.b", which does '
                                                 "not exist"))
                     s.wait_log(unknown("web-01.kuma-demo", 'the client certificate names proxy "kuma-demo" of mesh '
@@ -163,29 +169,31 @@ def test_certificate_pair_is_the_proxy_never_a_resplit_of_the_node_id(tmp_path: 
                         session.close()
 
         asyncio.run(scenario())
-        # New streams after the reload: each certificate still gets exactly its pair.
-        after = versions(d)
-        got = asyncio.run(first(s.xds, "a.b.c", certs.ca.pem, a_bc))
-        assert (got.version_info, names(got)) == (after[("a", "b.c")], ["bc"])
-        got = asyncio.run(first(s.xds, "a.b.c", certs.ca.pem, ab_c, ads=True))
-        assert (got.version_info, names(got)) == (after[("a.b", "c")], ["c"])
-        got = asyncio.run(first(s.xds, "web-01.kuma-demo", certs.ca.pem, web_demo))
-        assert (got.version_info, names(got)) == (EMPTY_VERSION, [])
+
+
+def test_each_certificate_gets_its_own_pair_when_every_split_exists(tmp_path: Path, certs: Certs) -> None:
+    """Mesh a.b/proxy c and mesh a/proxy b.c both exist: node id ``a.b.c`` is a.b/c for the first certificate
+    and a/b.c for the second (a longest-mesh-first split gives both a.b/c), on CDS and ADS; the unary fetch too."""
+    d = write(tmp_path, WITH_AB)
+    v = versions(d)
+    ab_c, a_bc, web_demo = certs.pair("spiffe://a.b/dataplane/c"), certs.pair("spiffe://a/dataplane/b.c"), \
+        certs.pair("spiffe://web-01/dataplane/kuma-demo")
+    with serve(str(d), args=certs.args()) as s:
+        got = []
+        for pair in (ab_c, a_bc, web_demo):
+            node = "web-01.kuma-demo" if pair is web_demo else "a.b.c"
+            for ads in (False, True):
+                resp = asyncio.run(first(s.xds, node, certs.ca.pem, pair, ads=ads))
+                got.append((resp.version_info, names(resp)))
+            got.append(asyncio.run(fetch(s.xds, certs.ca.pem, pair, node)))
+        ab, a = (v[("a.b", "c")], ["c"]), (v[("a", "b.c")], ["bc"])
+        empty = (EMPTY_VERSION, [])
+        assert got == [ab, ab, ab[0], a, a, a[0], empty, empty, EMPTY_VERSION]
         # The certificate's id is web-01.kuma-demo, not default's spelling of the proxy it may look like.
         assert asyncio.run(first(s.xds, "default.web-01.kuma-demo", certs.ca.pem, web_demo)) == (
             grpc.StatusCode.PERMISSION_DENIED, 'node.id "default.web-01.kuma-demo" is not allowed by the client '
             "certificate (it allows web-01.kuma-demo)")
         assert "kumahc_xds_streams_denied_total 1.0" in s.get("/metrics")[2].splitlines()
-
-
-async def fetch(target: str, trust: bytes, pair: Pair, node: str) -> str | tuple[grpc.StatusCode, str]:
-    async with channel(target, trust, pair) as ch:
-        req = discovery_pb2.DiscoveryRequest()
-        req.node.id = node
-        try:
-            return (await cds_pb2_grpc.ClusterDiscoveryServiceStub(ch).FetchClusters(req, timeout=60)).version_info
-        except grpc.aio.AioRpcError as exc:
-            return exc.code(), exc.details() or ""
 
 
 def test_denials_name_the_reason(tmp_path: Path, certs: Certs) -> None:
@@ -209,12 +217,12 @@ def test_denials_name_the_reason(tmp_path: Path, certs: Certs) -> None:
                         "proxies (a/b.c, a.b/c)"),
     ]
     with serve(str(d), args=certs.args()) as s:
+        got, expected = [], []
         for pair, node, message in cases:
-            for ads in (False, True):
-                assert asyncio.run(first(s.xds, node, certs.ca.pem, pair, ads=ads)) == (
-                    grpc.StatusCode.PERMISSION_DENIED, message), (node, ads)
-            assert asyncio.run(fetch(s.xds, certs.ca.pem, pair, node)) == (grpc.StatusCode.PERMISSION_DENIED,
-                                                                          message)
+            got += [asyncio.run(first(s.xds, node, certs.ca.pem, pair, ads=ads)) for ads in (False, True)]
+            got.append(asyncio.run(fetch(s.xds, certs.ca.pem, pair, node)))
+            expected += [(grpc.StatusCode.PERMISSION_DENIED, message)] * 3
+        assert got == expected
         s.wait_log("WARNING stream denied peer=ipv4:127.0.0.1:")
         metrics = s.get("/metrics")[2].splitlines()
         assert f"kumahc_xds_streams_denied_total {3.0 * len(cases)}" in metrics
