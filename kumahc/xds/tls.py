@@ -1,10 +1,12 @@
 """Transport security of the xDS listener: server certificate files re-read when they change, optional client
 certificates (mTLS) that name the proxy they may fetch.
 
-Identity rule: a client certificate whose URI SAN is ``spiffe://<mesh>/dataplane/<proxy>`` allows exactly the
-node id ``<mesh>.<proxy>``; a certificate may carry several such SANs (each allows its id), and one without any
-allows nothing. The check runs at the server edge (:mod:`kumahc.xds.server`) on the stream's first request,
-before the stream reads the cache.
+Identity rule (issue 18): a client certificate's URI SAN ``spiffe://<mesh>/dataplane/<proxy>`` authorizes exactly
+one ``(mesh, proxy)`` pair, which a stream may ask for as node id ``<mesh>.<proxy>``; the stream is then served
+that pair, never what a re-split of the id or the mesh ``default`` fallback would find. A certificate may carry
+several such SANs; an id that two of its pairs spell is refused, and one URI SAN with a control character refuses
+the whole certificate. SANs are read from the verified certificate's PEM with ``cryptography``. The check runs
+on the stream's first request (:class:`kumahc.xds.streams.Stream`), before the stream reads the cache.
 
 Files are checked with the standard library's ``ssl`` module (PEM parsing, key matches certificate, CA parses),
 so a bad file is one line naming it at start-up, and a bad rotation keeps the last good files in use.
