@@ -265,7 +265,7 @@ def certificate_identity(pem: bytes) -> ClientIdentity:
         except x509.ExtensionNotFound:
             return ClientIdentity(frozenset())
         return identity_of(sans.get_values_for_type(x509.UniformResourceIdentifier))
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         return ClientIdentity(frozenset(), f"the client certificate cannot be read ({printable(str(exc))})")
 
 
