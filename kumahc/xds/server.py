@@ -40,9 +40,9 @@ def _identity(data: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Undecodable:
-    """What the request deserializer hands on for bytes that do not decode as the RPC's request message. grpc
-    itself would log the exception and pass None on, which ended the stream with status OK; the handlers end the
-    stream with ``INVALID_ARGUMENT`` and ``message`` instead, and log one WARNING line."""
+    """What the request deserializer hands on for bytes that do not decode as the RPC's request message. A raising
+    deserializer makes grpc hand None to the handler, which ended the stream with status OK and no kumahc log
+    line; the handlers end the stream with ``INVALID_ARGUMENT`` and ``message`` instead, and log one WARNING."""
 
     message: str
 
