@@ -10,9 +10,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
+from google.protobuf.message import DecodeError, Message
 
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, event
@@ -34,6 +36,35 @@ _END = object()
 
 def _identity(data: bytes) -> bytes:
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """What the request deserializer hands on for bytes that do not decode as the RPC's request message. A raising
+    deserializer makes grpc hand None to the handler, which ended the stream with status OK and no kumahc log
+    line; the handlers end the stream with ``INVALID_ARGUMENT`` and ``message`` instead, and log one WARNING."""
+
+    message: str
+
+
+def decoder(message_type: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    """The request deserializer of ``message_type``: the decoded message, or :class:`Undecodable` with
+    ``request is not a valid <full message name> (<N> bytes)`` (never raises)."""
+    name = message_type.DESCRIPTOR.full_name
+
+    def decode(data: bytes) -> Message | Undecodable:
+        try:
+            return message_type.FromString(data)
+        except DecodeError:
+            return Undecodable(f"request is not a valid {name} ({len(data)} bytes)")
+
+    return decode
+
+
+def _log_undecodable(bad: Undecodable, node: str | None, api: str, service: str, peer: str) -> None:
+    event(logging.WARNING, f"undecodable request node={node or '-'} api={api} service={service} peer={peer}: "
+          f"{bad.message}", event="request_undecodable", node=node, api=api, service=service, peer=peer,
+          reason=bad.message)
 
 
 class XdsServer:
@@ -71,6 +102,9 @@ class XdsServer:
         async def read() -> None:
             try:
                 async for req in requests:
+                    if isinstance(req, Undecodable):
+                        _log_undecodable(req, stream.node, api, service, peer)
+                        raise StreamError(req.message)
                     known = stream.node is not None
                     for data in stream.on_request(req):
                         queue.put_nowait(data)
@@ -130,8 +164,13 @@ class XdsServer:
 
         return handler
 
-    async def fetch_clusters(self, req: discovery_pb2.DiscoveryRequest, context: grpc.aio.ServicerContext) -> bytes:
-        """Unary CDS: what the first SotW response would be (06 §2); waits for the first snapshot."""
+    async def fetch_clusters(self, req: discovery_pb2.DiscoveryRequest | Undecodable,
+                             context: grpc.aio.ServicerContext) -> bytes:
+        """Unary CDS: what the first SotW response would be (06 §2); waits for the first snapshot. An
+        undecodable request → ``INVALID_ARGUMENT``."""
+        if isinstance(req, Undecodable):
+            _log_undecodable(req, None, SOTW, CDS, context.peer())
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, req.message)
         stream = Stream(SOTW, CDS, await self.cache.loaded(), _NoHooks(), self._allowed(context))
         try:
             out = stream.on_request(discovery_pb2.DiscoveryRequest(node=req.node, type_url=req.type_url))
@@ -142,9 +181,8 @@ class XdsServer:
         return out[0]
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
-        sotw = dict(request_deserializer=discovery_pb2.DiscoveryRequest.FromString, response_serializer=_identity)
-        delta = dict(request_deserializer=discovery_pb2.DeltaDiscoveryRequest.FromString,
-                     response_serializer=_identity)
+        sotw = dict(request_deserializer=decoder(discovery_pb2.DiscoveryRequest), response_serializer=_identity)
+        delta = dict(request_deserializer=decoder(discovery_pb2.DeltaDiscoveryRequest), response_serializer=_identity)
         cds = grpc.method_handlers_generic_handler("envoy.service.cluster.v3.ClusterDiscoveryService", {
             "StreamClusters": grpc.stream_stream_rpc_method_handler(self._stream_handler(SOTW, CDS), **sotw),
             "DeltaClusters": grpc.stream_stream_rpc_method_handler(self._stream_handler(DELTA, CDS), **delta),
