@@ -1,0 +1,287 @@
+"""The store's hardening (issue 18, item 4), against the real PostgreSQL server of conftest.py: passwords are never
+shown (one redaction, built on libpq's parser, for every message, log line and ``/status``); stored rendered
+clusters are checked against their digest (a replica renders itself rather than serve altered bytes, the writer
+repairs them); a malformed resource row is one error line, never a traceback; a SELECT-only role can serve."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kumahc_serve import serve
+from test_rendered import assert_same, rendered_here, served
+from test_serve_store import MESH, apply, policy
+from test_store_cli import kumahc
+
+from kumahc.pipeline import Options
+from kumahc.sources.store import connection, rendered
+from kumahc.sources.store.connection import PLACEHOLDER, redact
+from kumahc.sources.store.rendered import Stored
+from kumahc.sources.store.replica import Replica
+from kumahc.xds import snapshot as snapshots
+
+SECRET = "Sup3r-S3cret"
+_roles = itertools.count(1)
+
+REDACTED = [
+    # userinfo password, with or without a port and parameters
+    ("postgresql://kumahc:Sup3r-S3cret@db:5432/kumahc", "postgresql://kumahc:***@db:5432/kumahc"),
+    ("postgres://kumahc:Sup3r-S3cret@db/kumahc?sslmode=require", "postgres://kumahc:***@db/kumahc?sslmode=require"),
+    ("postgresql://kumahc:@db/kumahc", "postgresql://kumahc:***@db/kumahc"),
+    ("postgresql://kumahc@db/kumahc", "postgresql://kumahc@db/kumahc"),
+    ("postgresql://db/kumahc", "postgresql://db/kumahc"),
+    # the password as a parameter, its name percent-encoded too, and the client key's password
+    ("postgresql://kumahc@db/kumahc?password=Sup3r-S3cret", "postgresql://kumahc@db/kumahc?password=***"),
+    ("postgresql://db/kumahc?sslmode=disable&password=Sup3r-S3cret&connect_timeout=3",
+     "postgresql://db/kumahc?sslmode=disable&password=***&connect_timeout=3"),
+    ("postgresql://db/kumahc?pass%77ord=Sup3r-S3cret", "postgresql://db/kumahc?pass%77ord=***"),
+    ("postgresql://db/kumahc?sslpassword=Sup3r-S3cret", "postgresql://db/kumahc?sslpassword=***"),
+    ("postgresql://u:a@db/kumahc?password=Sup3r-S3cret", "postgresql://u:***@db/kumahc?password=***"),
+    # the scheme in any case
+    ("POSTGRESQL://kumahc:Sup3r-S3cret@db/kumahc", "POSTGRESQL://kumahc:***@db/kumahc"),
+    ("Postgres://kumahc:Sup3r-S3cret@db/kumahc", "Postgres://kumahc:***@db/kumahc"),
+    # characters of a password that libpq takes (?) or splits wrongly (@, /) unencoded, and encoded
+    ("postgresql://kumahc:Sup3r?S3cret@db/kumahc", "postgresql://kumahc:***@db/kumahc"),
+    ("postgresql://kumahc:Sup3r@S3cret@db/kumahc", "postgresql://kumahc:***@db/kumahc"),
+    ("postgresql://kumahc:Sup3r/S3cret@db/kumahc", "postgresql://kumahc:***@db/kumahc"),
+    ("postgresql://kumahc:S/u@p@3r@db:5432/kumahc?sslmode=disable",
+     "postgresql://kumahc:***@db:5432/kumahc?sslmode=disable"),
+    ("postgresql://kumahc:S/u@p?3r@db:5432/kumahc?sslmode=disable", PLACEHOLDER),  # libpq: a bad parameter
+    ("postgresql://kumahc:Sup3r%40S3cret%2F@db/kumahc", "postgresql://kumahc:***@db/kumahc"),
+    # an "@" after the host is not a password's
+    ("postgresql://db:5432/kumahc?user=me@corp", "postgresql://db:5432/kumahc?user=me@corp"),
+    ("postgresql://[::1]:5432/kumahc", "postgresql://[::1]:5432/kumahc"),
+    # key=value: libpq's parameters in libpq's order, the secrets masked, quoting undone
+    ("host=db password=Sup3r-S3cret user=kumahc dbname=kumahc", "user=kumahc password=*** dbname=kumahc host=db"),
+    ("host=db password = 'Sup3r S3cret' dbname=kumahc", "password=*** dbname=kumahc host=db"),
+    ("dbname=kumahc sslpassword=Sup3r-S3cret", "dbname=kumahc sslpassword=***"),
+    ("dbname=kumahc", "dbname=kumahc"),
+    # what libpq cannot parse is not shown at all
+    ("mysql://kumahc:Sup3r-S3cret@db/kumahc", PLACEHOLDER),
+    ("postgresql://kumahc:Sup3r-S3cret@db/kumahc?bogus=1", PLACEHOLDER),
+    ("host=db password='Sup3r-S3cret", PLACEHOLDER),
+    ("host=db Sup3r-S3cret", PLACEHOLDER),
+    ("Sup3r-S3cret", PLACEHOLDER),
+]
+
+
+@pytest.mark.parametrize(("url", "shown"), REDACTED)
+def test_redaction(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    assert "S3cret" not in shown
+
+
+@pytest.mark.parametrize("url", [u for u, _ in REDACTED])
+def test_no_error_shows_the_password(url: str) -> None:
+    """Whatever the form, the one line ``validate --store`` prints (a store that is not there, a URL refused)
+    holds no part of the password."""
+    down = url.replace("@db", "@127.0.0.1").replace("host=db", "host=127.0.0.1").replace("//db", "//127.0.0.1")
+    if connection._URL.match(down):
+        down += ("&" if "?" in down else "?") + "connect_timeout=1"
+    else:
+        down += " connect_timeout=1"
+    r = kumahc("validate", "--store", down)
+    assert r.code == 1
+    assert len(r.lines) == 1 and r.lines[0].startswith("error: ")
+    assert "S3cret" not in r.err and "Sup3r" not in r.err
+
+
+def test_key_value_connection_strings_are_accepted(store: str) -> None:
+    params = connection.conninfo_to_dict(store)
+    conninfo = connection.make_conninfo("", **params, password=SECRET)  # trust authentication ignores it
+    r = kumahc("validate", "--store", conninfo)
+    assert (r.code, r.out) == (0, "ok: 0 resources in store\n")
+
+
+def test_pgpassword_is_never_shown(store: str) -> None:
+    r = kumahc("get", "mesh", "--store", store.replace("127.0.0.1", "127.0.0.1:1").rsplit(":", 1)[0]
+               + "/none?connect_timeout=1", env={"PGPASSWORD": SECRET})
+    assert r.code == 1
+    assert SECRET not in r.err
+
+
+@pytest.fixture
+def role(store: str) -> Iterator[tuple[str, str]]:
+    """A login role of its own for the test (dropped after): (its name, the store URL as that role, with a
+    password in the URL and as a parameter; trust authentication ignores both)."""
+    name = f"kumahc_hardening_{next(_roles)}"
+    with connection.session(store) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+    head, tail = store.split("postgres@", 1)
+    try:
+        yield name, f"{head}{name}:{SECRET}@{tail}?password={SECRET}2"
+    finally:
+        with connection.session(store) as conn:
+            conn.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'")
+            conn.execute(f"DROP OWNED BY {name}")
+            conn.execute(f"DROP ROLE {name}")
+
+
+def grant_select(store: str, name: str) -> None:
+    with connection.session(store) as conn:
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}")
+
+
+def test_serve_shows_the_store_redacted_on_reconnect_and_in_status(store: str, tmp_path: Path,
+                                                                   role: tuple[str, str]) -> None:
+    name, url = role
+    grant_select(store, name)
+    apply(store, tmp_path, "mesh.yaml", MESH)
+    shown = redact(url)
+    assert shown == url.replace(f":{SECRET}@", ":***@").replace(f"={SECRET}2", "=***")
+    with serve(args=("--store", url)) as s:
+        s.wait_log(f"INFO store {shown}: listening on kumahc_store at revision 1")
+        status = json.loads(s.get("/status")[2])
+        assert status["store"] == shown
+        # Cut off: the connection ends and every reconnect is refused, until the role may log in again.
+        mark = len(s.stderr())
+        with connection.session(store) as conn:
+            conn.execute(f"ALTER ROLE {name} NOLOGIN")
+            conn.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'")
+            try:
+                s.wait_log(f"WARNING store {shown}: connection lost: ", after=mark, timeout=30)
+                s.wait_log(f"WARNING store {shown}: cannot connect: ", after=mark, timeout=30)
+            finally:
+                conn.execute(f"ALTER ROLE {name} LOGIN")
+        s.wait_log(f"INFO store {shown}: listening on kumahc_store at revision 1", after=mark, timeout=30)
+        assert SECRET not in s.stderr()
+        assert SECRET not in s.get("/status")[2]
+        assert "Traceback" not in s.stderr()
+
+
+def test_a_select_only_role_serves_and_follows_commits(store: str, tmp_path: Path, role: tuple[str, str]) -> None:
+    """``docs/store.md``'s least privilege: SELECT on kumahc's tables is all ``serve --store`` needs (LISTEN needs
+    no grant); writing needs more, and the SELECT-only role's apply is one error line."""
+    name, url = role
+    grant_select(store, name)
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    with serve(args=("--store", url)) as s:
+        s.wait_log("INFO serving the clusters the store's writer rendered")
+        s.wait_log("listening on kumahc_store at revision 1")
+        assert s.get("/ready")[0] == 200
+        apply(store, tmp_path, "p.yaml", policy("/ready"))
+        s.wait_log("listening on kumahc_store at revision 1")
+        s.wait_log("INFO reloaded: 3 proxies, ", timeout=30)
+        dump = json.loads(s.get("/config_dump?proxy=default.web-01")[2])
+        (api,) = [c for c in dump["proxies"][0]["clusters"] if c["name"] == "api"]
+        assert api["health_checks"][0]["http_health_check"]["path"] == "/ready"
+    r = kumahc("apply", "-f", str(tmp_path / "p.yaml"), "--store", url)
+    assert r.code == 1
+    assert r.lines == [f"error: store {redact(url)}: permission denied for table kumahc_state"] or \
+        r.lines[-1] == f"error: store {redact(url)}: permission denied for table kumahc_rendered_clusters"
+    r = kumahc("store", "migrate", "--store", url)
+    assert r.code == 0  # nothing to migrate: reading the version is all it did
+
+
+def test_a_writer_role_with_dml_only_applies_and_deletes(store: str, tmp_path: Path, role: tuple[str, str]) -> None:
+    name, url = role
+    with connection.session(store) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}")
+    apply(url, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    assert kumahc("delete", "meshhealthcheck", "web-checks", "--mesh", "default", "--store", url).lines == [
+        "meshhealthcheck default/web-checks deleted"]
+
+
+def tamper(store: str) -> str:
+    """Alter the bytes of one stored rendered cluster (its digest kept); returns the cluster's name."""
+    with connection.session(store) as conn:
+        (name,) = conn.execute("UPDATE kumahc_rendered_clusters SET resource = resource || '\\x00'::bytea "
+                               "WHERE digest = (SELECT digest FROM kumahc_rendered_clusters WHERE name = 'api' "
+                               "ORDER BY digest LIMIT 1) RETURNING name").fetchone()
+    return name
+
+
+def test_a_tampered_cluster_is_not_served_by_a_fresh_replica(store: str, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    tamper(store)
+    with caplog.at_level(logging.INFO, logger="kumahc.serve"):
+        out = Replica(store, Options()).produce()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", 'store: rendered cluster "api" does not match its SHA-256 digest; rendering the stored resources '
+                  "here")]
+    assert not isinstance(out, Stored)
+    assert_same(snapshots.build(out), rendered_here(store))
+
+
+def test_a_tampered_cluster_in_a_real_replica(store: str, tmp_path: Path) -> None:
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    expected = rendered_here(store).document
+    tamper(store)
+    with serve(args=("--store", store)) as s:
+        s.wait_log("INFO rendering the stored resources here")
+        errors = [line for line in s.stderr().splitlines() if " ERROR " in line]
+        assert [e.split(" ", 1)[1] for e in errors] == [
+            'ERROR store: rendered cluster "api" does not match its SHA-256 digest; rendering the stored '
+            "resources here"]
+        assert json.loads(s.get("/config_dump")[2]) == json.loads(json.dumps(expected))
+
+
+def test_the_writer_repairs_a_tampered_cluster(store: str, tmp_path: Path) -> None:
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    tamper(store)
+    apply(store, tmp_path, "p.yaml", policy("/ready").replace("name: api", "name: db"))
+    with connection.session(store) as conn:
+        bad = conn.execute("SELECT count(*) FROM kumahc_rendered_clusters WHERE digest <> sha256(resource)")
+        assert bad.fetchone()[0] == 0
+    assert_same(served(store), rendered_here(store))
+
+
+def break_row(store: str, name: str, body: str) -> None:
+    """Replace a stored resource's body behind kumahc's back, as a commit (the revision moves, replicas notified)."""
+    with connection.session(store) as conn, conn.transaction():
+        (revision,) = conn.execute("UPDATE kumahc_state SET revision = revision + 1 RETURNING revision").fetchone()
+        conn.execute("UPDATE kumahc_resources SET body = %s::json, revision = %s WHERE name = %s",
+                     (body, revision, name))
+
+
+MALFORMED = json.dumps({"type": "MeshHealthCheck", "name": "web-checks", "mesh": "default",
+                        "spec": {"targetRef": {"kind": "Mesh"}, "to": "everything"}})
+MALFORMED_LINE = "error: store: MeshHealthCheck default/web-checks: spec.to: must be an array"
+
+
+def test_a_malformed_row_stops_a_fresh_replica_with_one_line(store: str, tmp_path: Path) -> None:
+    """--strict makes the replica read the rows (the writer's parts are not its own): a malformed row is invalid
+    input, as an invalid file is: its error, the count, exit 1."""
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    break_row(store, "web-checks", MALFORMED)
+    with serve(args=("--store", store, "--strict"), ready=False) as s:
+        assert s.proc.wait(60) == 1
+        s.wait_log("found 1 error")
+        assert s.stderr().splitlines() == [MALFORMED_LINE, "found 1 error"]
+
+
+def test_a_malformed_row_for_the_cli(store: str, tmp_path: Path) -> None:
+    apply(store, tmp_path, "mesh.yaml", MESH)
+    break_row(store, "web-01", json.dumps({"type": "Dataplane", "mesh": "default"}))
+    r = kumahc("validate", "--store", store)
+    assert (r.code, r.lines) == (1, ["error: store: Dataplane default/web-01: name: must be defined",
+                                     "found 1 error"])
+
+
+def test_a_running_replica_keeps_its_snapshot_on_a_malformed_row(store: str, tmp_path: Path) -> None:
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    with serve(args=("--store", store, "--strict")) as s:
+        s.wait_log("listening on kumahc_store at revision 1")
+        before = s.get("/config_dump")[2]
+        mark = len(s.stderr())
+        break_row(store, "web-checks", MALFORMED)
+        s.wait_log("reload failed; keeping the last good snapshot", after=mark, timeout=30)
+        errors = [line.split(" ", 1)[1] for line in s.stderr()[mark:].splitlines() if " ERROR " in line]
+        assert errors == [f"ERROR {MALFORMED_LINE.removeprefix('error: ')}",
+                          "ERROR reload failed; keeping the last good snapshot"]
+        assert s.get("/ready")[0] == 200
+        assert s.get("/config_dump")[2] == before
+        assert "Traceback" not in s.stderr()
+
+
+def test_stored_digests_are_sha256_of_the_bytes(store: str, tmp_path: Path) -> None:
+    """The rule both checks rely on: the writer keys every cluster by SHA-256 of its stored bytes."""
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    with connection.session(store) as conn:
+        rows = conn.execute("SELECT digest, resource FROM kumahc_rendered_clusters").fetchall()
+    assert rows and all(bytes(d) == rendered.digest(bytes(r)) for d, r in rows)
