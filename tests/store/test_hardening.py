@@ -5,6 +5,7 @@ repairs them); a malformed resource row is one error line, never a traceback; a 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
@@ -15,19 +16,21 @@ from pathlib import Path
 import pytest
 from harness import wait_until
 from kumahc_serve import serve
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from test_rendered import assert_same, rendered_here, served
 from test_serve_store import MESH, apply, policy
 from test_store_cli import kumahc, write
 
 from bench.pgserver import PgServer
 from kumahc.pipeline import Options
-from kumahc.sources.store import connection, rendered
-from kumahc.sources.store.connection import PLACEHOLDER, redact
+from kumahc.sources.store import connection
+from kumahc.sources.store.connection import redact
 from kumahc.sources.store.rendered import Stored
 from kumahc.sources.store.replica import Replica
 from kumahc.xds import snapshot as snapshots
 
 SECRET = "Sup3r-S3cret"
+PLACEHOLDER = "<store URL not shown: it cannot be parsed>"
 _roles = itertools.count(1)
 
 REDACTED = [
@@ -83,7 +86,7 @@ def test_no_error_shows_the_password(url: str) -> None:
     """Whatever the form, the one line ``validate --store`` prints (a store that is not there, a URL refused)
     holds no part of the password."""
     down = url.replace("@db", "@127.0.0.1").replace("host=db", "host=127.0.0.1").replace("//db", "//127.0.0.1")
-    if connection._URL.match(down):
+    if "://" in down:
         down += ("&" if "?" in down else "?") + "connect_timeout=1"
     else:
         down += " connect_timeout=1"
@@ -94,8 +97,7 @@ def test_no_error_shows_the_password(url: str) -> None:
 
 
 def test_key_value_connection_strings_are_accepted(store: str) -> None:
-    params = connection.conninfo_to_dict(store)
-    conninfo = connection.make_conninfo("", **params, password=SECRET)  # trust authentication ignores it
+    conninfo = make_conninfo("", **conninfo_to_dict(store), password=SECRET)  # trust authentication ignores it
     r = kumahc("validate", "--store", conninfo)
     assert (r.code, r.out) == (0, "ok: 0 resources in store\n")
 
@@ -296,4 +298,4 @@ def test_stored_digests_are_sha256_of_the_bytes(store: str, tmp_path: Path) -> N
     apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
     with connection.session(store) as conn:
         rows = conn.execute("SELECT digest, resource FROM kumahc_rendered_clusters").fetchall()
-    assert rows and all(bytes(d) == rendered.digest(bytes(r)) for d, r in rows)
+    assert rows and all(bytes(d) == hashlib.sha256(bytes(r)).digest() for d, r in rows)
