@@ -301,3 +301,14 @@ def test_stored_digests_are_sha256_of_the_bytes(store: str, tmp_path: Path) -> N
     with connection.session(store) as conn:
         rows = conn.execute("SELECT digest, resource FROM kumahc_rendered_clusters").fetchall()
     assert rows and all(bytes(d) == hashlib.sha256(bytes(r)).digest() for d, r in rows)
+
+
+def test_applying_the_resource_again_replaces_a_malformed_row(store: str, tmp_path: Path) -> None:
+    apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
+    break_row(store, "web-checks", MALFORMED)
+    r = kumahc("apply", "-f", write(tmp_path, "other.yaml", policy("/health").replace("web-checks", "other")),
+               "--store", store)
+    assert (r.code, r.lines) == (1, [MALFORMED_LINE, "found 1 error"])
+    r = kumahc("apply", "-f", write(tmp_path, "p.yaml", policy("/health")), "--store", store)
+    assert (r.code, r.out) == (0, "meshhealthcheck default/web-checks configured\n")
+    assert kumahc("validate", "--store", store).code == 0
