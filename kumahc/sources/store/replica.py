@@ -1,5 +1,5 @@
 """The store as ``serve``'s source: the rows of the revision a replica serves, kept in memory and brought up to
-date by reading only what was committed since (:meth:`Replica.catch_up`), rendered without any YAML or schema work.
+date by reading only what was committed since (:meth:`Replica.catch_up`), rendered without any YAML work.
 
 Replicas agree: the rows are always ordered by row id (the store's creation order, the same in every replica and
 the same as a full read), resources carry only what the rows hold (the store's creation times, no local clock), and
