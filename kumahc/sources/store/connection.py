@@ -45,14 +45,12 @@ def redact(text: str) -> str:
         return PLACEHOLDER
     m = _URL.match(text)
     if m is None:  # key=value: libpq's own form, re-made with the secrets masked
-        shown = make_conninfo("", **{k: MASK if k in SECRETS else v for k, v in parsed.items()})
-    else:
-        scheme, rest = m.groups()
-        userinfo, tail = _userinfo(rest, parsed)
-        if userinfo is not None and ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":" + MASK
-        shown = f"{scheme}://" + ("" if userinfo is None else userinfo + "@") + _mask_query(tail)
-    return shown
+        return make_conninfo("", **{k: MASK if k in SECRETS else v for k, v in parsed.items()})
+    scheme, rest = m.groups()
+    userinfo, tail = _userinfo(rest, parsed)
+    if userinfo is not None and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":" + MASK
+    return f"{scheme}://" + ("" if userinfo is None else userinfo + "@") + _mask_query(tail)
 
 
 def _parse(text: str) -> dict[str, Any] | None:
