@@ -108,8 +108,10 @@ def _guard(guard: AdminGuard, metrics: Metrics) -> Callable:
 NOT_READY = "not ready\n"
 
 
-def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard) -> web.Application:
-    """The admin application; ``/ready`` is 200 once the cache holds the first snapshot."""
+def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard, store: str | None = None
+             ) -> web.Application:
+    """The admin application; ``/ready`` is 200 once the cache holds the first snapshot. ``store``: the store URL
+    as ``/status`` shows it (already redacted), with ``--store``."""
 
     async def ready_handler(_: web.Request) -> web.Response:
         if cache.ready:
@@ -145,6 +147,8 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
             return web.Response(status=503, text=NOT_READY)
         body = {"snapshot_loaded_at": cache.snapshot.loaded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "streams": [s.as_json() for s in xds.status()]}
+        if store is not None:
+            body["store"] = store
         return web.Response(text=json.dumps(body, indent=2) + "\n", content_type="application/json")
 
     app = web.Application(middlewares=[_guard(guard, metrics)])

@@ -216,7 +216,8 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     except RuntimeError as exc:
         print(f"error: cannot listen on {xds_addr.show()}: {exc}", file=sys.stderr)
         return 1
-    runner = web.AppRunner(make_app(cache, metrics, xds, guard), access_log=None)
+    store = None if replica is None else replica.where  # /status names the store, its password masked
+    runner = web.AppRunner(make_app(cache, metrics, xds, guard, store), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, admin_addr.host, admin_addr.port, reuse_address=False)
     try:
