@@ -2,8 +2,8 @@
 
 Each directory of tests/data/views is a case: input files, ``args`` (the command line after ``kumahc``, run in the
 case directory) and the exact expected ``stdout``, ``stderr`` and exit ``code``. ``KUMAHC_UPDATE_VIEWS=1`` rewrites
-the expected files of the cases that differ, and those cases still fail (review the diff, then run again). A case may read a sibling's inputs (``../CASE/FILE``) so
-the same Dataplanes are not copied into every case.
+the expected files of the cases that differ, and those cases still fail (review the diff, then run again). A case
+may read a sibling's inputs (``../CASE/FILE``) so the same Dataplanes are not copied into every case.
 """
 
 from __future__ import annotations
