@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -257,20 +258,35 @@ def _streams(s: ServeProcess) -> int:
 
 def serve_exits(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``kumahc serve --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0 ARGS`` in a process of its own, expected
-    to exit before serving (KUMAHC_STORE unset unless ``env`` sets it). A serve that runs instead is stopped and
-    fails the test, with the ports it bound (its stdout)."""
+    to exit before serving (KUMAHC_STORE unset unless ``env`` sets it). A serve that runs instead (its stdout says
+    where it listens) is stopped at once and fails the test with those addresses; one that neither exits nor
+    listens is stopped after 600 s (a hang guard only: the machine may be slow)."""
     environ = {k: v for k, v in os.environ.items() if k != "KUMAHC_STORE"} | (env or {})
     cmd = [sys.executable, "-m", "kumahc", "serve", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0",
            *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, "")), daemon=True),
+               threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + 600
     try:
-        out, err = proc.communicate(timeout=600)  # a hang guard only: the machine may be slow
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"serve {' '.join(args)} still running after 600 s: {out}{err}")
-    assert "Traceback" not in err
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        while proc.poll() is None:
+            if out:
+                pytest.fail(f"serve {' '.join(args)} is serving ({out[0].strip()}) instead of exiting")
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve {' '.join(args)} neither exited nor listened within 600 s")
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for reader in readers:
+            reader.join()
+    assert "Traceback" not in "".join(err)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(out), "".join(err))
 
 
 def test_serve_on_an_old_schema_is_one_line_exit_1(blank_url: str) -> None:
