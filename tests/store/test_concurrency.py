@@ -61,13 +61,16 @@ def test_two_concurrent_appliers_lose_nothing(store: str, tmp_path: Path) -> Non
     the store moved on, writes nothing and retries on the new snapshot. Then they run freely."""
     procs = {}
     results = {}
+    # Waits for the held row longer than kumahc's default 60 s lock_timeout: a slow start of the second applier
+    # must not fail the first.
+    patient = store + "?options=-c%20lock_timeout%3D600000%20-c%20statement_timeout%3D600000"
     with connection.session(store) as holder, connection.session(store) as observer:
         try:
             with holder.transaction():
                 holder.execute("SELECT revision FROM kumahc_state WHERE id = 1 FOR UPDATE")
                 for who in ("a", "b"):
                     (tmp_path / who).mkdir()
-                    procs[who] = subprocess.Popen([sys.executable, str(HERE / "applier.py"), store, who, str(N),
+                    procs[who] = subprocess.Popen([sys.executable, str(HERE / "applier.py"), patient, who, str(N),
                                                    str(tmp_path / who)], stdout=subprocess.PIPE,
                                                   stderr=subprocess.PIPE, text=True)
                 _waiting_for_a_lock(observer, procs, 2)
