@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,18 @@ class Run:
     @property
     def json(self) -> Any:
         return json.loads(self.out)
+
+
+@contextlib.contextmanager
+def refusing_port(port: int = 0) -> Iterator[int]:
+    """A 127.0.0.1 TCP port that refuses connections while the block runs: bound but never listening, so no other
+    process can take it meanwhile (a port bound, closed and then reused can be given to anyone in between).
+    ``port`` 0: any free port; else that port (SO_REUSEADDR: a server that just closed it may leave TIME_WAIT
+    connections on it). Raises OSError when the port is taken."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        yield sock.getsockname()[1]
 
 
 def run(*args: str) -> Run:
