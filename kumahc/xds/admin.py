@@ -27,6 +27,16 @@ from kumahc.xds.token import RotatingToken
 
 PROTECTED = ("/config_dump", "/status")
 WILDCARDS = ("0.0.0.0", "::", "")
+# Bounds of the admin port (docs/limits.md). Every admin connection holds a file descriptor, which the xDS
+# connections need too: without them, a few hundred connections that never finish their request headers starved
+# xDS of descriptors. A connection that has not sent a whole request head within ADMIN_HEADER_TIMEOUT seconds of
+# opening (or of its last response) is closed; beyond ADMIN_MAX_CONNECTIONS open ones, a new connection gets a
+# 503 and is closed at once.
+ADMIN_HEADER_TIMEOUT = 10.0
+ADMIN_MAX_CONNECTIONS = 64
+BUSY_BODY = b"busy: too many admin connections open, try again later\n"
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(BUSY_BODY), BUSY_BODY))
 
 
 def host_name(header: str) -> str:
@@ -153,3 +163,91 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
     app.router.add_get("/config_dump", config_dump)
     app.router.add_get("/status", status)
     return app
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner of the admin application. aiohttp's keep-alive timer starts when a connection opens and again
+    after each response, and closes the connection if no whole request head has arrived by then: set to
+    :data:`ADMIN_HEADER_TIMEOUT`, it is the header-read timeout (and the idle keep-alive timeout)."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=ADMIN_HEADER_TIMEOUT)
+
+
+class _Limiter:
+    def __init__(self, server: web.Server, limit: int, refused: Callable[[], None]) -> None:
+        self.server = server
+        self.limit = limit
+        self.open = 0
+        self.refused = refused
+
+
+class _Capped(asyncio.Protocol):
+    """One admin connection: aiohttp's own protocol when a slot is free, else :data:`BUSY` and close. The slot is
+    taken in ``connection_made`` (asyncio calls it once per transport, in order), not in the factory, which runs
+    for a whole burst of accepted sockets before any of them is set up."""
+
+    def __init__(self, limiter: _Limiter) -> None:
+        self._limiter = limiter
+        self._inner: asyncio.Protocol | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        limiter = self._limiter
+        if limiter.open >= limiter.limit:
+            limiter.refused()
+            assert isinstance(transport, asyncio.Transport)
+            transport.write(BUSY)
+            transport.close()
+            return
+        limiter.open += 1
+        self._inner = limiter.server()
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._inner is not None:
+            self._limiter.open -= 1
+            self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._inner is not None else None
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+
+class AdminSite(web.BaseSite):
+    """The admin listener on ``host:port`` (port 0: any free port, :attr:`port` says which): at most
+    ``max_connections`` open connections (:class:`_Capped`; ``refused`` is called for each one turned away), and
+    ``SO_REUSEADDR``, so a restart binds at once even when the last run closed connections that are still in
+    TIME_WAIT (a second server on a port that is listening still fails: Linux checks listeners apart)."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, max_connections: int,
+                 refused: Callable[[], None]) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._max = max_connections
+        self._refused = refused
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._server.sockets[0].getsockname()[1] if self._server is not None else self._port
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        limiter = _Limiter(server, self._max, self._refused)
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Capped(limiter), self._host or None, self._port, backlog=self._backlog, reuse_address=True)
