@@ -30,11 +30,13 @@ RECEIVE_LIMIT = 16 * 1024 * 1024
 MAX_PENDING_REQUESTS = 50_000
 MAX_PENDING_REQUESTS_HARD = 100_000
 # HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on every xDS connection. An Envoy opens one stream per xDS
-# service it uses on a connection (ADS: one; CDS and EDS apart: two); 100 is HTTP/2's recommended minimum and
-# leaves room, while one client can no longer hold thousands of streams (each a task, a queue and watches) on a
-# single connection. A well-behaved client queues a stream beyond it; one that ignores the setting gets that
-# stream reset with REFUSED_STREAM (docs/limits.md).
-MAX_STREAMS_PER_CONNECTION = 100
+# service it uses on a connection (ADS: one; CDS and EDS apart: two), but one process may multiplex many nodes on
+# one connection (grpc clients share a connection between channels to one target by default: a relay, a test
+# harness of 200 nodes). 1,000 leaves those room while one client can no longer hold tens of thousands of streams
+# (each a task, a queue and watches) on a single connection. A gRPC client queues a stream beyond it once it has
+# the server's settings; a stream opened before that, or by a client that ignores the setting, is reset with
+# REFUSED_STREAM (docs/limits.md).
+MAX_STREAMS_PER_CONNECTION = 1_000
 _END = object()
 
 

@@ -247,7 +247,7 @@ def read_frame(sock: socket.socket) -> tuple[int, int, int, bytes]:
 
 def test_streams_per_connection_are_capped(inputs: Path) -> None:
     """A raw HTTP/2 client: the server advertises SETTINGS_MAX_CONCURRENT_STREAMS, and a client that ignores it
-    gets exactly the stream beyond it reset with REFUSED_STREAM (grpc clients: UNAVAILABLE, and they retry)."""
+    gets exactly the stream beyond it reset with REFUSED_STREAM (a grpc client sees UNAVAILABLE)."""
     block = literal(b":method", b"POST") + literal(b":scheme", b"http") + literal(
         b":path", b"/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources") + literal(
         b":authority", b"127.0.0.1") + literal(b"content-type", b"application/grpc") + literal(b"te", b"trailers")
@@ -263,8 +263,8 @@ def test_streams_per_connection_are_capped(inputs: Path) -> None:
                 settings = {int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
                             for i in range(0, len(payload), 6)}
                 sock.sendall(frame(SETTINGS, 1, 0))
-        assert settings.get(MAX_CONCURRENT_STREAMS) == MAX_STREAMS_PER_CONNECTION == 100
-        over = 2 * MAX_STREAMS_PER_CONNECTION + 1  # stream ids are odd: the 101st stream
+        assert settings.get(MAX_CONCURRENT_STREAMS) == MAX_STREAMS_PER_CONNECTION == 1000
+        over = 2 * MAX_STREAMS_PER_CONNECTION + 1  # stream ids are odd: the 1,001st stream
         sock.sendall(b"".join(frame(HEADERS, 0x4, 2 * i + 1, block) for i in range(MAX_STREAMS_PER_CONNECTION + 1)))
         resets: dict[int, int] = {}
         while over not in resets:
