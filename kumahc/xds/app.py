@@ -245,9 +245,8 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         return 1
     runner = make_runner(make_app(cache, metrics, xds, guard))
     await runner.setup()
-    site = AdminSite(runner, admin_addr.host, admin_addr.port, ADMIN_MAX_CONNECTIONS,
-                     metrics.admin_refused.inc)
     try:
+        site = AdminSite(runner, admin_addr.host, admin_addr.port, ADMIN_MAX_CONNECTIONS, metrics.admin_refused.inc)
         await site.start()
     except OSError as exc:
         await runner.cleanup()
