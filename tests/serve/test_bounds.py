@@ -199,12 +199,6 @@ def test_admin_connection_cap_under_a_low_fd_limit_keeps_xds_answering(inputs: P
 def test_admin_port_rebinds_at_once_after_sigterm_with_a_keepalive_client(inputs: Path) -> None:
     with serve(str(inputs)) as s:
         port = port_of(s.admin)
-        # SO_REUSEADDR does not let a second server bind a port that is listening.
-        second = subprocess.run([sys.executable, "-c", "from kumahc.cli import main; main()", "serve", str(inputs),
-                                 "--xds-address", "127.0.0.1:0", "--admin-address", s.admin],
-                                capture_output=True, text=True, timeout=WAIT)
-        assert (second.returncode, second.stdout) == (1, "")
-        assert second.stderr.splitlines()[-1] == f"error: cannot listen on {s.admin}: Address already in use"
         client = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         try:
             client.sendall(b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # HTTP/1.1: kept alive
@@ -216,6 +210,13 @@ def test_admin_port_rebinds_at_once_after_sigterm_with_a_keepalive_client(inputs
             with serve(str(inputs), admin=f"127.0.0.1:{port}") as again:
                 assert port_of(again.admin) == port
                 assert again.get("/ready")[0] == 200
+                # SO_REUSEADDR does not let a second server bind a port that is listening.
+                second = subprocess.run([sys.executable, "-c", "from kumahc.cli import main; main()", "serve",
+                                         str(inputs), "--xds-address", "127.0.0.1:0", "--admin-address", again.admin],
+                                        capture_output=True, text=True, timeout=WAIT)
+                assert (second.returncode, second.stdout) == (1, "")
+                assert second.stderr.splitlines()[-1] == (f"error: cannot listen on {again.admin}: "
+                                                          "Address already in use")
         finally:
             client.close()
 
