@@ -31,6 +31,14 @@ RECEIVE_LIMIT = 16 * 1024 * 1024
 # of a large mesh (10,000+); a queued call costs a few hundred bytes until it is served.
 MAX_PENDING_REQUESTS = 50_000
 MAX_PENDING_REQUESTS_HARD = 100_000
+# HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on every xDS connection. An Envoy opens one stream per xDS
+# service it uses on a connection (ADS: one; CDS and EDS apart: two), but one process may multiplex many nodes on
+# one connection (grpc clients share a connection between channels to one target by default: a relay, a test
+# harness of 200 nodes). 1,000 leaves those room while one client can no longer hold tens of thousands of streams
+# (each a task, a queue and watches) on a single connection. A gRPC client queues a stream beyond it once it has
+# the server's settings; a stream opened before that, or by a client that ignores the setting, is reset with
+# REFUSED_STREAM (docs/limits.md).
+MAX_STREAMS_PER_CONNECTION = 1_000
 _END = object()
 
 
@@ -205,7 +213,9 @@ class _NoHooks:
 
 def make_server() -> grpc.aio.Server:
     """``grpc.aio`` server: no port sharing (a second server on a used port must fail), 16 MiB receive limit,
-    pending-call limits raised for reconnect bursts (see :data:`MAX_PENDING_REQUESTS`)."""
+    pending-call limits raised for reconnect bursts (see :data:`MAX_PENDING_REQUESTS`), at most
+    :data:`MAX_STREAMS_PER_CONNECTION` concurrent streams per connection."""
     return grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", RECEIVE_LIMIT),
                                     ("grpc.server.max_pending_requests", MAX_PENDING_REQUESTS),
-                                    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_REQUESTS_HARD)])
+                                    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_REQUESTS_HARD),
+                                    ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION)])

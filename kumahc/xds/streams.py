@@ -21,6 +21,10 @@ SOTW = "sotw"
 DELTA = "delta"
 CDS = "cds"
 ADS = "ads"
+# Each type URL a stream asks for keeps a watch (its state, a /status row) for the stream's life. Envoy's ADS uses
+# about a dozen (clusters, endpoints, listeners, routes, secrets, runtime, ...): a client naming more is not an
+# Envoy, and is ended with RESOURCE_EXHAUSTED instead of growing the server's memory (docs/limits.md).
+MAX_TYPE_URLS = 32
 
 
 class StreamError(Exception):
@@ -114,6 +118,9 @@ class Stream:
         watch = self.watches.get(type_url)
         first = watch is None
         if watch is None:
+            if len(self.watches) >= MAX_TYPE_URLS:
+                raise StreamError(f"more than {MAX_TYPE_URLS} distinct type URLs on one stream",
+                                  grpc.StatusCode.RESOURCE_EXHAUSTED)
             watch = self.watches[type_url] = _Watch(WatchStatus(self.node, self.api, self.service, type_url,
                                                                 self._proxy_text()))
             if self.api == SOTW:
