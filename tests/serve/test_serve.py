@@ -39,6 +39,14 @@ def interval(s) -> str:
         "interval"]
 
 
+async def counted(s, line: str) -> None:
+    """Wait (generously) until ``/metrics`` shows ``line``: the server has handled what it counts."""
+    deadline = time.monotonic() + 120
+    while line not in (await asyncio.to_thread(s.get, "/metrics"))[2].splitlines():
+        assert time.monotonic() < deadline, f"{line} not in /metrics"
+        await asyncio.sleep(0.05)
+
+
 def proxy_version(path: Path, proxy: str) -> str:
     return content_version(rendered(path, proxy)["proxies"][0]["clusters"])
 
@@ -97,9 +105,9 @@ def test_sotw_stream_ack_nack_and_status(inputs: Path) -> None:
         queue.put_nowait(ack(resp))
         nack = discovery_pb2.DiscoveryRequest(version_info="", response_nonce=resp.nonce, type_url=resp.type_url)
         nack.error_detail.message = "rejected for the test"
-        await asyncio.sleep(0.3)
+        await counted(s, 'kumahc_xds_acks_total{api="sotw"} 1.0')  # the ACK handled first
         queue.put_nowait(nack)  # stale now? no: same nonce as last sent, so it counts as a NACK
-        await asyncio.sleep(0.3)
+        await counted(s, 'kumahc_xds_nacks_total{api="sotw"} 1.0')  # handled before the stream closes
 
     with serve(str(inputs)) as s:
         got = asyncio.run(sotw_session(s.xds, "default.web-01", steps))
