@@ -66,11 +66,11 @@ def test_write_storm_reloads_while_it_goes_on_and_ends_on_the_last_write(inputs:
         s.wait_log("watching the inputs")
         mark = len(s.stderr())
         n = 0
-        while RELOADED not in s.stderr()[mark:] and n < 5_000:  # a storm until a reload comes (bounded count)
+        while RELOADED not in s.stderr()[mark:] and n < 1_000:  # a storm until a reload comes (bounded count)
             n += 1
             atomic_write(str(inputs / "policy.yaml"), backend_http_check(f"{n}s", WEB_ONLY))
             time.sleep(0.02)
-        assert n < 5_000, s.stderr()[mark:]
+        assert n < 1_000, s.stderr()[mark:]
         for _ in range(20):  # the storm goes on after that reload
             n += 1
             atomic_write(str(inputs / "policy.yaml"), backend_http_check(f"{n}s", WEB_ONLY))
@@ -195,7 +195,7 @@ def test_watcher_reloads_once_per_burst_in_both_modes(inputs: Path, monkeypatch:
 def test_watcher_reloads_during_a_write_storm_after_the_maximum_wait(inputs: Path, monkeypatch: pytest.MonkeyPatch,
                                                                      inotify: bool) -> None:
     """Writes 20 ms apart with a 5 s debounce never leave the quiet the debounce waits for: only the maximum wait
-    (0.3 s here) lets a reload through while the storm goes on (bounded: 5,000 writes)."""
+    (0.3 s here) lets a reload through while the storm goes on (bounded: 1,000 writes, at least 20 s)."""
     if not inotify:
         monkeypatch.setattr(watch, "Inotify", None)
 
@@ -209,7 +209,7 @@ def test_watcher_reloads_during_a_write_storm_after_the_maximum_wait(inputs: Pat
 
         task = asyncio.ensure_future(w.run(reload, stop, force))
         n = 0
-        while not reloads and n < 5_000:
+        while not reloads and n < 1_000:
             n += 1
             atomic_write(str(inputs / "policy.yaml"), backend_http_check(f"{n}s", WEB_ONLY))
             await asyncio.sleep(0.02)
@@ -219,7 +219,7 @@ def test_watcher_reloads_during_a_write_storm_after_the_maximum_wait(inputs: Pat
         return n, during, len(reloads)
 
     n, during, total = asyncio.run(main())
-    assert n < 5_000 and len(during) == 1, (n, during)  # a reload came while the storm went on
+    assert n < 1_000 and len(during) == 1, (n, during)  # a reload came while the storm went on
     assert during[0].endswith("s") and int(during[0][:-1]) <= n and total == 1
 
 
