@@ -36,12 +36,16 @@ def burst_mesh(directory: Path, n: int) -> list[str]:
     return [f"default.web-{i:05d}" for i in range(n)]
 
 
-def run_burst(target: str, nodes: list[str], procs_count: int, timeout: float = 120.0) -> dict[str, Any]:
+def run_burst(target: str, nodes: list[str], procs_count: int, timeout: float = 120.0, retry_s: float = 0.0
+              ) -> dict[str, Any]:
     """Start ``procs_count`` workers, let them all open their streams at one moment, gather their results:
-    ``{"ok", "errors": {message: count}, "start_spread_s", "sent_spread_s", "first_s": sorted}``."""
+    ``{"ok", "errors": {message: count}, "start_spread_s", "sent_spread_s", "first_s": sorted, "retried":
+    {message: count}}``. ``timeout``: seconds a try waits for its first response; ``retry_s`` > 0: a failed try
+    is tried again with backoff until that many seconds after the start (0, the bench: the first try only)."""
     procs.raise_fd_limit()
     per = math.ceil(len(nodes) / procs_count)
     start_at = time.monotonic() + LEAD_SECONDS + len(nodes) / 500  # connecting takes ~2 ms each
+    retry_until = start_at + retry_s if retry_s > 0 else None
     workers = []
     try:
         for i in range(procs_count):
@@ -51,11 +55,12 @@ def run_burst(target: str, nodes: list[str], procs_count: int, timeout: float = 
             w = procs.Child([sys.executable, "-m", "bench.burst_clients"], f"burst-{i}", stdin=True)
             assert w.proc.stdin is not None
             w.proc.stdin.write(json.dumps({"target": target, "nodes": chunk, "start_at": start_at,
-                                           "timeout": timeout}) + "\n")
+                                           "timeout": timeout, "retry_until": retry_until}) + "\n")
             w.proc.stdin.flush()
             workers.append(w)
-        out: dict[str, Any] = {"ok": 0, "errors": {}, "start_spread_s": 0.0, "sent_spread_s": 0.0, "first_s": []}
-        deadline = time.monotonic() + LEAD_SECONDS + timeout + 60
+        out: dict[str, Any] = {"ok": 0, "errors": {}, "start_spread_s": 0.0, "sent_spread_s": 0.0, "first_s": [],
+                               "retried": {}}
+        deadline = time.monotonic() + LEAD_SECONDS + len(nodes) / 500 + max(timeout, retry_s + timeout) + 60
         for w in workers:
             res = json.loads(w.next_line(deadline))
             out["ok"] += res["ok"]
@@ -64,6 +69,8 @@ def run_burst(target: str, nodes: list[str], procs_count: int, timeout: float = 
             out["start_spread_s"] = max(out["start_spread_s"], res["start_spread_s"])
             out["sent_spread_s"] = max(out["sent_spread_s"], res["sent_spread_s"])
             out["first_s"] += res["first_s"]
+            for k, v in res["retried"].items():
+                out["retried"][k] = out["retried"].get(k, 0) + v
         out["first_s"].sort()
         return out
     finally:

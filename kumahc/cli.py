@@ -135,9 +135,11 @@ protocol_option = click.option(
     help="Protocol of destinations whose protocol is otherwise unknown, and of preview destinations without "
          "appProtocol: one of " + ", ".join(PROTOCOLS) + ".")
 strict_option = click.option("--strict", is_flag=True, help="Treat every warning as an error (info notes stay notes).")
-paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
+# readable=False: an unreadable input is the loader's one-line "cannot read" error (exit 1), not click's usage
+# error (exit 2) from its own access() check.
+paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False), metavar="PATH...")
 # Commands that read the store too: PATH... or --store URL (KUMAHC_STORE applies only when no PATH is given).
-source_paths_argument = click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH...]")
+source_paths_argument = click.argument("paths", nargs=-1, type=click.Path(readable=False), metavar="[PATH...]")
 store_option = click.option(
     "--store", metavar="URL", envvar="KUMAHC_STORE",
     help="PostgreSQL store (postgresql://USER@HOST:PORT/DBNAME) instead of PATH arguments; default: $KUMAHC_STORE.")

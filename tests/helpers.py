@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import socket
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from kumahc.cli import main
@@ -35,6 +41,18 @@ class Run:
         return json.loads(self.out)
 
 
+@contextlib.contextmanager
+def refusing_port(port: int = 0) -> Iterator[int]:
+    """A 127.0.0.1 TCP port that refuses connections while the block runs: bound but never listening, so no other
+    process can take it meanwhile (a port bound, closed and then reused can be given to anyone in between).
+    ``port`` 0: any free port; else that port (SO_REUSEADDR: a server that just closed it may leave TIME_WAIT
+    connections on it). Raises OSError when the port is taken."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        yield sock.getsockname()[1]
+
+
 def run(*args: str) -> Run:
     """Run ``kumahc ARGS`` in-process. A Python exception escaping the CLI fails the test; so does a traceback or
     an ``error: internal`` line (07 §1: never a traceback)."""
@@ -44,6 +62,19 @@ def run(*args: str) -> Run:
     assert "Traceback" not in result.stderr
     assert "error: internal" not in result.stderr
     return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def file_modes_apply(cmd: list[str]) -> list[str]:
+    """``cmd`` made to run so that file modes apply to it, e.g. a mode-0 file owned by the caller is unreadable.
+    Root reads any file (capabilities CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so as root (as in CI) ``cmd`` runs
+    under util-linux ``setpriv`` with those two dropped from its bounding set: still uid 0, so it still reaches an
+    interpreter in a directory only root may enter. Skips the test as root without ``setpriv``."""
+    if os.geteuid() != 0:
+        return cmd
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): no way to drop the capability to read any file")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
 
 
 def summary(lines: list[str]) -> str:

@@ -1,8 +1,11 @@
 """Examples that run: every ```sh block of README.md and docs/*.md is executed from the repository root, and
 where the next block is ```text or ```json it must equal the block's combined stdout and stderr (2>&1).
 
-A block without a shown output must exit 0. Blocks run in a scratch directory that links every top-level entry
-of the repository (and .venv), so a command that writes a file (``-o out.json``) leaves the checkout untouched.
+A block without a shown output must write a file with ``-o FILE`` (FILE a key of :data:`WRITTEN`), print nothing
+and exit 0, and FILE must equal its golden byte for byte: every block's result is checked, not only its exit code.
+Blocks run in a scratch directory that links every top-level entry of the repository, and ``.venv`` to the
+virtualenv running the tests (``sys.prefix``: the interpreter under test, never another one), so a command that
+writes a file leaves the checkout untouched.
 ```console blocks (long-running or setup-needing commands) are shown only. Also checks that every --help example
 names files that exist.
 """
@@ -46,14 +49,29 @@ def blocks(path: Path) -> list[tuple[str, int, str, str | None]]:
 CASES = [b for p in DOCS for b in blocks(p)]
 
 
+# The files the blocks without a shown output write (``-o FILE``, in the scratch directory), and their goldens.
+WRITTEN = {"web-01.json": REPO / "tests" / "data" / "complete-web-01.json"}
+OUTPUT_FILE = re.compile(r"(?:^|\s)-o\s+(\S+)")
+
+
+def _venv() -> Path:
+    """The virtualenv of the interpreter running the tests; a clear failure when it is not one (the blocks call
+    ``.venv/bin/kumahc``: a base interpreter's kumahc, if any, would be some other installation)."""
+    if sys.prefix == sys.base_prefix:
+        pytest.fail(f"the docs' examples need a virtualenv: {sys.executable} is not in one")
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "kumahc").exists():
+        pytest.fail(f"{venv}/bin/kumahc does not exist: install kumahc into the virtualenv running the tests")
+    return venv
+
+
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("repo")
     for entry in REPO.iterdir():
         if entry.name not in (".git", ".venv"):
             (root / entry.name).symlink_to(entry)
-    (root / ".venv").symlink_to(Path(sys.executable).resolve().parent.parent
-                                if not (REPO / ".venv").exists() else REPO / ".venv")
+    (root / ".venv").symlink_to(_venv())
     return root
 
 
@@ -63,11 +81,17 @@ def test_docs_have_runnable_examples() -> None:
 
 @pytest.mark.parametrize("doc, line, script, expected", CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
 def test_shell_block(scratch: Path, doc: str, line: int, script: str, expected: str | None) -> None:
+    written = OUTPUT_FILE.findall(script)
+    if expected is None:
+        assert len(written) == 1 and written[0] in WRITTEN, \
+            f"{doc}:{line}: show the output in a ```text block after it, or write one file of WRITTEN with -o"
+        (scratch / written[0]).unlink(missing_ok=True)
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
-    proc = subprocess.run(["bash", "-c", "set -eo pipefail\n" + script], cwd=scratch, env=env, timeout=120,
+    proc = subprocess.run(["bash", "-c", "set -eo pipefail\n" + script], cwd=scratch, env=env, timeout=600,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if expected is None:
-        assert proc.returncode == 0, f"{doc}:{line} failed:\n{proc.stdout}"
+        assert (proc.returncode, proc.stdout) == (0, ""), f"{doc}:{line}"
+        assert (scratch / written[0]).read_bytes() == WRITTEN[written[0]].read_bytes(), f"{doc}:{line}"
     else:
         assert proc.stdout == expected, f"{doc}:{line}"
 

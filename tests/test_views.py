@@ -2,8 +2,8 @@
 
 Each directory of tests/data/views is a case: input files, ``args`` (the command line after ``kumahc``, run in the
 case directory) and the exact expected ``stdout``, ``stderr`` and exit ``code``. ``KUMAHC_UPDATE_VIEWS=1`` rewrites
-the expected files (review the diff before committing). A case may read a sibling's inputs (``../CASE/FILE``) so
-the same Dataplanes are not copied into every case.
+the expected files of the cases that differ, and those cases still fail (review the diff, then run again). A case
+may read a sibling's inputs (``../CASE/FILE``) so the same Dataplanes are not copied into every case.
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ def test_view(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(directory)
     r = run(*shlex.split((directory / "args").read_text()))
     actual = {"stdout": r.out, "stderr": r.err, "code": f"{r.code}\n"}
-    if UPDATE:
+    expected = {name: (directory / name).read_text(encoding="utf-8") if (directory / name).exists() else None
+                for name in actual}
+    if UPDATE and actual != expected:
         for name, text in actual.items():
             Path(directory / name).write_text(text, encoding="utf-8")
-    expected = {name: (directory / name).read_text(encoding="utf-8") for name in actual}
+        pytest.fail(f"{case}: expected files rewritten (KUMAHC_UPDATE_VIEWS=1): review the diff and run again")
     assert actual == expected
 
 

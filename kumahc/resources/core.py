@@ -182,9 +182,12 @@ def _ports(check: DocumentChecker, items: list[dict], with_target: bool) -> tupl
             check.error(("ports", i, "name"), f'duplicate port name "{name}"')
         names.add(name)
         target = p.get("targetPort", number) if with_target else number
-        if isinstance(target, int) and not 1 <= target <= 65535:
-            check.error(("ports", i, "targetPort"), PORT_RANGE)
-        elif target == "":
-            check.error(("ports", i, "targetPort"), "must not be empty")
+        # Only a targetPort the user wrote is checked: the default (= port) already has its own error, and a
+        # Service's targetPort is ignored (01 §5.3).
+        if with_target and "targetPort" in p:
+            if isinstance(target, int) and not 1 <= target <= 65535:
+                check.error(("ports", i, "targetPort"), PORT_RANGE)
+            elif target == "":
+                check.error(("ports", i, "targetPort"), "must not be empty")
         out.append(ServicePort(number, name, p.get("appProtocol"), target))
     return tuple(out)

@@ -16,9 +16,9 @@ _WORDS: tuple[tuple[str, str | None, str], ...] = (
      '": " where no new key can start (quote a value that contains ": ", or fix the indentation)'),
     ("did not find expected ',' or ']'", None, '"[" list not closed: expected "," or "]"'),
     ("did not find expected ',' or '}'", None, '"{" mapping not closed: expected "," or "}"'),
+    # libyaml and PyYAML report an early end of the stream only inside a quoted scalar.
     ("found unexpected end of stream", "while scanning a quoted scalar",
      "quoted string not closed before the end of the file"),
-    ("found unexpected end of stream", None, "the file ends in the middle of a value"),
     ("did not find expected key", None, "expected a key at this indentation (check the indentation of this line)"),
     ("did not find expected '-' indicator", None,
      'expected a list item ("- ...") at this indentation (check the indentation of this line)'),
@@ -31,7 +31,9 @@ _WORDS: tuple[tuple[str, str | None, str], ...] = (
      'a list item ("- ") cannot start here (check the indentation of this line)'),
     ("did not find expected <document start>", None,
      'text after the end of a document (start a new document with "---")'),
-    ("found duplicate anchor", None, "anchor defined twice"),
+    # The composer puts "found duplicate anchor …; first occurrence" in the context, "second occurrence" in the
+    # problem (its mark: the second anchor).
+    ("second occurrence", "found duplicate anchor", "anchor defined twice"),
     ("found a tab character", None, "tab used for indentation; indent with spaces"),
     ("found character that cannot start any token", None, None),  # worded from the character, below
 )

@@ -9,10 +9,13 @@ it changes, :mod:`kumahc.xds.token`). ``/ready`` and ``/metrics`` need no token:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -27,6 +30,17 @@ from kumahc.xds.token import RotatingToken
 
 PROTECTED = ("/config_dump", "/status")
 WILDCARDS = ("0.0.0.0", "::", "")
+# Bounds of the admin port (docs/limits.md). Every admin connection holds a file descriptor, which the xDS
+# connections need too: without them, a few hundred connections that never finish their request headers starved
+# xDS of descriptors. A connection that has not sent a whole request head within ADMIN_HEADER_TIMEOUT seconds of
+# opening (or of its last response) is closed; beyond ADMIN_MAX_CONNECTIONS open ones, a new connection gets a
+# 503 and is closed at once.
+ADMIN_HEADER_TIMEOUT = 10.0
+ADMIN_MAX_CONNECTIONS = 64
+ACCEPT_RETRY_SECONDS = 0.1
+BUSY_BODY = b"busy: too many admin connections open, try again later\n"
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(BUSY_BODY), BUSY_BODY))
 
 
 def host_name(header: str) -> str:
@@ -108,8 +122,10 @@ def _guard(guard: AdminGuard, metrics: Metrics) -> Callable:
 NOT_READY = "not ready\n"
 
 
-def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard) -> web.Application:
-    """The admin application; ``/ready`` is 200 once the cache holds the first snapshot."""
+def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard, store: str | None = None
+             ) -> web.Application:
+    """The admin application; ``/ready`` is 200 once the cache holds the first snapshot. ``store``: the store URL
+    as ``/status`` shows it (already redacted), with ``--store``."""
 
     async def ready_handler(_: web.Request) -> web.Response:
         if cache.ready:
@@ -145,6 +161,8 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
             return web.Response(status=503, text=NOT_READY)
         body = {"snapshot_loaded_at": cache.snapshot.loaded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "streams": [s.as_json() for s in xds.status()]}
+        if store is not None:
+            body["store"] = store
         return web.Response(text=json.dumps(body, indent=2) + "\n", content_type="application/json")
 
     app = web.Application(middlewares=[_guard(guard, metrics)])
@@ -153,3 +171,79 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
     app.router.add_get("/config_dump", config_dump)
     app.router.add_get("/status", status)
     return app
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner of the admin application. aiohttp's keep-alive timer starts when a connection opens and again
+    after each response, and closes the connection if no whole request head has arrived by then: set to
+    :data:`ADMIN_HEADER_TIMEOUT`, it is the header-read timeout (and the idle keep-alive timeout)."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=ADMIN_HEADER_TIMEOUT)
+
+
+class AdminSite(web.BaseSite):
+    """The admin listener on ``host:port`` (port 0: any free port, :attr:`port` says which), bound with
+    ``SO_REUSEADDR`` so a restart binds at once even when the last run closed connections now in TIME_WAIT (a
+    second server on a port that is listening still fails: Linux checks listeners apart). At most
+    ``max_connections`` are open: a connection beyond them gets :data:`BUSY` and is closed, and ``refused`` is
+    called. Raises OSError when the address cannot be bound.
+
+    The site accepts one connection at a time and decides at once. asyncio's own server accepts up to its backlog
+    (128) sockets per loop turn and sets them up on later turns, so a burst held a few hundred descriptors however
+    few connections were let in, and starved xDS under a low open-files limit."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, max_connections: int,
+                 refused: Callable[[], None]) -> None:
+        super().__init__(runner)
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+        try:
+            self._sock = socket.create_server(address, family=family, backlog=self._backlog)  # sets SO_REUSEADDR
+        except OSError as exc:  # its text repeats the address: keep the reason only
+            raise OSError(exc.errno, os.strerror(exc.errno)) if exc.errno else exc from None
+        self._sock.setblocking(False)
+        self._host = host
+        self._max = max_connections
+        self._refused = refused
+        self._accepting: asyncio.Task | None = None
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return self._sock.getsockname()[1]
+
+    async def start(self) -> None:
+        await super().start()
+        self._accepting = asyncio.ensure_future(self._accept())
+
+    async def stop(self) -> None:
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        self._sock.close()
+        await super().stop()
+
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(self._sock)
+            except OSError:  # out of descriptors (EMFILE, ENFILE) or memory: retry once some are freed
+                await asyncio.sleep(ACCEPT_RETRY_SECONDS)
+                continue
+            # server.connections: every connection set up so far (each is set up before the next accept).
+            if len(server.connections) >= self._max:
+                self._refused()
+                with contextlib.suppress(OSError):
+                    conn.send(BUSY)  # a new socket's send buffer takes it whole
+                conn.close()
+                continue
+            try:
+                await loop.connect_accepted_socket(server, conn)
+            except OSError:
+                conn.close()

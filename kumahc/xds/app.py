@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import resource
 import signal
 import sys
@@ -14,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiohttp import web
-
 from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources.files import Limits
@@ -23,7 +22,7 @@ from kumahc.resources.watch import Watcher
 from kumahc.sources.store.errors import StoreError
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
-from kumahc.xds.admin import AdminGuard, make_app
+from kumahc.xds.admin import ADMIN_MAX_CONNECTIONS, AdminGuard, AdminSite, make_app, make_runner
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.server import XdsServer, make_server
@@ -123,6 +122,8 @@ def serve(config: ServeConfig) -> int:
     except (TlsFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for warning in exposure_warnings(config):
+        log.warning(warning)
     _raise_fd_limit()
     options = Options(protocol=config.protocol, strict=config.strict, limits=config.limits or Limits())
     guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
@@ -138,6 +139,32 @@ def serve(config: ServeConfig) -> int:
     seen = Watcher(paths)
     produce = file_source(paths, options, seen)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP (127.0.0.0/8, ::1); a wildcard (``0.0.0.0``, ``::``, empty) or any other
+    name is not: it may be reachable from other hosts."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warnings(config: ServeConfig) -> list[str]:
+    """The start-up WARNINGs of a listener that other hosts may reach unprotected: xDS without TLS (anyone who
+    connects reads every proxy's clusters under any node id), the admin port without a token (anyone reads
+    ``/config_dump`` and ``/status``). None on loopback addresses."""
+    out = []
+    if config.tls is None and not is_loopback(config.xds.host):
+        out.append(f"xDS listens on {config.xds.show()}, not a loopback address, in plaintext: any host that "
+                   "reaches it can read every proxy's clusters (give --xds-tls-cert and --xds-tls-key, and "
+                   "--xds-client-ca to check who connects)")
+    if config.admin_token_file is None and not is_loopback(config.admin.host):
+        out.append(f"the admin port listens on {config.admin.show()}, not a loopback address, without a token: "
+                   "any host that reaches it can read /config_dump and /status (give --admin-token-file)")
+    return out
 
 
 def _raise_fd_limit() -> None:
@@ -216,17 +243,18 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     except RuntimeError as exc:
         print(f"error: cannot listen on {xds_addr.show()}: {exc}", file=sys.stderr)
         return 1
-    runner = web.AppRunner(make_app(cache, metrics, xds, guard), access_log=None)
+    store = None if replica is None else replica.where  # /status names the store, its password masked
+    runner = make_runner(make_app(cache, metrics, xds, guard, store))
     await runner.setup()
-    site = web.TCPSite(runner, admin_addr.host, admin_addr.port, reuse_address=False)
     try:
+        site = AdminSite(runner, admin_addr.host, admin_addr.port, ADMIN_MAX_CONNECTIONS, metrics.admin_refused.inc)
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         print(f"error: cannot listen on {admin_addr.show()}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     await server.start()
-    admin_port = site._server.sockets[0].getsockname()[1]  # aiohttp keeps the bound socket here only
+    admin_port = site.port
     print(f"xds listening on {xds_addr.show(xds_port)}", flush=True)
     print(f"admin listening on {admin_addr.show(admin_port)}", flush=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import re
 import sys
 import time
 from typing import Any
@@ -23,11 +24,44 @@ from prometheus_client import (
 
 from kumahc import __version__
 from kumahc.xds.streams import DELTA, SOTW
+from kumahc.xds.tls import printable
 
 log = logging.getLogger("kumahc.serve")
 disable_created_metrics()  # "_created" series are noise for a control plane's counters
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+# A value a client chose (node id, Envoy's error_detail, a Host header, ...) is logged at most this many UTF-8
+# bytes long, cut marker included: a 15 MiB node id must not become three 15 MiB log lines.
+LOG_VALUE_BYTES = 1024
+# C0 and C1 controls, DEL and the Unicode line/paragraph separators: any of them could end a text line early or
+# rewrite the terminal, so a forged "INFO ..." line would look like ours.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    c = match.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\r``, ``\\t``, ``\\xNN``,
+    ``\\uNNNN``), so it stays on one line; other characters (backslashes included) unchanged."""
+    return _CONTROL.sub(_escape_char, text) if _CONTROL.search(text) else text
+
+
+def safe_value(text: str) -> str:
+    """A client-supplied string as logged: control characters escaped (:func:`escape_controls`), then cut to at
+    most :data:`LOG_VALUE_BYTES` UTF-8 bytes ending in ``…[cut: N characters]`` (N: the original length)."""
+    out = escape_controls(text)
+    if len(out) * 4 <= LOG_VALUE_BYTES or len(out.encode()) <= LOG_VALUE_BYTES:
+        return out
+    marker = f"…[cut: {len(text):,} characters]"
+    room = LOG_VALUE_BYTES - len(marker.encode())
+    head = out[:room].encode()[:room].decode(errors="ignore")  # no half character at the cut
+    return head + marker
 
 
 def _stamp(created: float) -> str:
@@ -37,7 +71,8 @@ def _stamp(created: float) -> str:
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-        return f"{stamp} {record.levelname} {record.getMessage()}"
+        # One record, one line: whatever a message holds, a newline in it cannot start a line of its own.
+        return f"{stamp} {record.levelname} {escape_controls(record.getMessage())}"
 
 
 class _JsonFormatter(logging.Formatter):
@@ -60,9 +95,18 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
 
 
 def event(level: int, message: str, **fields: Any) -> None:
-    """Log ``message`` (already holding the fields as text) with ``fields`` for the JSON format."""
-    if log.isEnabledFor(level):
-        log.log(level, message, extra={"fields": fields})
+    """Log ``message`` (already holding the fields as text) with ``fields`` for the JSON format. Every string
+    field is taken as client-supplied: it is logged as :func:`safe_value` gives it, in the fields and wherever
+    the message holds it, in both formats."""
+    if not log.isEnabledFor(level):
+        return
+    for key, value in fields.items():
+        if isinstance(value, str):
+            safe = safe_value(value)
+            if safe != value:
+                fields[key] = safe
+                message = message.replace(value, safe)
+    log.log(level, message, extra={"fields": fields})
 
 
 class Metrics:
@@ -82,9 +126,10 @@ class Metrics:
         self.acks = Counter("kumahc_xds_acks", "ACKs received", ["api"], registry=r)
         self.nacks = Counter("kumahc_xds_nacks", "NACKs received", ["api"], registry=r)
         self.unknown = Gauge("kumahc_unknown_nodes", "Open streams whose node resolves to no proxy", registry=r)
-        # Beyond spec 06 §9: where a NACK came from, how long a snapshot takes to build, and how long Envoy takes
-        # to ACK what was sent.
-        self.node_nacks = Counter("kumahc_xds_node_nacks", "NACKs received, by node", ["node"], registry=r)
+        # Beyond spec 06 §9: how long a snapshot takes to build, and how long Envoy takes to ACK what was sent.
+        # No series is labelled with a node id (or anything else a client chooses): any client could grow
+        # /metrics, which needs no token, without bound and read who else is connected. Which node NACKed what is
+        # on /status (token) and in the NACK log line.
         self.generation = Gauge("kumahc_snapshot_generation_seconds",
                                 "Seconds the last successful load+render+snapshot took", registry=r)
         self.ack_latency = Histogram("kumahc_xds_ack_latency_seconds", "Seconds from a response to its ACK",
@@ -108,6 +153,9 @@ class Metrics:
                               "certificate", registry=r)
         self.admin_denied = Counter("kumahc_admin_requests_denied", "Admin requests refused",
                                     ["reason"], registry=r)
+        self.admin_refused = Counter("kumahc_admin_connections_refused",
+                                     "Admin connections turned away with 503: the connection cap was reached",
+                                     registry=r)
         self.tls_reloads = Counter("kumahc_xds_tls_reloads", "Server TLS file reloads", ["result"], registry=r)
         self.token_reloads = Counter("kumahc_admin_token_reloads", "Admin token file reloads", ["result"],
                                      registry=r)
@@ -151,15 +199,15 @@ class Metrics:
 
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None:
         self.nacks.labels(api).inc()
-        self.node_nacks.labels(node).inc()
         event(logging.WARNING, f"NACK node={node} type={type_url} version={version} nonce={nonce}: {message}",
               event="nack", node=node, api=api, type_url=type_url, version=version, nonce=nonce,
               error_detail=message)
 
-    def unknown_node(self, node: str, unknown: bool) -> None:
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None:
         if unknown:
             self.unknown.inc()
-            event(logging.WARNING, f'unknown node "{node}": serving an empty cluster set', event="unknown_node",
-                  node=node)
+            why = f"{reason}; " if reason else ""
+            event(logging.WARNING, f'unknown node "{printable(node)}": {why}serving an empty cluster set',
+                  event="unknown_node", node=node, **({"reason": reason} if reason else {}))
         else:
             self.unknown.dec()

@@ -10,15 +10,17 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
+from google.protobuf.message import DecodeError, Message
 
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, event
 from kumahc.xds.snapshot import Snapshot
 from kumahc.xds.streams import ADS, CDS, DELTA, SOTW, Stream, StreamError, WatchStatus
-from kumahc.xds.tls import peer_nodes
+from kumahc.xds.tls import ClientIdentity, peer_identity
 
 RECEIVE_LIMIT = 16 * 1024 * 1024
 # grpc core queues calls that arrive before the application asked for the next one ("pending requests"); beyond
@@ -29,11 +31,48 @@ RECEIVE_LIMIT = 16 * 1024 * 1024
 # of a large mesh (10,000+); a queued call costs a few hundred bytes until it is served.
 MAX_PENDING_REQUESTS = 50_000
 MAX_PENDING_REQUESTS_HARD = 100_000
+# HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on every xDS connection. An Envoy opens one stream per xDS
+# service it uses on a connection (ADS: one; CDS and EDS apart: two), but one process may multiplex many nodes on
+# one connection (grpc clients share a connection between channels to one target by default: a relay, a test
+# harness of 200 nodes). 1,000 leaves those room while one client can no longer hold tens of thousands of streams
+# (each a task, a queue and watches) on a single connection. A gRPC client queues a stream beyond it once it has
+# the server's settings; a stream opened before that, or by a client that ignores the setting, is reset with
+# REFUSED_STREAM (docs/limits.md).
+MAX_STREAMS_PER_CONNECTION = 1_000
 _END = object()
 
 
 def _identity(data: bytes) -> bytes:
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """What the request deserializer hands on for bytes that do not decode as the RPC's request message. A raising
+    deserializer makes grpc hand None to the handler, which ended the stream with status OK and no kumahc log
+    line; the handlers end the stream with ``INVALID_ARGUMENT`` and ``message`` instead, and log one WARNING."""
+
+    message: str
+
+
+def decoder(message_type: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    """The request deserializer of ``message_type``: the decoded message, or :class:`Undecodable` with
+    ``request is not a valid <full message name> (<N> bytes)`` (never raises)."""
+    name = message_type.DESCRIPTOR.full_name
+
+    def decode(data: bytes) -> Message | Undecodable:
+        try:
+            return message_type.FromString(data)
+        except DecodeError:
+            return Undecodable(f"request is not a valid {name} ({len(data)} bytes)")
+
+    return decode
+
+
+def _log_undecodable(bad: Undecodable, node: str | None, api: str, service: str, peer: str) -> None:
+    event(logging.WARNING, f"undecodable request node={node or '-'} api={api} service={service} peer={peer}: "
+          f"{bad.message}", event="request_undecodable", node=node, api=api, service=service, peer=peer,
+          reason=bad.message)
 
 
 class XdsServer:
@@ -47,8 +86,10 @@ class XdsServer:
         self.identity = identity
         self.streams: set[Stream] = set()
 
-    def _allowed(self, context: grpc.aio.ServicerContext) -> frozenset[str] | None:
-        return peer_nodes(context.auth_context()) if self.identity else None
+    def _allowed(self, context: grpc.aio.ServicerContext) -> ClientIdentity | None:
+        """Under mTLS, what the peer's verified certificate authorizes (read from its PEM, not grpc's
+        ``peer_uri``); None without a client CA."""
+        return peer_identity(context.auth_context()) if self.identity else None
 
     def status(self) -> list[WatchStatus]:
         rows = [w.status for s in self.streams for w in s.watches.values()]
@@ -69,6 +110,9 @@ class XdsServer:
         async def read() -> None:
             try:
                 async for req in requests:
+                    if isinstance(req, Undecodable):
+                        _log_undecodable(req, stream.node, api, service, peer)
+                        raise StreamError(req.message)
                     known = stream.node is not None
                     for data in stream.on_request(req):
                         queue.put_nowait(data)
@@ -128,8 +172,13 @@ class XdsServer:
 
         return handler
 
-    async def fetch_clusters(self, req: discovery_pb2.DiscoveryRequest, context: grpc.aio.ServicerContext) -> bytes:
-        """Unary CDS: what the first SotW response would be (06 §2); waits for the first snapshot."""
+    async def fetch_clusters(self, req: discovery_pb2.DiscoveryRequest | Undecodable,
+                             context: grpc.aio.ServicerContext) -> bytes:
+        """Unary CDS: what the first SotW response would be (06 §2); waits for the first snapshot. An
+        undecodable request → ``INVALID_ARGUMENT``."""
+        if isinstance(req, Undecodable):
+            _log_undecodable(req, None, SOTW, CDS, context.peer())
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, req.message)
         stream = Stream(SOTW, CDS, await self.cache.loaded(), _NoHooks(), self._allowed(context))
         try:
             out = stream.on_request(discovery_pb2.DiscoveryRequest(node=req.node, type_url=req.type_url))
@@ -140,9 +189,8 @@ class XdsServer:
         return out[0]
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
-        sotw = dict(request_deserializer=discovery_pb2.DiscoveryRequest.FromString, response_serializer=_identity)
-        delta = dict(request_deserializer=discovery_pb2.DeltaDiscoveryRequest.FromString,
-                     response_serializer=_identity)
+        sotw = dict(request_deserializer=decoder(discovery_pb2.DiscoveryRequest), response_serializer=_identity)
+        delta = dict(request_deserializer=decoder(discovery_pb2.DeltaDiscoveryRequest), response_serializer=_identity)
         cds = grpc.method_handlers_generic_handler("envoy.service.cluster.v3.ClusterDiscoveryService", {
             "StreamClusters": grpc.stream_stream_rpc_method_handler(self._stream_handler(SOTW, CDS), **sotw),
             "DeltaClusters": grpc.stream_stream_rpc_method_handler(self._stream_handler(DELTA, CDS), **delta),
@@ -160,12 +208,14 @@ class _NoHooks:
     def sent(self, api: str) -> None: ...
     def acked(self, *args: object) -> None: ...
     def nacked(self, *args: object) -> None: ...
-    def unknown_node(self, node: str, unknown: bool) -> None: ...
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None: ...
 
 
 def make_server() -> grpc.aio.Server:
     """``grpc.aio`` server: no port sharing (a second server on a used port must fail), 16 MiB receive limit,
-    pending-call limits raised for reconnect bursts (see :data:`MAX_PENDING_REQUESTS`)."""
+    pending-call limits raised for reconnect bursts (see :data:`MAX_PENDING_REQUESTS`), at most
+    :data:`MAX_STREAMS_PER_CONNECTION` concurrent streams per connection."""
     return grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", RECEIVE_LIMIT),
                                     ("grpc.server.max_pending_requests", MAX_PENDING_REQUESTS),
-                                    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_REQUESTS_HARD)])
+                                    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_REQUESTS_HARD),
+                                    ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION)])

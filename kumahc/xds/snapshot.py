@@ -167,14 +167,25 @@ class Snapshot:
         return sum(r.clusters for r in self.proxies.values())
 
     def resolve(self, node_id: str) -> tuple[str, str] | None:
-        """06 §3: ``<mesh>.<proxy>`` with the longest mesh first, else the whole id in mesh ``default``."""
-        for mesh in self.meshes:
-            prefix = mesh + "."
-            if node_id.startswith(prefix) and (mesh, node_id[len(prefix):]) in self.proxies:
-                return (mesh, node_id[len(prefix):])
+        """06 §3 as amended: the one proxy :meth:`candidates` finds, or None (no proxy, or more than one: an
+        ambiguous id is refused rather than served whichever proxy a rule happens to prefer)."""
+        found = self.candidates(node_id)
+        return found[0] if len(found) == 1 else None
+
+    def candidates(self, node_id: str) -> list[tuple[str, str]]:
+        """Every proxy a plain (no client certificate) node id names, in 06 §3's order: ``<mesh>.<proxy>`` for
+        each split at a dot, longest mesh first, then the whole id in mesh ``default``. ``a.b.c`` names ``a.b/c``,
+        ``a/b.c`` and ``default/a.b.c`` when they exist. Only dots within the longest mesh name's length are
+        tried, so a hostile id of a million dots costs as little as a short one."""
+        out = []
+        dot = min(len(node_id), max(map(len, self.meshes), default=-1) + 1)
+        while (dot := node_id.rfind(".", 0, dot)) > 0:
+            key = (node_id[:dot], node_id[dot + 1:])
+            if key in self.proxies:
+                out.append(key)
         if ("default", node_id) in self.proxies:
-            return ("default", node_id)
-        return None
+            out.append(("default", node_id))
+        return out
 
     def resources(self, key: tuple[str, str] | None) -> ProxyResources:
         return self.proxies.get(key, EMPTY) if key is not None else EMPTY

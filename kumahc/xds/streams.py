@@ -15,11 +15,16 @@ import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
 from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE, ProxyResources, Snapshot, empty_resources
+from kumahc.xds.tls import ClientIdentity, NotAllowed, Pair, printable
 
 SOTW = "sotw"
 DELTA = "delta"
 CDS = "cds"
 ADS = "ads"
+# Each type URL a stream asks for keeps a watch (its state, a /status row) for the stream's life. Envoy's ADS uses
+# about a dozen (clusters, endpoints, listeners, routes, secrets, runtime, ...): a client naming more is not an
+# Envoy, and is ended with RESOURCE_EXHAUSTED instead of growing the server's memory (docs/limits.md).
+MAX_TYPE_URLS = 32
 
 
 class StreamError(Exception):
@@ -55,7 +60,7 @@ class Hooks(Protocol):
     def sent(self, api: str) -> None: ...
     def acked(self, api: str, node: str, type_url: str, version: str, nonce: str, seconds: float) -> None: ...
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None: ...
-    def unknown_node(self, node: str, unknown: bool) -> None: ...
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None: ...
 
 
 @dataclass(slots=True)
@@ -64,19 +69,22 @@ class _Watch:
     last_nonce: str = ""
     waiting: bool = False
     last_sent_version: str | None = None  # SotW
-    known: dict[str, str] = field(default_factory=dict)  # Delta: name → version the client holds
+    # name → version the client holds (Delta), or that the last response carried (SotW; empty before it)
+    known: dict[str, str] = field(default_factory=dict)
     first_sent: bool = False  # Delta
     sent_at: float = 0.0  # monotonic time of the last response, for the ACK latency
-    names: tuple[str, ...] = ()  # SotW, non-Cluster types: the resource names last asked for
+    names: tuple[str, ...] = ()  # SotW: the resource names last asked for
+    resend: set[str] = field(default_factory=set)  # names to send again even though their version is unchanged
 
 
 class Stream:
     """One gRPC stream. ``api`` ∈ sotw/delta, ``service`` ∈ cds/ads."""
 
     def __init__(self, api: str, service: str, snapshot: Snapshot | None, hooks: Hooks,
-                 allowed: frozenset[str] | None = None):
+                 allowed: ClientIdentity | None = None):
         """``snapshot`` None: nothing is loaded yet; requests are taken and answered by the first
-        :meth:`on_snapshot`. ``allowed``: the node ids the peer's client certificate allows (None = any)."""
+        :meth:`on_snapshot`. ``allowed``: what the peer's client certificate authorizes (None = no mTLS: any
+        node id, resolved by 06 §3)."""
         self.api = api
         self.service = service
         self.snapshot = snapshot
@@ -88,18 +96,21 @@ class Stream:
         self._empty: dict[str, ProxyResources] = {}
         self._unknown: bool | None = None  # None until the node is first resolved
         self.allowed = allowed
+        self.identity: Pair | None = None  # mTLS: the certificate's pair the node id was authorized as
 
     # --- inputs --------------------------------------------------------------------------------------------------
 
     def on_request(self, req: discovery_pb2.DiscoveryRequest | discovery_pb2.DeltaDiscoveryRequest) -> list[bytes]:
-        """Handle one request; returns the responses to send (zero or one). Raises :class:`StreamError`."""
+        """Handle one request; returns the responses to send, in order (none, one, or a Cluster response followed
+        by the ClusterLoadAssignments it needs, see :meth:`_send`). Raises :class:`StreamError`."""
         if self.node is None:
             if not req.node.id:
                 raise StreamError("node.id is required")
-            if self.allowed is not None and req.node.id not in self.allowed:
-                allows = ", ".join(sorted(self.allowed)) or "no node id"
-                raise StreamError(f'node.id "{req.node.id}" is not allowed by the client certificate '
-                                  f"(it allows {allows})", grpc.StatusCode.PERMISSION_DENIED)
+            if self.allowed is not None:
+                try:
+                    self.identity = self.allowed.authorize(req.node.id)
+                except NotAllowed as exc:
+                    raise StreamError(str(exc), grpc.StatusCode.PERMISSION_DENIED) from None
             self.node = req.node.id
             if self.snapshot is not None:
                 self._resolve()
@@ -107,16 +118,18 @@ class Stream:
         watch = self.watches.get(type_url)
         first = watch is None
         if watch is None:
+            if len(self.watches) >= MAX_TYPE_URLS:
+                raise StreamError(f"more than {MAX_TYPE_URLS} distinct type URLs on one stream",
+                                  grpc.StatusCode.RESOURCE_EXHAUSTED)
             watch = self.watches[type_url] = _Watch(WatchStatus(self.node, self.api, self.service, type_url,
                                                                 self._proxy_text()))
             if self.api == SOTW:
                 watch.last_sent_version = req.version_info
             else:
                 watch.known = dict(req.initial_resource_versions)
-        elif req.response_nonce != watch.last_nonce:
-            return []  # stale: answers a response that was superseded
-        if type_url != CLUSTER_TYPE:
-            self._subscriptions(req, watch, first)
+        elif req.response_nonce != watch.last_nonce and not (self.api == DELTA and not req.response_nonce):
+            return []  # stale: answers a response that was superseded (a Delta request without nonce is spontaneous)
+        self._subscriptions(req, watch, first)
         if not first or req.response_nonce:
             if req.HasField("error_detail"):
                 rejected = watch.status.sent_version or ""
@@ -128,21 +141,17 @@ class Stream:
                 self.hooks.acked(self.api, self.node, type_url, watch.status.sent_version or "", req.response_nonce,
                                  time.monotonic() - watch.sent_at)
         watch.waiting = True
-        out = self._maybe_send(type_url, watch)
-        return [out] if out is not None else []
+        return self._send([type_url])
 
     def on_snapshot(self, snapshot: Snapshot) -> list[bytes]:
-        """A new snapshot: re-resolve the node, push to every waiting type whose content changed."""
+        """A new snapshot: re-resolve the node, push to every waiting type whose content changed (Cluster first,
+        so that the assignments a cluster change needs follow it)."""
         self.snapshot = snapshot
         if self.node is not None:
             self._resolve()
-        out = []
-        for type_url, watch in self.watches.items():
+        for watch in self.watches.values():
             watch.status.proxy = self._proxy_text()
-            sent = self._maybe_send(type_url, watch)
-            if sent is not None:
-                out.append(sent)
-        return out
+        return self._send(sorted(self.watches, key=lambda t: t != CLUSTER_TYPE))
 
     def close(self) -> None:
         """The stream ended: it no longer counts as an unknown node."""
@@ -161,11 +170,24 @@ class Stream:
         return type_url
 
     def _resolve(self) -> None:
-        """Resolve the node on every snapshot (06 §3); report when it becomes unknown or known again."""
-        self.proxy = self.snapshot.resolve(self.node)
+        """Resolve the node on every snapshot; report when it becomes unknown or known again. Under mTLS the proxy
+        is the certificate's pair or nothing (no re-split of the id, no mesh ``default``); otherwise 06 §3, where
+        an id naming several proxies is unknown."""
+        reason = ""
+        if self.identity is not None:
+            self.proxy = self.identity if self.identity in self.snapshot.proxies else None
+            if self.proxy is None:
+                mesh, name = self.identity
+                reason = f'the client certificate names proxy "{printable(name)}" of mesh "{printable(mesh)}", ' \
+                         "which does not exist"
+        else:
+            found = self.snapshot.candidates(self.node)
+            self.proxy = found[0] if len(found) == 1 else None
+            if len(found) > 1:
+                reason = "it names more than one proxy (" + ", ".join(printable(f"{m}/{n}") for m, n in found) + ")"
         unknown = self.proxy is None
         if unknown != bool(self._unknown) and (self._unknown is not None or unknown):
-            self.hooks.unknown_node(self.node, unknown)
+            self.hooks.unknown_node(self.node, unknown, reason)
         self._unknown = unknown
 
     def _proxy_text(self) -> str | None:
@@ -173,10 +195,12 @@ class Stream:
 
     def _subscriptions(self, req: discovery_pb2.DiscoveryRequest | discovery_pb2.DeltaDiscoveryRequest,
                        watch: _Watch, first: bool) -> None:
-        """Named subscriptions of non-Cluster types (Envoy asks for each EDS cluster's assignment by name): every
-        assignment of the proxy is sent whatever the names, but a change of the names must be answered even when
-        the version did not change, or a cluster added later would wait for its assignment (warming) until the
-        next change. SotW: new names → resend. Delta: a newly subscribed name is sent again."""
+        """Named subscriptions, of every type (Envoy asks for each EDS cluster's assignment by name; a strict
+        client may name clusters too): every resource of the proxy is sent whatever the names, but a change of the
+        names must be answered even when the version did not change (xDS protocol: a client changing its
+        subscriptions expects the resources), or a cluster added later would wait for its assignment (warming)
+        until the next change. SotW: new names → resend. Delta: a newly subscribed name is sent again, also when
+        the request is spontaneous (no ``response_nonce``)."""
         if self.api == SOTW:
             names = tuple(sorted(req.resource_names))
             if not first and names != watch.names:
@@ -204,18 +228,56 @@ class Stream:
         self._nonce += 1
         return str(self._nonce)
 
+    def _send(self, type_urls: list[str]) -> list[bytes]:
+        """Send to each waiting watch of ``type_urls`` whatever changed. A Cluster response that modifies EDS
+        clusters is followed at once by their ClusterLoadAssignments: Envoy keeps a modified EDS cluster warming
+        until an assignment for it arrives (xDS protocol, "eventual consistency"), and without a resend it would
+        wait for its EDS ``initial_fetch_timeout`` (15 s by default) when the endpoints did not change."""
+        out = []
+        for type_url in type_urls:
+            watch = self.watches[type_url]
+            before = watch.known
+            data = self._maybe_send(type_url, watch)
+            if data is None:
+                continue
+            out.append(data)
+            if type_url == CLUSTER_TYPE:
+                out += self._resend_assignments(before, watch.known)
+        return out
+
+    def _resend_assignments(self, before: dict[str, str], after: dict[str, str]) -> list[bytes]:
+        """After a Cluster response that took the client from cluster versions ``before`` to ``after``: the
+        assignments of the modified clusters are sent again (with EDS, an assignment is named after its cluster),
+        now if the EDS watch is waiting, else after its pending ACK. SotW sends the whole set again (a resend
+        with a new nonce at the same version); Delta sends the modified names only (an added cluster's name is
+        subscribed by the client, which :meth:`_subscriptions` answers). SotW before its first response knows no
+        versions: every cluster counts as modified (a reconnecting Envoy may hold older ones)."""
+        watch = self.watches.get(ENDPOINT_TYPE)
+        if watch is None or before is after or self.snapshot.load_assignments(self.proxy) is None:
+            return []
+        if self.api == SOTW:
+            modified = {n for n, v in after.items() if before.get(n) != v}
+        else:
+            modified = {n for n, v in after.items() if n in before and before[n] != v}
+        if not modified:
+            return []
+        watch.resend |= modified
+        data = self._maybe_send(ENDPOINT_TYPE, watch)
+        return [data] if data is not None else []
+
     def _maybe_send(self, type_url: str, watch: _Watch) -> bytes | None:
         if not watch.waiting or self.snapshot is None:
             return None
         res = self._resources(type_url)
         if self.api == SOTW:
-            if res.version == watch.last_sent_version:
+            if res.version == watch.last_sent_version and not watch.resend:
                 return None
             nonce = self._next_nonce()
             data = res.sotw(nonce)
             watch.last_sent_version = res.version
+            watch.known = res.versions  # read only in SotW: shared with the snapshot, not copied per stream
         else:
-            changed = [n for n in res.names if watch.known.get(n) != res.versions[n]]
+            changed = [n for n in res.names if watch.known.get(n) != res.versions[n] or n in watch.resend]
             removed = sorted(n for n in watch.known if n not in res.versions)
             if not changed and not removed and watch.first_sent:
                 return None
@@ -223,6 +285,7 @@ class Stream:
             data = res.delta(changed, removed, nonce, type_url)
             watch.known = dict(res.versions)
             watch.first_sent = True
+        watch.resend = set()
         watch.last_nonce = nonce
         watch.sent_at = time.monotonic()
         watch.waiting = False

@@ -1,10 +1,12 @@
 """Transport security of the xDS listener: server certificate files re-read when they change, optional client
 certificates (mTLS) that name the proxy they may fetch.
 
-Identity rule: a client certificate whose URI SAN is ``spiffe://<mesh>/dataplane/<proxy>`` allows exactly the
-node id ``<mesh>.<proxy>``; a certificate may carry several such SANs (each allows its id), and one without any
-allows nothing. The check runs at the server edge (:mod:`kumahc.xds.server`) on the stream's first request,
-before the stream reads the cache.
+Identity rule (issue 18): a client certificate's URI SAN ``spiffe://<mesh>/dataplane/<proxy>`` authorizes exactly
+one ``(mesh, proxy)`` pair, which a stream may ask for as node id ``<mesh>.<proxy>``; the stream is then served
+that pair, never what a re-split of the id or the mesh ``default`` fallback would find. A certificate may carry
+several such SANs; an id that two of its pairs spell is refused, and one URI SAN with a control character refuses
+the whole certificate. SANs are read from the verified certificate's PEM with ``cryptography``. The check runs
+on the stream's first request (:class:`kumahc.xds.streams.Stream`), before the stream reads the cache.
 
 Files are checked with the standard library's ``ssl`` module (PEM parsing, key matches certificate, CA parses),
 so a bad file is one line naming it at start-up, and a bad rotation keeps the last good files in use.
@@ -19,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
+from cryptography import x509
 
 SPIFFE = "spiffe://"
 DATAPLANE = "/dataplane/"
@@ -173,19 +176,103 @@ class Rotating:
         return None
 
 
-def allowed_nodes(uris: Sequence[str]) -> frozenset[str]:
-    """Node ids a client certificate allows, from its URI SANs: ``spiffe://<mesh>/dataplane/<proxy>`` →
-    ``<mesh>.<proxy>``. Other URIs, and a proxy part with ``/`` or empty mesh/proxy, allow nothing."""
+Pair = tuple[str, str]  # (mesh, proxy name)
+
+
+class NotAllowed(Exception):
+    """A node id the client certificate does not authorize; ``str()`` is the gRPC status message."""
+
+
+def printable(text: str) -> str:
+    """``text`` safe to quote in one log line or status message: ``\\`` and ``"`` get a backslash, every
+    character outside printable ASCII is written as in a Python string literal (``\\x00``, ``\\n``,
+    ``\\xe9``), so a hostile value cannot end the quotes, split the line or hide characters."""
+    return "".join(_ESCAPED.get(c) or (c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii"))
+                   for c in text)
+
+
+_ESCAPED = {"\\": "\\\\", '"': '\\"'}
+
+
+def _control(text: str) -> bool:
+    """C0 controls (NUL, CR, LF, ...) and DEL."""
+    return any(c < " " or c == "\x7f" for c in text)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """What one client certificate authorizes: ``pairs``, the (mesh, proxy) of each of its
+    ``spiffe://<mesh>/dataplane/<proxy>`` URI SANs; ``refused``, why the certificate authorizes nothing at all
+    (then ``pairs`` is empty), e.g. a URI SAN with a control character."""
+
+    pairs: frozenset[Pair]
+    refused: str | None = None
+
+    def node_ids(self) -> list[str]:
+        """The node ids the pairs spell (``<mesh>.<proxy>``), sorted, without duplicates."""
+        return sorted({f"{m}.{p}" for m, p in self.pairs})
+
+    def authorize(self, node_id: str) -> Pair:
+        """The one pair whose ``<mesh>.<proxy>`` is exactly ``node_id``. The string is never split: the pair
+        comes from the certificate, so a mesh or proxy name with dots cannot be re-read as another pair, and there
+        is no mesh ``default`` fallback. Raises :class:`NotAllowed` when no pair spells ``node_id``, or when
+        several do (``spiffe://a.b/dataplane/c`` and ``spiffe://a/dataplane/b.c`` both spell ``a.b.c``)."""
+        matches = sorted(pair for pair in self.pairs if f"{pair[0]}.{pair[1]}" == node_id)
+        if len(matches) == 1:
+            return matches[0]
+        shown = printable(node_id)
+        if matches:
+            names = ", ".join(printable(f"{m}/{p}") for m, p in matches)
+            raise NotAllowed(f'node.id "{shown}" is not allowed by the client certificate: it names more than one '
+                             f"of its proxies ({names})")
+        allows = ", ".join(printable(n) for n in self.node_ids()) or "no node id"
+        if self.refused:
+            allows += f": {self.refused}"
+        raise NotAllowed(f'node.id "{shown}" is not allowed by the client certificate (it allows {allows})')
+
+
+def identity_of(uris: Sequence[str]) -> ClientIdentity:
+    """The identity of a certificate with these URI SANs: ``spiffe://<mesh>/dataplane/<proxy>`` → the pair
+    ``(mesh, proxy)``; other URIs, and a mesh or proxy part that is empty or holds ``/``, add nothing. One URI with
+    a control character (C0 or DEL: NUL, CR, LF, ...) refuses the whole certificate: no proxy name has one, and
+    TLS stacks that read SANs as C strings see only what comes before a NUL."""
+    for uri in uris:
+        if _control(uri):
+            return ClientIdentity(frozenset(), f'URI SAN "{printable(uri)}" has a control character')
     out = set()
     for uri in uris:
         if not uri.startswith(SPIFFE):
             continue
         mesh, sep, proxy = uri[len(SPIFFE):].partition(DATAPLANE)
         if sep and mesh and proxy and "/" not in mesh and "/" not in proxy:
-            out.add(f"{mesh}.{proxy}")
-    return frozenset(out)
+            out.add((mesh, proxy))
+    return ClientIdentity(frozenset(out))
 
 
-def peer_nodes(auth_context: Mapping[str, Sequence[bytes]]) -> frozenset[str]:
-    """:func:`allowed_nodes` of a gRPC peer (its ``peer_uri`` auth properties: the certificate's URI SANs)."""
-    return allowed_nodes([u.decode("utf-8", "replace") for u in auth_context.get("peer_uri", ())])
+def allowed_nodes(uris: Sequence[str]) -> frozenset[str]:
+    """The node ids (``<mesh>.<proxy>``) :func:`identity_of` these URI SANs authorizes."""
+    return frozenset(identity_of(uris).node_ids())
+
+
+def certificate_identity(pem: bytes) -> ClientIdentity:
+    """:func:`identity_of` the URI SANs of one PEM certificate, read with ``cryptography`` from the certificate
+    itself (not from grpc's ``peer_uri`` property, which already holds a NUL-truncated value). A certificate that
+    does not parse, or whose SAN extension does not, authorizes nothing."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+        try:
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            return ClientIdentity(frozenset())
+        return identity_of(sans.get_values_for_type(x509.UniformResourceIdentifier))
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        return ClientIdentity(frozenset(), f"the client certificate cannot be read ({printable(str(exc))})")
+
+
+def peer_identity(auth_context: Mapping[str, Sequence[bytes]]) -> ClientIdentity:
+    """The identity of a gRPC peer: :func:`certificate_identity` of its ``x509_pem_cert`` auth property (the
+    verified leaf certificate grpc hands over). No such property (no client certificate) authorizes nothing."""
+    pems = auth_context.get("x509_pem_cert") or ()
+    if len(pems) != 1:
+        return ClientIdentity(frozenset(), "no client certificate")
+    return certificate_identity(pems[0])

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,8 +52,53 @@ async def first_response(target: str, node: str) -> discovery_pb2.DiscoveryRespo
             call.cancel()
 
 
-def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path: Path) -> None:
-    """A mesh that takes seconds to render: /ready is 503 meanwhile, a stream opened then waits (no error) and
+# The first render of a ``kumahc serve`` child is held at a gate: its first input read waits until the test opens
+# a FIFO for writing. The race "the render is still running" is then arranged, whatever the machine's speed.
+# Loaded by the child's interpreter at start (sitecustomize on its PYTHONPATH); kumahc itself is unchanged.
+GATE_MODULE = """\
+import os
+
+from kumahc.resources import files
+
+_read_bytes = files.read_bytes
+
+
+def read_bytes(f, *args, **kwargs):
+    gate = os.environ.pop("KUMAHC_TEST_RENDER_GATE", None)  # the first read only
+    if gate:
+        with open(gate, "rb"):  # blocks until the test opens the FIFO for writing
+            pass
+    return _read_bytes(f, *args, **kwargs)
+
+
+files.read_bytes = read_bytes
+"""
+STOP_TIMEOUT = 60  # s: a generous wait for the exit after SIGTERM; how fast it comes is not what is tested
+
+
+@pytest.fixture
+def render_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The FIFO the next ``serve`` child's first render waits on; open it for writing to let the render go."""
+    site = tmp_path / "gate-site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(GATE_MODULE)
+    fifo = tmp_path / "render.gate"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("KUMAHC_TEST_RENDER_GATE", str(fifo))
+    return fifo
+
+
+def release(gate: Path) -> None:
+    """Let the held render go: opening the FIFO for writing completes the child's open for reading."""
+    opened = threading.Thread(target=lambda: os.close(os.open(gate, os.O_WRONLY)), daemon=True)
+    opened.start()
+    opened.join(120)
+    assert not opened.is_alive(), "the render never reached its gate"
+
+
+def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path: Path, render_gate: Path) -> None:
+    """While the first render runs (held at its gate), /ready is 503, a stream opened then waits (no error) and
     gets the first snapshot as its first response."""
     mesh = tmp_path / "mesh"
     manifest = generate(mesh, with_size("medium", dataplanes=600, services=60), seed=3)
@@ -60,11 +107,15 @@ def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path:
     async def early(s) -> tuple[list[str], discovery_pb2.DiscoveryResponse]:
         task = asyncio.ensure_future(first_response(s.xds, node))
         seen: list[str] = []
-        for _ in range(100):  # until the stream is open on the server (bounded: 5 s)
+        deadline = time.monotonic() + 120  # until the stream is open on the server
+        while time.monotonic() < deadline and 'kumahc_xds_streams{api="sotw"} 1.0' not in seen:
+            assert not task.done(), task  # no response (nor error) while the render is held
             seen = await asyncio.to_thread(metric_lines, s)
-            if 'kumahc_xds_streams{api="sotw"} 1.0' in seen:
-                break
             await asyncio.sleep(0.05)
+        # One scrape shows the stream open while nothing is served yet: it was opened before the first snapshot.
+        assert 'kumahc_xds_streams{api="sotw"} 1.0' in seen and "kumahc_ready 0.0" in seen
+        assert not task.done(), task
+        await asyncio.to_thread(release, render_gate)
         return seen, await task
 
     with serve(str(mesh), ready=False, timeout=120) as s:
@@ -72,8 +123,6 @@ def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path:
         assert s.get("/config_dump")[::2] == (503, "not ready\n")
         assert s.get("/status")[::2] == (503, "not ready\n")
         seen, resp = asyncio.run(early(s))
-        # One scrape shows the stream open while nothing is served yet: it was opened before the first snapshot.
-        assert 'kumahc_xds_streams{api="sotw"} 1.0' in seen and "kumahc_ready 0.0" in seen
         s.wait_ready(120)
         mesh_name, _, proxy = node.partition(".")
         expected = document(run([str(mesh)]), f"{mesh_name}/{proxy}")["proxies"][0]["clusters"]
@@ -82,13 +131,18 @@ def test_listeners_bind_first_and_early_streams_get_the_first_snapshot(tmp_path:
         metrics = metric_lines(s)
         assert "kumahc_ready 1.0" in metrics and "kumahc_snapshot_stale 0.0" in metrics
         s.wait_log("INFO loaded: 600 proxies")
-    # SIGTERM while the first render runs: kumahc stops at once (the render thread is not waited for), exit 0.
+
+
+def test_sigterm_during_the_first_render_exits_without_waiting_for_it(tmp_path: Path, render_gate: Path) -> None:
+    """SIGTERM while the first render runs (held at its gate, never released): kumahc stops at once (the render
+    thread is not waited for), exit 0, "shutting down" its last line, nothing loaded."""
+    mesh = write_mesh(tmp_path, MESH)
     with serve(str(mesh), ready=False, timeout=120) as s:
         assert s.get("/ready")[0] == 503
-        started = time.monotonic()
-        assert s.stop() == 0
-        assert time.monotonic() - started < 5
-        assert s.stderr().splitlines()[-1].endswith("INFO shutting down")
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(STOP_TIMEOUT) == 0
+        s.wait_log("INFO shutting down")
+        assert s.stderr().splitlines()[-1].endswith("INFO shutting down"), s.stderr()
         assert "loaded:" not in s.stderr()
 
 

@@ -24,10 +24,18 @@ def inputs(tmp_path: Path) -> Path:
     return write_mesh(tmp_path, MESH, backend_http_check("10s"))
 
 
-async def ack_then_nack(target: str, node: str) -> str:
+async def counted(s, line: str) -> None:
+    """Wait (generously) until ``/metrics`` shows ``line``: the server has handled what it counts."""
+    deadline = time.monotonic() + 120
+    while line not in (await asyncio.to_thread(s.get, "/metrics"))[2].splitlines():
+        assert time.monotonic() < deadline, f"{line} not in /metrics"
+        await asyncio.sleep(0.05)
+
+
+async def ack_then_nack(s, node: str) -> str:
     """First response ACKed; then the stream is closed by the client. A second stream NACKs its first response.
-    Returns the version sent."""
-    async with grpc.aio.insecure_channel(target) as channel:
+    Each stream is closed only once the server has counted its reply. Returns the version sent."""
+    async with grpc.aio.insecure_channel(s.xds) as channel:
         stub = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel)
         for nack in (False, True):
             queue: asyncio.Queue = asyncio.Queue()
@@ -46,7 +54,7 @@ async def ack_then_nack(target: str, node: str) -> str:
             if nack:
                 reply.error_detail.message = "cluster backend: bad health check"
             queue.put_nowait(reply)
-            await asyncio.sleep(0.5)
+            await counted(s, f'kumahc_xds_{"nacks" if nack else "acks"}_total{{api="sotw"}} 1.0')
             queue.put_nowait(None)
             call.cancel()
         return resp.version_info
@@ -55,7 +63,7 @@ async def ack_then_nack(target: str, node: str) -> str:
 def test_json_logs_at_debug(tmp_path: Path) -> None:
     d = inputs(tmp_path)
     with serve(str(d), args=("--log-format", "json", "--log-level", "debug")) as s:
-        version = asyncio.run(ack_then_nack(s.xds, "default.web-01"))
+        version = asyncio.run(ack_then_nack(s, "default.web-01"))
         s.wait_log('"event":"nack"')
         wait_until(lambda: s.stderr().count('"event":"stream_closed"') >= 2, 15, 0.1, "two closed streams")
         records = [json.loads(line) for line in s.stderr().splitlines()]  # every line is one JSON object
@@ -85,12 +93,28 @@ def test_json_logs_at_debug(tmp_path: Path) -> None:
 def test_text_logs_at_warning_leave_out_info(tmp_path: Path) -> None:
     d = inputs(tmp_path)
     with serve(str(d), args=("--log-level", "warning")) as s:
-        asyncio.run(ack_then_nack(s.xds, "default.web-01"))
+        asyncio.run(ack_then_nack(s, "default.web-01"))
         s.wait_log("WARNING NACK node=default.web-01 ")
-        time.sleep(0.5)
-        log = s.stderr()
-    assert " INFO " not in log and " DEBUG " not in log
-    assert [line.split(" ", 2)[1] for line in log.splitlines()] == ["WARNING"]
+        # Both streams closed (their INFO lines, if any, are written before the gauge drops), then a known
+        # WARNING: every line up to it is checked, whenever it came.
+        asyncio.run(counted(s, 'kumahc_xds_streams{api="sotw"} 0.0'))
+        asyncio.run(unknown_node(s.xds))
+        log = s.wait_log('WARNING unknown node "nobody": serving an empty cluster set', timeout=120)
+    lines = log.splitlines()
+    lines = lines[:next(i for i, line in enumerate(lines) if 'WARNING unknown node "nobody"' in line) + 1]
+    assert [line.split(" ", 2)[1] for line in lines] == ["WARNING", "WARNING"], lines
+
+
+async def unknown_node(target: str) -> None:
+    """Open a CDS stream as node "nobody" (kumahc logs a WARNING for it) and read its first response."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        req = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
+        req.node.id = "nobody"
+        call = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel).StreamClusters(iter([req]))
+        try:
+            await asyncio.wait_for(call.read(), 120)
+        finally:
+            call.cancel()
 
 
 def metric(s, name: str) -> float:

@@ -17,6 +17,7 @@ import pytest
 from certs import CA, Pair
 from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from helpers import file_modes_apply
 from kumahc_serve import serve, web_and_backend, write_mesh
 
 from kumahc.pipeline import run
@@ -186,10 +187,11 @@ def test_server_certificate_rotation_is_picked_up(inputs: Path, pki: Pki) -> Non
         assert 'kumahc_xds_tls_reloads_total{result="failure"} 1.0' in metrics
 
 
-def start(inputs: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from kumahc.cli import main; main()", "serve", str(inputs),
-                           "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0", *args],
-                          capture_output=True, text=True, timeout=60)
+def start(inputs: Path, *args: str, modes_apply: bool = False) -> subprocess.CompletedProcess:
+    """``kumahc serve INPUTS ARGS`` to its exit; ``modes_apply``: run so that file modes apply even as root."""
+    cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", str(inputs),
+           "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0", *args]
+    return subprocess.run(file_modes_apply(cmd) if modes_apply else cmd, capture_output=True, text=True, timeout=60)
 
 
 def test_unusable_tls_files_are_one_line_errors_at_start(inputs: Path, pki: Pki, tmp_path: Path) -> None:
@@ -215,13 +217,13 @@ def test_unusable_tls_files_are_one_line_errors_at_start(inputs: Path, pki: Pki,
         (("--xds-tls-cert", cert, "--xds-tls-key", key, "--xds-client-ca", str(not_pem)),
          f"error: --xds-client-ca {not_pem}: no PEM certificate in the file"),
     ]
-    if os.geteuid() != 0:  # root reads any file
-        unreadable.chmod(0)
-        cases.append((("--xds-tls-cert", cert, "--xds-tls-key", str(unreadable)),
-                      f"error: --xds-tls-key {unreadable}: cannot read: Permission denied"))
     for args, message in cases:
         proc = start(inputs, *args)
         assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", message + "\n"), args
+    unreadable.chmod(0)  # root reads any file: as root (CI), the child runs without that right
+    proc = start(inputs, "--xds-tls-cert", cert, "--xds-tls-key", str(unreadable), modes_apply=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "", f"error: --xds-tls-key {unreadable}: cannot read: Permission denied\n")
     for args in (("--xds-tls-cert", cert), ("--xds-tls-key", key), ("--xds-client-ca", ca)):
         proc = start(inputs, *args)
         assert proc.returncode == 2 and "Error: --xds-" in proc.stderr, args

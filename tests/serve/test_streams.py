@@ -12,6 +12,7 @@ from google.rpc import status_pb2
 from kumahc.pipeline import run
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.streams import ADS, CDS, DELTA, SOTW, Stream, StreamError
+from kumahc.xds.tls import ClientIdentity
 
 CLUSTER = snapshots.CLUSTER_TYPE
 
@@ -30,7 +31,7 @@ class Recorder:
     def nacked(self, api: str, node: str, type_url: str, version: str, nonce: str, message: str) -> None:
         self.events.append(("nack", version, nonce, message))
 
-    def unknown_node(self, node: str, unknown: bool) -> None:
+    def unknown_node(self, node: str, unknown: bool, reason: str = "") -> None:
         self.events.append(("unknown", node, unknown))
 
 
@@ -145,7 +146,9 @@ def test_unknown_node_and_type_urls(tmp_path: Path) -> None:
 def test_node_resolution_prefers_longest_mesh() -> None:
     snap = snapshots.Snapshot({("a.b", "c"): snapshots.EMPTY, ("a", "b.c"): snapshots.EMPTY,
                                ("default", "web-01.kuma-demo"): snapshots.EMPTY}, ("a.b", "a", "default"), {}, None)
-    assert snap.resolve("a.b.c") == ("a.b", "c")
+    # "a.b.c" names two proxies: refused (unknown) rather than served the longest mesh's (tests/serve/test_identity.py)
+    assert snap.resolve("a.b.c") is None
+    assert snap.candidates("a.b.c") == [("a.b", "c"), ("a", "b.c")]
     assert snap.resolve("default.web-01.kuma-demo") == ("default", "web-01.kuma-demo")
     assert snap.resolve("web-01.kuma-demo") == ("default", "web-01.kuma-demo")
     assert snap.resolve("zzz") is None
@@ -196,7 +199,7 @@ def test_stream_before_the_first_snapshot_answers_with_it(tmp_path: Path) -> Non
 
 def test_node_ids_not_allowed_by_the_certificate_are_denied(tmp_path: Path) -> None:
     snap = mesh(tmp_path, "1s")
-    allowed = frozenset({"default.web-01"})
+    allowed = ClientIdentity(frozenset({("default", "web-01")}))
     for node in ("default.backend-01", "web-01"):
         with pytest.raises(StreamError) as err:
             Stream(SOTW, CDS, snap, Recorder(), allowed).on_request(sotw(node=node))
@@ -204,6 +207,6 @@ def test_node_ids_not_allowed_by_the_certificate_are_denied(tmp_path: Path) -> N
         assert err.value.message == (f'node.id "{node}" is not allowed by the client certificate (it allows '
                                      "default.web-01)")
     with pytest.raises(StreamError, match=r"\(it allows no node id\)"):
-        Stream(DELTA, ADS, snap, Recorder(), frozenset()).on_request(delta(node="default.web-01"))
+        Stream(DELTA, ADS, snap, Recorder(), ClientIdentity(frozenset())).on_request(delta(node="default.web-01"))
     (r,) = Stream(SOTW, CDS, snap, Recorder(), allowed).on_request(sotw(node="default.web-01"))
     assert parse(r).version_info == snap.proxies[("default", "web-01")].version

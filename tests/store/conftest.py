@@ -1,11 +1,15 @@
-"""A real PostgreSQL server for the store tests (bench/pgserver.py: initdb + pg_ctl in a temporary directory, a
-free 127.0.0.1 port, stopped and removed at the end of the session); each test gets a database of its own."""
+"""Real PostgreSQL servers for the store tests (bench/pgserver.py: initdb + pg_ctl in a temporary directory, a
+free 127.0.0.1 port, another one when that is taken at start, stopped and removed at the end).
+
+``pg`` is the session's server: no test stops it. Each test gets databases of its own on it (uuid names, dropped
+at teardown). A test that stops and restarts a server takes ``own_pg``, a server of its own."""
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +18,44 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from helpers import refusing_port  # noqa: E402
+
 from bench.pgserver import PgServer  # noqa: E402
 
-_names = itertools.count(1)
+
+class OwnPgServer(PgServer):
+    """A server one test may stop and start again (same port and data)."""
+
+    def new_store(self) -> str:
+        """The URL of a new database (uuid name) migrated to the current schema."""
+        return _migrated(self.create_database(f"t_{uuid.uuid4().hex}"))
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """Stopped while the block runs; its port held meanwhile (connections refused, and no other process can
+        take the port the restart needs); started again after the block, whatever it raised."""
+        self.stop()
+        try:
+            with refusing_port(self.port):
+                yield
+        finally:
+            self.start()
+
+
+def _drop(server: PgServer, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _migrated(url: str) -> str:
+    """``url`` after migrating its database to the current schema."""
+    from kumahc.sources.store import connection, schema
+
+    with connection.session(url) as conn:
+        schema.migrate(conn)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -29,16 +68,40 @@ def pg() -> Iterator[PgServer]:
 
 
 @pytest.fixture
-def blank_url(pg: PgServer) -> str:
+def own_pg() -> Iterator[OwnPgServer]:
+    """A PostgreSQL server of this test's own (its own free port and directory), stopped and removed at teardown:
+    for tests that stop it."""
+    server = OwnPgServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def new_database(pg: PgServer) -> Iterator[Callable[[], str]]:
+    """Makes new, empty databases on the session's server (schema version 0; uuid names, so no run or test
+    shares one) and drops them at teardown."""
+    names: list[str] = []
+
+    def make() -> str:
+        names.append(f"t_{uuid.uuid4().hex}")
+        return pg.create_database(names[-1])
+
+    try:
+        yield make
+    finally:
+        for name in names:
+            _drop(pg, name)
+
+
+@pytest.fixture
+def blank_url(new_database: Callable[[], str]) -> str:
     """A new, empty database (schema version 0)."""
-    return pg.create_database(f"t{next(_names)}")
+    return new_database()
 
 
 @pytest.fixture
 def store(blank_url: str) -> str:
     """The URL of a new database migrated to the current schema."""
-    from kumahc.sources.store import connection, schema
-
-    with connection.session(blank_url) as conn:
-        schema.migrate(conn)
-    return blank_url
+    return _migrated(blank_url)

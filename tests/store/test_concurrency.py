@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from kumahc.sources.store import connection, records, state
 
@@ -34,14 +38,47 @@ def test_a_write_on_a_stale_snapshot_commits_nothing(store: str) -> None:
         assert [(r.name, r.generation, r.revision) for r in state.read(b).rows] == [("p", 2, 2)]
 
 
+def _waiting_for_a_lock(observer, procs: dict[str, subprocess.Popen], count: int) -> None:
+    """Wait until ``count`` sessions of this database wait for a lock (appliers blocked on the held row); fail
+    with its stderr as soon as an applier exits instead."""
+    deadline = time.monotonic() + 600  # a hang guard only: the machine may be slow, never the measure
+    while True:
+        waiting = observer.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND wait_event_type = 'Lock'").fetchone()[0]
+        if waiting == count:
+            return
+        for who, proc in procs.items():
+            if proc.poll() is not None:
+                pytest.fail(f"applier {who} exited ({proc.returncode}) before colliding: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{waiting} of {count} appliers waiting for the store's revision row after 600 s")
+        time.sleep(0.05)
+
+
 def test_two_concurrent_appliers_lose_nothing(store: str, tmp_path: Path) -> None:
+    """The appliers must collide: the test holds the store's revision row (as a writer mid-commit would) until
+    both have read revision 0 and wait to write it. Released, one commits revision 1; the other's commit finds
+    the store moved on, writes nothing and retries on the new snapshot. Then they run freely."""
     procs = {}
-    for who in ("a", "b"):
-        (tmp_path / who).mkdir()
-        procs[who] = subprocess.Popen([sys.executable, str(HERE / "applier.py"), store, who, str(N),
-                                       str(tmp_path / who)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True)
     results = {}
+    # Waits for the held row longer than kumahc's default 60 s lock_timeout: a slow start of the second applier
+    # must not fail the first.
+    patient = store + "?options=-c%20lock_timeout%3D600000%20-c%20statement_timeout%3D600000"
+    with connection.session(store) as holder, connection.session(store) as observer:
+        try:
+            with holder.transaction():
+                holder.execute("SELECT revision FROM kumahc_state WHERE id = 1 FOR UPDATE")
+                for who in ("a", "b"):
+                    (tmp_path / who).mkdir()
+                    procs[who] = subprocess.Popen([sys.executable, str(HERE / "applier.py"), patient, who, str(N),
+                                                   str(tmp_path / who)], stdout=subprocess.PIPE,
+                                                  stderr=subprocess.PIPE, text=True)
+                _waiting_for_a_lock(observer, procs, 2)
+        except BaseException:
+            for proc in procs.values():
+                proc.kill()
+                proc.wait()
+            raise
     try:
         for who, proc in procs.items():
             out, err = proc.communicate(timeout=300)
@@ -66,7 +103,12 @@ def test_two_concurrent_appliers_lose_nothing(store: str, tmp_path: Path) -> Non
     assert (rows["a"].generation, rows["b"].generation, rows["shared"].generation) == (N, N, 2 * N)
     last = max(("a", "b"), key=lambda who: results[who][-1][0])
     assert rows["shared"].body["labels"] == {"writer": f"{last}-{N - 1}"}
+    # The collision happened and was resolved: one first apply committed revision 1 at once, the other retried.
+    assert sorted(r[0][1] for r in results.values())[0] == 1
+    assert sorted(r[0][1] for r in results.values())[1] >= 2
+    assert sorted(r[0][0] for r in results.values())[0] == 1
     retried = sum(attempts - 1 for r in results.values() for _, attempts in r)
+    assert retried >= 1
     print(f"conflicts retried: {retried}")
 
 
@@ -86,7 +128,7 @@ def _apply_text(url: str, path: Path, text: str) -> str:
     return "ok"
 
 
-def test_concurrent_appliers_never_commit_an_invalid_state(pg, tmp_path: Path) -> None:
+def test_concurrent_appliers_never_commit_an_invalid_state(new_database: Callable[[], str], tmp_path: Path) -> None:
     """Each of two Dataplanes is valid alone, but together their proxy names collide. Applied at the same moment
     from two threads, however they interleave, exactly one is committed and the other is refused."""
     import threading
@@ -98,8 +140,8 @@ def test_concurrent_appliers_never_commit_an_invalid_state(pg, tmp_path: Path) -
     kubernetes = ("apiVersion: kuma.io/v1alpha1\nkind: Dataplane\nmesh: default\nmetadata: {name: web-0, "
                   "namespace: shop}\nspec: {networking: {address: 10.0.0.2, inbound: [{port: 1, tags: "
                   "{kuma.io/service: b}}]}}\n")
-    for round_ in range(5):
-        url = pg.create_database(f"race{round_}")
+    for _ in range(5):
+        url = new_database()  # a uuid name, dropped at teardown
         with connection.session(url) as conn:
             schema.migrate(conn)
         barrier = threading.Barrier(2, timeout=30)

@@ -6,14 +6,20 @@ start-up errors. Every wait is bounded; every process is stopped."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import harness
 import pytest
 from bootstraps import xds_bootstrap
 from harness import Envoy, wait_until
+from helpers import refusing_port
 from kumahc_serve import ServeProcess, serve
 from tcpproxy import TcpProxy
 from test_store_cli import kumahc, write
@@ -136,22 +142,32 @@ def test_a_replica_rendering_itself_serves_the_same_versions(store: str, tmp_pat
         assert http_path(envoy) == "/ready"
 
 
-def test_store_down_then_back_and_commits_missed_while_cut_off(pg, store: str, tmp_path: Path,
-                                                             envoy_binary: str) -> None:
+def test_store_down_then_back_and_commits_missed_while_cut_off(own_pg, tmp_path: Path, envoy_binary: str) -> None:
+    """On a PostgreSQL server of the test's own (it is stopped here; the session's server never is)."""
+    store = own_pg.new_store()
     apply(store, tmp_path, "mesh.yaml", MESH + "---\n" + policy("/health"))
     v1 = expected_version(store)
-    # The replica reads as a role of its own, so that it alone can be cut off below.
+    # The replica reads as a role of its own (a role is cluster-wide: a uuid name, dropped at the end), so that it
+    # alone can be cut off below.
+    role = f"kumahc_replica_{uuid.uuid4().hex}"
     with connection.session(store) as conn:
-        conn.execute("CREATE ROLE kumahc_replica LOGIN")
-        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO kumahc_replica")
-    replica_url = store.replace("postgres@", "kumahc_replica@")
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    try:
+        _cut_off_and_back(own_pg, store, store.replace("postgres@", f"{role}@"), role, v1, tmp_path)
+    finally:
+        with connection.session(store) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def _cut_off_and_back(own_pg, store: str, replica_url: str, role: str, v1: str, tmp_path: Path) -> None:
     with serve_store(replica_url) as s, Envoy(xds_bootstrap("ads", "default.web-01", s.xds_port)) as envoy:
         wait_version(envoy, v1)
         s.wait_log("listening on kumahc_store at revision 1")
         # PostgreSQL stops: serving goes on from the last snapshot; the metric and the log say so.
         mark = len(s.stderr())
-        pg.stop()
-        try:
+        with own_pg.down():
             s.wait_log("WARNING store ", after=mark)
             line = next(x for x in s.stderr()[mark:].splitlines() if "WARNING store " in x)
             assert re.search(r"WARNING store postgresql://\S+: connection lost: .+; serving the last good snapshot "
@@ -160,8 +176,6 @@ def test_store_down_then_back_and_commits_missed_while_cut_off(pg, store: str, t
             assert s.get("/ready")[0] == 200
             assert cds_version(envoy) == v1
             assert "Traceback" not in s.stderr()
-        finally:
-            pg.start()
         # Back: the replica reconnects (backoff at most 5 s) and a new apply arrives.
         s.wait_log("listening on kumahc_store at revision 1", after=mark, timeout=20)
         assert metric(s, "kumahc_store_connected") == "1.0"
@@ -172,15 +186,15 @@ def test_store_down_then_back_and_commits_missed_while_cut_off(pg, store: str, t
         # committed meanwhile is read when it is let in again.
         mark = len(s.stderr())
         with connection.session(store) as conn:
-            conn.execute("ALTER ROLE kumahc_replica NOLOGIN")
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'kumahc_replica'")
+            conn.execute(f"ALTER ROLE {role} NOLOGIN")
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
             s.wait_log("connection lost", after=mark)
             try:
                 apply(store, tmp_path, "p.yaml", policy("/missed"))
                 missed = expected_version(store)
                 assert cds_version(envoy) != missed
             finally:
-                conn.execute("ALTER ROLE kumahc_replica LOGIN")
+                conn.execute(f"ALTER ROLE {role} LOGIN")
         s.wait_log("listening on kumahc_store at revision 3 (was 2)", after=mark, timeout=20)
         wait_version(envoy, missed)
         assert http_path(envoy) == "/missed"
@@ -242,37 +256,65 @@ def _streams(s: ServeProcess) -> int:
     return len([r for r in json.loads(s.get("/status")[2])["streams"] if r["type_url"].endswith("Cluster")])
 
 
-@pytest.mark.parametrize("args", [("serve", "--store"), ("serve", "--xds-address", "127.0.0.1:0", "--admin-address",
-                                                         "127.0.0.1:0", "--store")])
-def test_serve_on_an_old_schema_is_one_line_exit_1(blank_url: str, args: tuple[str, ...]) -> None:
+def serve_exits(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``kumahc serve --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0 ARGS`` in a process of its own, expected
+    to exit before serving (KUMAHC_STORE unset unless ``env`` sets it). A serve that runs instead (its stdout says
+    where it listens) is stopped at once and fails the test with those addresses; one that neither exits nor
+    listens is stopped after 600 s (a hang guard only: the machine may be slow)."""
+    environ = {k: v for k, v in os.environ.items() if k != "KUMAHC_STORE"} | (env or {})
+    cmd = [sys.executable, "-m", "kumahc", "serve", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0",
+           *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, "")), daemon=True),
+               threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + 600
+    try:
+        while proc.poll() is None:
+            if out:
+                pytest.fail(f"serve {' '.join(args)} is serving ({out[0].strip()}) instead of exiting")
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve {' '.join(args)} neither exited nor listened within 600 s")
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for reader in readers:
+            reader.join()
+    assert "Traceback" not in "".join(err)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(out), "".join(err))
+
+
+def test_serve_on_an_old_schema_is_one_line_exit_1(blank_url: str) -> None:
     with connection.session(blank_url) as conn:
         schema.migrate(conn, target=1)
-    r = kumahc(*args, blank_url)
-    assert (r.code, r.out) == (1, "")
-    assert r.lines == [f"error: store {blank_url} is at schema version 1, this kumahc needs {schema.LATEST}: "
-                       'run "kumahc store migrate --store URL"']
+    r = serve_exits("--store", blank_url)
+    assert (r.returncode, r.stdout) == (1, "")  # nothing on stdout: no listener was bound
+    assert r.stderr.splitlines() == [f"error: store {blank_url} is at schema version 1, this kumahc needs "
+                                     f'{schema.LATEST}: run "kumahc store migrate --store URL"']
 
 
 def test_serve_on_a_store_that_is_down_is_one_line_exit_1() -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"postgresql://postgres@127.0.0.1:{port}/x"
-    r = kumahc("serve", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0", "--store", url)
-    assert (r.code, r.out) == (1, "")
-    assert r.lines == [f"error: store {url}: cannot connect: connection failed: connection to server at "
-                       f'"127.0.0.1", port {port} failed: Connection refused']
+    with refusing_port() as port:
+        url = f"postgresql://postgres@127.0.0.1:{port}/x"
+        r = serve_exits("--store", url)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr.splitlines() == [f"error: store {url}: cannot connect: connection failed: connection to server "
+                                     f'at "127.0.0.1", port {port} failed: Connection refused']
 
 
 def test_serve_takes_kumahc_store_and_refuses_paths_with_store(blank_url: str, tmp_path: Path) -> None:
     with connection.session(blank_url) as conn:
         schema.migrate(conn, target=1)
-    r = kumahc("serve", "--xds-address", "127.0.0.1:0", env={"KUMAHC_STORE": blank_url})
-    assert (r.code, r.lines) == (1, [f"error: store {blank_url} is at schema version 1, this kumahc needs "
-                                     f'{schema.LATEST}: run "kumahc store migrate --store URL"'])
-    r = kumahc("serve", str(tmp_path), "--store", blank_url)
-    assert r.code == 2 and "give PATH arguments or --store, not both" in r.err
-    r = kumahc("serve")
-    assert r.code == 2 and "Missing argument 'PATH...' (or --store URL)." in r.err
+    r = serve_exits(env={"KUMAHC_STORE": blank_url})
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr.splitlines() == [f"error: store {blank_url} is at schema version 1, this kumahc needs "
+                                     f'{schema.LATEST}: run "kumahc store migrate --store URL"']
+    r = serve_exits(str(tmp_path), "--store", blank_url)
+    assert r.returncode == 2 and "give PATH arguments or --store, not both" in r.stderr
+    r = serve_exits()
+    assert r.returncode == 2 and "Missing argument 'PATH...' (or --store URL)." in r.stderr

@@ -34,7 +34,7 @@ async def follow(replica: Replica, changed: Changed, status: Status, force: asyn
     cannot be made (once per outage). ``force`` set (SIGHUP): re-read every row and re-render."""
     delay = BACKOFF_MIN_S
     up = True  # the first read just succeeded: the first failure is an outage to report
-    where = connection.redact(replica.url)
+    where = replica.where
     while True:
         try:
             conn = await connection.connect_async(replica.url)

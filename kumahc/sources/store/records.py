@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kumahc.diagnostics import Location, Report
+from kumahc.diagnostics import InputError, Location, Report
 from kumahc.resources.loader import build
 from kumahc.resources.model import KINDS, KUBERNETES, NO_MESH, UNIVERSAL, Resource, Source
+from kumahc.resources.schema import structural_problems
 
 FILE = "store"  # what messages print where a file name would be
 
@@ -97,11 +98,51 @@ BEFORE_FILES = -(2**63)  # stored resources' "file index": below every file's (0
 
 def resource(row: Row) -> Resource:
     """The :class:`Resource` of ``row``, its creation time the store's. Its messages sort before those of files,
-    in store order, whatever else the store holds (so a resource can be reused while its row is unchanged)."""
+    in store order, whatever else the store holds (so a resource can be reused while its row is unchanged).
+
+    Rows were valid when written, but a row changed behind kumahc's back must not crash a reader: a row whose kind
+    kumahc does not know, whose body is not a document of that kind and format (its schema, as files are checked)
+    or names another resource raises :class:`InputError` with one error, ``store: KIND NAME: [PATH: ]problem``."""
     loc = Location(FILE, BEFORE_FILES + row.id, 0, f"{row.kind} {row.display}")
-    res = build(row.kind, row.format, row.body, Source(loc, StoredDocument(row.body)), Report())
-    assert res is not None, "stored resources were valid when written"
+    src = Source(loc, StoredDocument(row.body))
+    report = Report()
+    problem = _malformed(row)
+    res = None
+    if problem is None:
+        try:
+            res = build(row.kind, row.format, row.body, src, report)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # shapes the schema let through
+            problem = ((), f"cannot be read: {type(exc).__name__}: {exc}")
+        else:
+            if res is not None and res.identity != row.key:
+                problem = ((), "its document names another resource than its row")
+    if problem is not None:
+        src.error(report, *problem)
+    if res is None or problem is not None:
+        raise InputError(_first_error(report))
     return replace(res, creation_time=row.created_at)
+
+
+def _malformed(row: Row) -> tuple[tuple, str] | None:
+    """The first thing that makes ``row`` unreadable as a resource, as (field path, message), or None."""
+    if row.kind not in KINDS:
+        return (), f'stored with an unknown kind "{row.kind}"'
+    if row.format not in (UNIVERSAL, KUBERNETES):
+        return (), f'stored with an unknown format "{row.format}"'
+    if not isinstance(row.body, dict):
+        return (), "stored body must be a mapping"
+    field = "type" if row.format == UNIVERSAL else "kind"
+    if row.body.get(field) != row.kind:
+        return (field,), f'must be "{row.kind}" (the stored row\'s kind)'
+    problems = structural_problems(row.kind, row.body, row.format)
+    return problems[0] if problems else None
+
+
+def _first_error(report: Report) -> Report:
+    """A report of ``report``'s first error only: one line per unreadable row."""
+    first = Report()
+    first.extend(report.items[:1])
+    return first
 
 
 def body(res: Resource) -> dict[str, Any]:

@@ -11,6 +11,7 @@ to, so a replica holding the parts of revision R needs, to reach revision S, onl
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,12 @@ Digest = bytes
 Clusters = dict[Digest, tuple[str, str, bytes]]  # digest -> (cluster name, resource version, serialized Any)
 Proxies = dict[tuple[str, str], tuple[str, bytes]]  # (mesh, proxy) -> (proxy version, digests concatenated)
 DIGEST_BYTES = 32
+log = logging.getLogger("kumahc.serve")  # serve's log: only replicas read the clusters themselves
+
+
+def digest(resource: bytes) -> Digest:
+    """The key of a stored cluster: SHA-256 of its serialized ``Any`` (32 bytes)."""
+    return hashlib.sha256(resource).digest()
 
 
 @dataclass(slots=True)
@@ -52,21 +59,25 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """What the rendered tables hold at one revision, enough to write the difference to new parts: the cluster
-    digests and every proxy's (version, digests)."""
+    """What the rendered tables hold at one revision, enough to write the difference to new parts: the digests of
+    the clusters whose bytes match them, every proxy's (version, digests), and the digests of clusters whose bytes
+    do not (altered after they were written: the writer deletes and writes them again)."""
 
     digests: frozenset[Digest]
     proxies: Proxies
+    tampered: frozenset[Digest] = frozenset()
 
 
 def index(conn: psycopg.Connection) -> Index:
-    """The rendered tables' :class:`Index`, read in one snapshot (REPEATABLE READ, read only)."""
+    """The rendered tables' :class:`Index`, read in one snapshot (REPEATABLE READ, read only). Every cluster's
+    bytes are checked against its digest by the server (``sha256``: no bytes travel)."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        digests = frozenset(bytes(d) for (d,) in cur.execute("SELECT digest FROM kumahc_rendered_clusters"))
+        rows = [(bytes(d), ok) for d, ok in
+                cur.execute("SELECT digest, digest = sha256(resource) FROM kumahc_rendered_clusters")]
         proxies = {(m, n): (v, bytes(c)) for m, n, v, c in
                    cur.execute("SELECT mesh, name, version, clusters FROM kumahc_rendered_proxies")}
-    return Index(digests, proxies)
+    return Index(frozenset(d for d, ok in rows if ok), proxies, frozenset(d for d, ok in rows if not ok))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +95,10 @@ class Change:
 
 def change(held: Index, clusters: Clusters, proxies: Proxies, warnings: list[str]) -> Change:
     """Only the clusters not stored yet and the proxies whose version or clusters changed are written; clusters
-    no proxy refers to any more and proxies gone are deleted."""
+    no proxy refers to any more and proxies gone are deleted. A stored cluster whose bytes no longer match its
+    digest (:attr:`Index.tampered`) is deleted and, when still rendered, written again: an apply repairs it."""
     return Change([(d, *c) for d, c in clusters.items() if d not in held.digests],
-                  [d for d in held.digests if d not in clusters],
+                  [d for d in held.digests if d not in clusters] + sorted(held.tampered),
                   [(m, n, v, keys) for (m, n), (v, keys) in proxies.items() if held.proxies.get((m, n)) != (v, keys)],
                   [k for k in held.proxies if k not in proxies], warnings)
 
@@ -172,11 +184,22 @@ def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys:
     """``held`` (None: nothing) brought to the parts of ``head`` by the rows written since: ``clusters`` and
     ``proxies`` rows, and ``keys`` (every stored proxy) when some proxy was deleted. Clusters no proxy refers to
     are dropped, as the writer drops them. None when some proxy refers to a cluster that is not there (parts not
-    written by this kumahc's rules): the replica then renders the resources itself rather than serve a hole."""
+    written by this kumahc's rules), or when a cluster read does not match its digest (SHA-256 of its bytes:
+    altered after it was written; one ERROR line): the replica then renders the resources itself rather than
+    serve a hole or bytes Envoy may not decode."""
     out = Stored(head[0], head[1], tuple(head[2]), dict(held.clusters) if held else {},
                  dict(held.proxies) if held else {})
+    bad: list[str] = []
     for d, name, version, resource in clusters:
-        out.clusters[bytes(d)] = (name, version, bytes(resource))
+        d, resource = bytes(d), bytes(resource)
+        if digest(resource) != d:
+            bad.append(name)
+        out.clusters[d] = (name, version, resource)
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        log.error('store: rendered cluster "%s" does not match its SHA-256 digest%s; rendering the stored '
+                  "resources here", bad[0], more)
+        return None
     for m, n, version, digests, _ in proxies:
         out.proxies[(m, n)] = (version, bytes(digests))
     if keys is not None:

@@ -1,5 +1,5 @@
 """The store as ``serve``'s source: the rows of the revision a replica serves, kept in memory and brought up to
-date by reading only what was committed since (:meth:`Replica.catch_up`), rendered without any YAML or schema work.
+date by reading only what was committed since (:meth:`Replica.catch_up`), rendered without any YAML work.
 
 Replicas agree: the rows are always ordered by row id (the store's creation order, the same in every replica and
 the same as a full read), resources carry only what the rows hold (the store's creation times, no local clock), and
@@ -18,7 +18,7 @@ from kumahc.diagnostics import FatalInputError, Report
 from kumahc.envoy.cluster import STATIC
 from kumahc.pipeline import Options, Result, RunCache, run
 from kumahc.resources.loader import Loaded
-from kumahc.sources.store import records, rendered, source
+from kumahc.sources.store import connection, records, rendered, source
 from kumahc.sources.store.errors import StoreError
 from kumahc.sources.store.records import Row
 from kumahc.sources.store.state import ResourceCache
@@ -43,6 +43,11 @@ class Replica:
         self._rows: tuple[Row, ...] = ()
         self._resources = ResourceCache()
         self._runs = RunCache()
+
+    @property
+    def where(self) -> str:
+        """The store's URL as messages and ``/status`` show it (:func:`connection.redact`)."""
+        return connection.redact(self.url)
 
     @property
     def rows(self) -> tuple[Row, ...]:

@@ -40,10 +40,12 @@ class State:
         return cache.resources(self.rows)
 
     def loader(self, cache: ResourceCache | None = None) -> Callable[[Report], Loaded]:
-        """A :data:`kumahc.pipeline.Loader` giving this state's resources (no parsing, no schema work)."""
-        resources = tuple(self.resources(cache))
+        """A :data:`kumahc.pipeline.Loader` giving this state's resources (no parsing; each row passes its kind's
+        compiled structural check). The rows become resources when it is called, inside the pipeline: a malformed
+        row's :class:`InputError` is then reported as invalid input is."""
 
         def load(_report: Report) -> Loaded:
+            resources = tuple(self.resources(cache))
             return Loaded((), resources, len(resources))
 
         return load
