@@ -203,7 +203,7 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
         try:
             # JSON is assembled from each cluster's own text; YAML (and EDS) goes through the whole document.
             if fmt == "table":
-                from kumahc import table
+                from kumahc.views import table
 
                 text = table.text(table.rows(result, proxy))
             elif fmt == "json" and endpoints == "static":
@@ -266,9 +266,9 @@ def migrate(paths: tuple[str, ...], output: str | None, limits: Limits) -> None:
     and CircuitBreakers are converted. Neither: empty output and a warning. The result is not validated: run
     `kumahc validate` on it.
     """
-    from kumahc import migrate_circuitbreaker as mcb
-    from kumahc.migrate import NO_HEALTHCHECK, healthchecks, join
-    from kumahc.migrate import migrate_one as migrate_healthcheck
+    from kumahc.policies.circuitbreaker import migrate as mcb
+    from kumahc.policies.healthcheck.migrate import NO_HEALTHCHECK, healthchecks, join
+    from kumahc.policies.healthcheck.migrate import migrate_one as migrate_healthcheck
 
     def go() -> None:
         result = _pipeline(paths, None, False, limits=limits)
@@ -397,7 +397,7 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
     entries and legacy CircuitBreaker, and which policy kind won each field group (health check, panic settings,
     outlier detection, circuit breakers).
     """
-    from kumahc import inspect as explain
+    from kumahc.views import inspect as explain
 
     if (proxy is None) == (policy is None):
         raise click.UsageError("give exactly one of --proxy and --policy")
@@ -407,7 +407,7 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
     def go() -> None:
         result = _pipeline(paths, protocol, False, store, limits)
         if policy is not None:
-            from kumahc import policyview
+            from kumahc.views import policyview
 
             try:
                 found_policy = policyview.view(result, policy)
@@ -449,7 +449,7 @@ def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | N
     policies in the cluster before or after, then a summary such as "12 clusters on 340 proxies change".
     Warnings of AFTER go to stderr; errors of either side make it exit 1.
     """
-    from kumahc import diff as differ
+    from kumahc.views import diff as differ
 
     def go() -> None:
         results = []

@@ -13,16 +13,16 @@ from typing import Any
 from envoy.config.cluster.v3 import cluster_pb2
 
 from kumahc import gcpause, memo
-from kumahc.circuitbreaker.family import Family as CircuitBreakerFamily
-from kumahc.combine import Combined, combine
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
-from kumahc.family import PolicyFamily
-from kumahc.healthcheck.family import Family as HealthCheckFamily
-from kumahc.kong.family import Family as KongFamily
 from kumahc.mesh import view as mesh_view
-from kumahc.meshcircuitbreaker.family import Family as MeshCircuitBreakerFamily
-from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
+from kumahc.policies.circuitbreaker.family import Family as CircuitBreakerFamily
+from kumahc.policies.combine import Combined, combine
+from kumahc.policies.contract import PolicyFamily
+from kumahc.policies.healthcheck.family import Family as HealthCheckFamily
+from kumahc.policies.kong.family import Family as KongFamily
+from kumahc.policies.meshcircuitbreaker.family import Family as MeshCircuitBreakerFamily
+from kumahc.policies.meshhealthcheck.family import Family as MeshHealthCheckFamily
 from kumahc.resources import core
 from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
