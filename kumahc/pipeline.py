@@ -16,21 +16,13 @@ from kumahc import gcpause, memo
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
 from kumahc.mesh import view as mesh_view
-from kumahc.policies.circuitbreaker.family import Family as CircuitBreakerFamily
 from kumahc.policies.combine import Combined, combine
 from kumahc.policies.contract import PolicyFamily
-from kumahc.policies.healthcheck.family import Family as HealthCheckFamily
-from kumahc.policies.kong.family import Family as KongFamily
-from kumahc.policies.meshcircuitbreaker.family import Family as MeshCircuitBreakerFamily
-from kumahc.policies.meshhealthcheck.family import Family as MeshHealthCheckFamily
+from kumahc.policies.registry import FAMILIES
 from kumahc.resources import core
 from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
-
-# Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
-FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily,
-                                            MeshCircuitBreakerFamily, CircuitBreakerFamily)
 
 
 @dataclass(frozen=True, slots=True)

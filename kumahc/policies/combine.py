@@ -73,6 +73,10 @@ class Combined:
     outlier_kind: str | None = None
     circuit_breakers_kind: str | None = None
 
+    def kind_of(self, group: str) -> str | None:
+        """The kind that won ``group`` (an attribute name of :data:`GROUPS`), or None."""
+        return getattr(self, f"{group}_kind")
+
 
 GROUPS = (("health_check", "health check"), ("panic", "panic settings"), ("outlier", "outlier detection"),
           ("circuit_breakers", "circuit breakers"))

@@ -1,23 +1,36 @@
-"""The interface every policy family (MeshHealthCheck, HealthCheck, KongUpstreamPolicy) offers the pipeline.
+"""The contract every policy family (MeshHealthCheck, KongUpstreamPolicy, HealthCheck, MeshCircuitBreaker,
+CircuitBreaker, ...) offers the pipeline and the views.
 
-A family folder (``kumahc/<family>/``) holds its API types, validator, matching and Envoy translation side by
-side, and exposes one class implementing :class:`PolicyFamily`. The pipeline never looks inside a family.
+A family folder (``kumahc/policies/<kind>/``) holds its API types, validator, Envoy translation and one class
+implementing :class:`PolicyFamily`; it uses the shared engine (:mod:`kumahc.policies.core`) and never another
+family. The pipeline and the views never look inside a family nor branch on its kind: adding a family is its
+folder plus one line in :mod:`kumahc.policies.registry`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kumahc.diagnostics import Report
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
-from kumahc.policies.combine import Contribution
+from kumahc.policies.combine import GROUPS, Combined, Contribution
 from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """What one policy does on one cluster it reaches (``inspect --policy``): what it contributes (field groups,
+    or the fields it set; None = nothing) and why what it sets is not applied (None = everything is)."""
+
+    contributes: str | None
+    loses: str | None
+
+
 class PolicyFamily(Protocol):
-    """One policy kind's part in the pipeline. Orders are positions in input order (01 §1)."""
+    """One policy kind's part in the pipeline and the views. Orders are positions in input order (01 §1)."""
 
     KIND: str  # the resource kind this family reads, e.g. "MeshHealthCheck"
 
@@ -27,6 +40,8 @@ class PolicyFamily(Protocol):
         """Validate the family's resources (``(input order, resource)``), report problems, keep the valid ones.
         ``services`` are the validated core/v1 Services (Kong attachment)."""
         ...
+
+    # --- pipeline ------------------------------------------------------------------------------------------------
 
     def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
         """Synthetic proxies asked for in preview mode (01 §7), with the asking policy's input order."""
@@ -59,3 +74,47 @@ class PolicyFamily(Protocol):
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """Warnings that need the whole mesh (e.g. a policy matching no proxy)."""
         ...
+
+    # --- views ---------------------------------------------------------------------------------------------------
+
+    def held(self) -> list[Resource]:
+        """The valid policies' resources, in input order (``inspect --policy KIND/NAME`` looks names up here)."""
+        ...
+
+    def explain(self, proxy: Proxy, dest: Destination) -> dict[str, Any]:
+        """``inspect --proxy``: this family's fields of one cluster's explanation (plain data, JSON-ready), keyed
+        by their JSON names."""
+        ...
+
+    @staticmethod
+    def explain_lines(fields: dict[str, Any]) -> list[str]:
+        """``inspect --proxy`` text: this family's lines of one cluster, from the fields :meth:`explain` gave."""
+        ...
+
+    def attach(self, res: Resource, proxy: Proxy, dest: Destination, groups: Combined,
+               lost: list[str]) -> Attachment | None:
+        """``inspect --policy``: what ``res`` (one of this family's policies) does on one cluster, or None when it
+        does not reach it. ``groups`` = the cluster's combine result; ``lost`` = the precedence warnings that name
+        ``res`` for this cluster."""
+        ...
+
+    def merged(self, proxy: Proxy, dest: Destination) -> list[str] | None:
+        """Display names of this family's policies merged into its groups on one cluster, in merge order, once
+        each; None when the family's groups come from one policy (the group's ``source``)."""
+        ...
+
+
+def attachment(res: Resource, selected: bool, groups: Combined, lost: list[str]) -> Attachment | None:
+    """The attachment of a policy that either wins a field group whole or loses it (no merge): the groups it won
+    (combine's order), the precedence warnings naming it, or ``sets nothing`` when it was selected for nothing.
+    None when it is not selected, won nothing and lost nothing."""
+    won = [words for attr, words in GROUPS
+           if (g := getattr(groups, attr)) is not None and g.source == res.display_name
+           and groups.kind_of(attr) == res.kind]
+    if not selected and not won and not lost:
+        return None
+    if won:
+        return Attachment(", ".join(won), "; ".join(lost) or None)
+    if lost:
+        return Attachment(None, "; ".join(lost))
+    return Attachment(None, f"{res.kind} {res.display_name} sets nothing for this cluster")

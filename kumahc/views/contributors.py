@@ -3,7 +3,8 @@
 
 Reads only what the pipeline produced (the combine step's winners and the families' public questions), so it
 cannot disagree with the rendered output. A MeshHealthCheck health check is merged from every matching entry:
-each of those policies contributes, in merge order.
+each of those policies contributes, in merge order. Only the health check, panic settings and outlier detection
+groups are read (not circuit breakers).
 """
 
 from __future__ import annotations
@@ -20,37 +21,20 @@ def family(result: Result, kind: str) -> Any:
     return next((f for f in result.families if f.KIND == kind), None)
 
 
-def mhc_policies(result: Result, proxy: Proxy, dest: Destination) -> list[str]:
-    """Display names of the MeshHealthChecks whose entries matched (proxy, dest), in merge order, once each."""
-    mhc = family(result, "MeshHealthCheck")
-    if mhc is None:
-        return []
-    names: list[str] = []
-    for e in mhc.outcome(proxy, dest).entries:
-        name = e.policy.res.display_name
-        if name not in names:
-            names.append(name)
-    return names
-
-
 def contributors(result: Result, proxy: Proxy, dest: Destination, groups: Combined) -> list[str]:
     """``KIND NAME`` of every policy whose settings are in the cluster: the winners of each field group (health
-    check, panic settings, outlier detection); for a MeshHealthCheck group every merged MeshHealthCheck."""
+    check, panic settings, outlier detection); for a merging family's group, every policy it merged
+    (:meth:`PolicyFamily.merged`)."""
     out: list[str] = []
 
     def add(kind: str | None, source: str) -> None:
-        if kind == "MeshHealthCheck":
-            names = [f"MeshHealthCheck {n}" for n in mhc_policies(result, proxy, dest)] or [f"{kind} {source}"]
-        else:
-            names = [f"{kind} {source}"]
-        for n in names:
+        merged = family(result, kind).merged(proxy, dest) if kind is not None else None
+        for n in [f"{kind} {m}" for m in merged or ()] or [f"{kind} {source}"]:
             if n not in out:
                 out.append(n)
 
-    if groups.health_check is not None:
-        add(groups.health_check_kind, groups.health_check.source)
-    if groups.panic is not None:
-        add(groups.panic_kind, groups.panic.source)
-    if groups.outlier is not None:
-        add(getattr(groups, "outlier_kind", None) or "KongUpstreamPolicy", groups.outlier.source)
+    for attr in ("health_check", "panic", "outlier"):
+        group = getattr(groups, attr)
+        if group is not None:
+            add(groups.kind_of(attr), group.source)
     return out

@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from kumahc.diagnostics import Severity
 from kumahc.pipeline import Result
-from kumahc.policies.combine import GROUPS
-from kumahc.policies.meshcircuitbreaker import translate as mcb_translate
+from kumahc.policies.registry import KINDS
 from kumahc.resources.kinds import close_matches
 from kumahc.resources.model import Resource
 from kumahc.views.contributors import family
-from kumahc.views.inspect import _cb_lines, _reason
-
-KINDS = ("MeshHealthCheck", "KongUpstreamPolicy", "HealthCheck", "MeshCircuitBreaker", "CircuitBreaker")
 
 
 class NoPolicy(LookupError):
@@ -66,8 +61,7 @@ def find(result: Result, selector: str) -> Resource:
     if kind not in KINDS or not name:
         raise NoPolicy(f'--policy "{selector}": expected KIND/NAME with KIND one of {", ".join(KINDS)}')
     fam = family(result, kind)
-    held = getattr(fam, "policies", ()) if fam is not None else ()
-    policies = [p.res for p in (held.values() if isinstance(held, dict) else held)]
+    policies = fam.held() if fam is not None else []
     found = [r for r in policies if r.display_name == name]
     if found:
         return found[0]
@@ -86,6 +80,7 @@ def find(result: Result, selector: str) -> Resource:
 def view(result: Result, selector: str) -> PolicyView:
     """Every (proxy, cluster) the policy selects, in render order. Raises :class:`NoPolicy`."""
     res = find(result, selector)
+    fam = family(result, res.kind)
     label = f"{res.kind} {res.display_name}"
     lost: dict[tuple[str, str, str], list[str]] = {}
     for d in result.report.items:
@@ -96,98 +91,12 @@ def view(result: Result, selector: str) -> PolicyView:
         lines = []
         for cr in result.clusters[(p.mesh, p.name)]:
             dest = result.view.destinations[(p.mesh, cr.cluster.name)]
-            line = _line(result, res, label, p, dest, cr.groups, lost.get((p.mesh, p.name, dest.name), []))
-            if line is not None:
-                lines.append(line)
+            found = fam.attach(res, p, dest, cr.groups, lost.get((p.mesh, p.name, dest.name), []))
+            if found is not None:
+                lines.append(ClusterLine(dest.name, found.contributes, found.loses))
         if lines:
             proxies.append(ProxyLines(p.mesh, p.name, tuple(lines)))
     return PolicyView(res.kind, res.display_name, res.mesh, res.src.where, tuple(proxies))
-
-
-def _line(result: Result, res: Resource, label: str, proxy: Any, dest: Any, groups: Any,
-          lost: list[str]) -> ClusterLine | None:
-    if res.kind == "MeshHealthCheck":
-        outcome = family(result, res.kind).outcome(proxy, dest)
-        mine = {e.label for e in outcome.entries if e.policy.res is res}
-        if not mine:
-            return None
-        if outcome.merged is None or not outcome.checker or outcome.checker == "none":
-            why = _reason(outcome.rule, dest.protocol) if outcome.merged is not None else "no merged conf"
-            return ClusterLine(dest.name, None, f"no health check: {why}")
-        origins = outcome.merged.origins
-        # An object it only opened (``http: {}``) counts as a field unless some entry set something inside it.
-        fields = [".".join(path) for path, e in origins.items() if e.label in mine
-                  and not any(len(o) > len(path) and o[:len(path)] == path for o in origins)]
-        if not fields:
-            return ClusterLine(dest.name, None,
-                               "every field it sets is overridden by a higher-priority MeshHealthCheck entry")
-        return ClusterLine(dest.name, "fields " + ", ".join(fields), None)
-    if res.kind == "MeshCircuitBreaker":
-        return _mcb_line(result, res, proxy, dest, groups, lost)
-    won = [words for attr, words in GROUPS
-           if (g := getattr(groups, attr)) is not None and g.source == res.display_name
-           and _group_kind(groups, attr) == res.kind]
-    if res.kind == "KongUpstreamPolicy":
-        attached = family(result, res.kind).attached(dest)
-        selected = attached is not None and attached.res is res
-    else:
-        win = family(result, res.kind).winner(proxy, dest)
-        selected = win is not None and win.policy.res is res
-    if not selected and not won and not lost:
-        return None
-    if won:
-        return ClusterLine(dest.name, ", ".join(won), "; ".join(lost) or None)
-    if lost:
-        return ClusterLine(dest.name, None, "; ".join(lost))
-    return ClusterLine(dest.name, None, f"{label} sets nothing for this cluster")
-
-
-def _mcb_line(result: Result, res: Resource, proxy: Any, dest: Any, groups: Any,
-              lost: list[str]) -> ClusterLine | None:
-    """The merged fields the policy's entries set, grouped by the Envoy field group they feed (combine's order);
-    ``outlierDetection`` fields under ``disabled: true`` are reported as not applied. Without any
-    ``connectionLimits`` the last entry's policy still sets ``circuit_breakers`` (Envoy's default thresholds, as
-    Kuma does)."""
-    outcome = family(result, res.kind).outcome(proxy, dest)
-    mine = {e.label for e in outcome.entries if e.policy.res is res}
-    if not mine:
-        return None
-    fields = [line.path for line in _cb_lines(outcome.merged) if line.origin in mine]
-    defaults = "connectionLimits" not in outcome.merged.conf and groups.circuit_breakers_kind == res.kind \
-        and groups.circuit_breakers.source == res.display_name
-    if not fields and not defaults:
-        return ClusterLine(dest.name, None,
-                           "every field it sets is overridden by a higher-priority MeshCircuitBreaker entry")
-    applies = mcb_translate.outlier_applies(outcome.merged.conf)
-    grouped: dict[str, list[str]] = {}
-    inert: list[str] = []
-    for path in fields:
-        group = mcb_translate.field_group(path.split("."))
-        if group != "circuit breakers" and not applies:
-            inert.append(path)
-        else:
-            grouped.setdefault(group, []).append(path)
-    if defaults:
-        grouped["circuit breakers"] = ["Envoy's default thresholds: no entry sets connectionLimits"]
-    notes = list(lost)
-    if inert:
-        # ``disabled: true`` contributes no group: the cluster's outlier detection comes from a lower kind, if any.
-        by = f"outlier detection disabled by {outcome.merged.origins[('outlierDetection', 'disabled')].label}"
-        rest = [p for p in inert if p != "outlierDetection.disabled"]
-        notes.insert(0, f"{by}, so {', '.join(rest)} {'has' if len(rest) == 1 else 'have'} no effect" if rest
-                     else by)
-    contributes = ", ".join(f"{words} ({', '.join(grouped[words])})" for _, words in GROUPS if words in grouped)
-    return ClusterLine(dest.name, contributes or None, "; ".join(notes) or None)
-
-
-def _group_kind(groups: Any, attr: str) -> str | None:
-    if attr == "health_check":
-        return groups.health_check_kind
-    if attr == "panic":
-        return groups.panic_kind
-    if attr == "circuit_breakers":
-        return groups.circuit_breakers_kind
-    return getattr(groups, "outlier_kind", None) or "KongUpstreamPolicy"
 
 
 def text(v: PolicyView) -> str:

@@ -1,5 +1,5 @@
 """Legacy CircuitBreaker resource types (Kuma ``api/mesh/v1alpha1/circuit_breaker.proto``): source and destination
-selectors ranked like legacy HealthCheck's (the same connection-policy selection), and the conf as written."""
+selectors ranked like legacy HealthCheck's (the engine's connection-policy selection), and the conf as written."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from kumahc.policies.healthcheck.api import Selector, _selectors
+from kumahc.policies.core.connection import Selector, selectors
 from kumahc.resources.model import Resource
 
 KIND = "CircuitBreaker"
@@ -40,5 +40,5 @@ class CircuitBreaker:
 def parse(res: Resource, order: int) -> CircuitBreaker:
     """Type a CircuitBreaker that passed :func:`kumahc.policies.circuitbreaker.validate.validate`."""
     f = res.fields()
-    return CircuitBreaker(res, order, _selectors(f["sources"]), _selectors(f["destinations"]),
+    return CircuitBreaker(res, order, selectors(f["sources"]), selectors(f["destinations"]),
                           MappingProxyType(f.get("conf") or {}))

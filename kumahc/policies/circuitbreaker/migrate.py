@@ -23,7 +23,8 @@ from typing import Any
 from kumahc.policies.circuitbreaker import api
 from kumahc.policies.circuitbreaker.family import Family as CircuitBreakerFamily
 from kumahc.policies.contract import PolicyFamily
-from kumahc.policies.healthcheck.migrate import NOTE_MESH_SUBSET, dump, envelope, split_source, target_ref
+from kumahc.policies.core.connection import Selector
+from kumahc.policies.core.migration import NOTE_MESH_SUBSET, destination_ref, dump, envelope, split_source, target_ref
 
 KIND = "MeshCircuitBreaker"
 ENVOY_DEFAULT_CONSECUTIVE = 5  # Envoy's consecutive_5xx / gateway / local-origin default
@@ -64,10 +65,8 @@ def migrate_one(policy: api.CircuitBreaker) -> list[str]:
     return out
 
 
-def to_entry(destination: Any, policy: api.CircuitBreaker) -> dict[str, Any]:
-    service = destination.service
-    ref: dict[str, Any] = {"kind": "Mesh"} if service == "*" else {"kind": "MeshService", "name": service}
-    return {"targetRef": ref, "default": default(policy.conf)}
+def to_entry(destination: Selector, policy: api.CircuitBreaker) -> dict[str, Any]:
+    return {"targetRef": destination_ref(destination), "default": default(policy.conf)}
 
 
 def default(conf: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,7 +96,7 @@ def default(conf: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def comments(policy: api.CircuitBreaker, source: Any) -> list[str]:
+def comments(policy: api.CircuitBreaker, source: Selector) -> list[str]:
     """The comment lines of one produced document, each only when it applies."""
     conf = policy.conf
     detectors = conf.get("detectors") or {}

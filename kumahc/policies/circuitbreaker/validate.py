@@ -1,5 +1,5 @@
 """CircuitBreaker semantic validation: Kuma's ``circuit_breaker_validator.go`` (paths and messages), with the
-selector rules legacy HealthCheck shares with it, plus kumahc's rules for values Envoy would reject (marked)."""
+engine's selector rules (shared with legacy HealthCheck), plus kumahc's rules for values Envoy would reject (marked)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
 from kumahc.policies.circuitbreaker.api import DETECTORS, THRESHOLDS
-from kumahc.policies.healthcheck.validate import POSITIVE
-from kumahc.policies.healthcheck.validate import _Checker as _SelectorChecker
-from kumahc.policies.meshcircuitbreaker.validate import FACTOR_TOO_BIG, UINT32_MAX
+from kumahc.policies.core.checks import FACTOR_TOO_BIG, UINT32_MAX
+from kumahc.policies.core.connection import POSITIVE, SelectorChecker
 from kumahc.resources.model import Resource
 
 PERCENT = "has to be in [0.0 - 100.0] range"
@@ -27,8 +26,10 @@ def validate(res: Resource, report: Report) -> bool:
     return not v.failed
 
 
-class _Checker(_SelectorChecker):
-    def conf(self, conf: Mapping[str, Any]) -> None:  # type: ignore[override]
+class _Checker(SelectorChecker):
+    """The engine's selector rules plus CircuitBreaker's ``conf`` rules."""
+
+    def conf(self, conf: Mapping[str, Any]) -> None:
         detectors = conf.get("detectors")
         thresholds = conf.get("thresholds")
         has_detectors = any(k in (detectors or {}) for k in DETECTORS)

@@ -1,4 +1,5 @@
-"""Legacy HealthCheck resource types (spec 03 §1): selectors with their rank (03 §3) and the typed conf.
+"""Legacy HealthCheck resource types (spec 03 §1): the typed conf; selectors are the engine's
+(:mod:`kumahc.policies.core.connection`).
 
 Only documents that passed :func:`kumahc.policies.healthcheck.validate.validate` are parsed, so every required field is
 present and every payload decodes."""
@@ -12,36 +13,15 @@ from types import MappingProxyType
 from typing import Any
 
 from kumahc.payload import decode_payload
+from kumahc.policies.core.connection import Selector, selectors
 from kumahc.resources.model import Resource
-from kumahc.resources.tags import SERVICE
 
 KIND = "HealthCheck"
-WILDCARD = "*"
-
-Rank = tuple[int, int]
-"""Selector rank (03 §3): (total keys, exact keys), exact = keys whose value is not ``*``; compared as a tuple."""
 
 # conf fields handed as written (Kuma names) to the shared builders of kumahc.envoy.healthcheck (02 §8).
 COMMON_FIELDS = ("interval", "timeout", "unhealthyThreshold", "healthyThreshold", "initialJitter", "intervalJitter",
                  "intervalJitterPercent", "healthyPanicThreshold", "failTrafficOnPanic", "noTrafficInterval",
                  "eventLogPath", "alwaysLogHealthCheckFailures", "reuseConnection")
-
-
-@dataclass(frozen=True, slots=True)
-class Selector:
-    """``sources[index].match`` or ``destinations[index].match``: tag → value (``*`` = any), keys sorted."""
-
-    index: int
-    tags: tuple[tuple[str, str], ...]
-
-    @property
-    def rank(self) -> Rank:
-        return len(self.tags), sum(1 for _, v in self.tags if v != WILDCARD)
-
-    @property
-    def service(self) -> str | None:
-        """The ``kuma.io/service`` value (a destination selector has only this key, 03 §2)."""
-        return next((v for k, v in self.tags if k == SERVICE), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +84,7 @@ class HealthCheck:
 def parse(res: Resource, order: int) -> HealthCheck:
     """Type a HealthCheck that passed validation."""
     f = res.fields()
-    return HealthCheck(res, order, _selectors(f["sources"]), _selectors(f["destinations"]), _conf(f["conf"]))
-
-
-def _selectors(items: list[dict[str, Any]]) -> tuple[Selector, ...]:
-    return tuple(Selector(i, tuple(sorted(item["match"].items()))) for i, item in enumerate(items))
+    return HealthCheck(res, order, selectors(f["sources"]), selectors(f["destinations"]), _conf(f["conf"]))
 
 
 def _conf(raw: Mapping[str, Any]) -> Conf:

@@ -15,21 +15,17 @@ Shapes (07 §7):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import yaml
-
 from kumahc.policies.contract import PolicyFamily
+from kumahc.policies.core.connection import Selector
+from kumahc.policies.core.migration import NOTE_MESH_SUBSET, destination_ref, dump, envelope, split_source, target_ref
 from kumahc.policies.healthcheck import api
 from kumahc.policies.healthcheck.family import Family as HealthCheckFamily
-from kumahc.resources.model import KUBERNETES
 
 KIND = "MeshHealthCheck"
-API_VERSION = "kuma.io/v1alpha1"
-SYSTEM_NAMESPACE = "kuma-system"  # Kuma's system namespace: where mesh-wide policies live on Kubernetes
-MESH_LABEL = "kuma.io/mesh"
 
 NOTE_MERGE = ("# note: HealthCheck applied only the most specific policy to a destination; MeshHealthCheck merges "
               "every matching policy field by field")
@@ -37,8 +33,6 @@ NOTE_TCP = ("# note: HealthCheck ran a TCP check on every destination; MeshHealt
             "destinations (add http or grpc blocks for other protocols)")
 NOTE_HTTP = ("# note: HealthCheck ran the HTTP check on every destination; MeshHealthCheck runs http only on http "
              "and http2 destinations")
-NOTE_MESH_SUBSET = ("# note: MeshSubset is deprecated since Kuma 2.10; prefer a Dataplane labels selector if your "
-                    "proxies carry labels")
 NO_HEALTHCHECK = "warning: no HealthCheck or CircuitBreaker resources found"
 
 
@@ -68,49 +62,15 @@ def migrate_one(policy: api.HealthCheck) -> list[str]:
     out = []
     for source in policy.sources:
         name = policy.res.name if n == 1 else f"{policy.res.name}-{source.index + 1}"
-        body = envelope(policy, name, {"targetRef": target_ref(source), "to": to})
+        body = envelope(policy, name, {"targetRef": target_ref(source), "to": to}, KIND)
         out.append("".join(line + "\n" for line in comments(policy, source)) + dump(body))
     return out
 
 
-def dump(body: Mapping[str, Any]) -> str:
-    """The body as 07 §7 writes it: block style, keys in insertion order, never wrapped."""
-    return yaml.safe_dump(body, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000000)
-
-
-# --- body ----------------------------------------------------------------------------------------------------------
-
-
-def envelope(policy: Any, name: str, spec: dict[str, Any], kind: str = KIND) -> dict[str, Any]:
-    """Same format family as the legacy policy: Universal ``type/name/mesh/spec``; Kubernetes ``apiVersion/kind/
-    metadata/spec`` with the policy in ``kuma-system`` and its mesh as the ``kuma.io/mesh`` label."""
-    mesh = policy.res.mesh
-    if policy.res.format == KUBERNETES:
-        metadata = {"name": name, "namespace": SYSTEM_NAMESPACE, "labels": {MESH_LABEL: mesh}}
-        return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
-    return {"type": kind, "name": name, "mesh": mesh, "spec": spec}
-
-
-def split_source(source: api.Selector) -> tuple[dict[str, str], list[str]]:
-    """``sources[i].match`` → (MeshSubset tags = the exact entries, keys sorted; the wildcard keys dropped)."""
-    tags = {k: v for k, v in source.tags if v != api.WILDCARD}
-    dropped = [k for k, v in source.tags if v == api.WILDCARD]
-    return tags, dropped
-
-
-def target_ref(source: api.Selector) -> dict[str, Any]:
-    """Every value ``*`` → ``{kind: Mesh}``; else ``{kind: MeshSubset, tags}`` without the ``*`` entries, because
-    MeshSubset tags cannot hold wildcards."""
-    tags, _ = split_source(source)
-    return {"kind": "MeshSubset", "tags": tags} if tags else {"kind": "Mesh"}
-
-
-def to_entry(destination: api.Selector, policy: api.HealthCheck) -> dict[str, Any]:
+def to_entry(destination: Selector, policy: api.HealthCheck) -> dict[str, Any]:
     """``destinations[j]`` → ``to[j]``: ``kuma.io/service: X`` → MeshService X, ``*`` → Mesh; ``default`` = the
     conf (a fresh dict per entry, so the YAML has no anchors)."""
-    service = destination.service
-    ref: dict[str, Any] = {"kind": "Mesh"} if service == api.WILDCARD else {"kind": "MeshService", "name": service}
-    return {"targetRef": ref, "default": default(policy)}
+    return {"targetRef": destination_ref(destination), "default": default(policy)}
 
 
 def default(policy: api.HealthCheck) -> dict[str, Any]:
@@ -162,7 +122,7 @@ def http_block(http: api.Http) -> dict[str, Any]:
 # --- comments ------------------------------------------------------------------------------------------------------
 
 
-def comments(policy: api.HealthCheck, source: api.Selector) -> list[str]:
+def comments(policy: api.HealthCheck, source: Selector) -> list[str]:
     """The comment lines of one produced document, in the order of 07 §7, each only when it applies."""
     lines = [f"# migrated from HealthCheck {policy.res.display_name} ({policy.res.src.where})", NOTE_MERGE,
              NOTE_HTTP if policy.has_http else NOTE_TCP]

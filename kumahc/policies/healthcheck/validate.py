@@ -12,11 +12,10 @@ from typing import Any
 from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
 from kumahc.payload import payload_problem
-from kumahc.resources.checker import DocumentChecker
+from kumahc.policies.core.checks import has_nul_crlf
+from kumahc.policies.core.connection import POSITIVE, SelectorChecker
 from kumahc.resources.model import Resource
-from kumahc.resources.tags import MISSING_SERVICE, SERVICE, selector_problems
 
-POSITIVE = "must have a positive value"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -30,45 +29,8 @@ def validate(res: Resource, report: Report) -> bool:
     return not v.failed
 
 
-class _Checker(DocumentChecker):
-    """Paths are relative to the kind's fields (``("conf", "interval")``); the Kubernetes ``spec.`` prefix is added."""
-
-    def __init__(self, res: Resource, report: Report):
-        super().__init__(res, report, res.base)
-
-    # --- selectors ------------------------------------------------------------------------------------------------
-
-    def sources(self, items: list[dict[str, Any]] | None) -> None:
-        if not items:
-            self.error(("sources",), "must have at least one element")
-        for i, item in enumerate(items or ()):
-            p = ("sources", i, "match")
-            match = item.get("match") or {}
-            if not match:
-                self.error(p, "must have at least one tag")
-            self.selector(match, p)
-            if SERVICE not in match:
-                self.error(p, MISSING_SERVICE)
-
-    def destinations(self, items: list[dict[str, Any]] | None) -> None:
-        if not items:
-            self.error(("destinations",), "must have at least one element")
-        for i, item in enumerate(items or ()):
-            p = ("destinations", i, "match")
-            match = item.get("match") or {}
-            if len(match) != 1 or SERVICE not in match:
-                self.error(p, f'must consist of exactly one tag "{SERVICE}"')
-            for key in sorted(match):
-                # Per key: the selector rules, then "not allowed" (Kuma runs its extra key check inside the loop).
-                self.selector({key: match[key]}, p)
-                if key != SERVICE:
-                    self.error((*p, key), f'tag "{key}" is not allowed')
-            if SERVICE not in match:
-                self.error(p, MISSING_SERVICE)
-
-    def selector(self, match: Mapping[str, str], p: tuple) -> None:
-        for key, message in selector_problems(match):
-            self.error(p if key is None else (*p, key), message)
+class _Checker(SelectorChecker):
+    """The engine's selector rules plus HealthCheck's ``conf`` rules."""
 
     # --- conf ------------------------------------------------------------------------------------------------------
 
@@ -129,10 +91,10 @@ class _Checker(DocumentChecker):
                     self.error((*hp, "key"), 'must not be "host"')
                 elif key.startswith(":"):
                     self.error((*hp, "key"), 'must not start with ":"')
-                elif _has_nul_crlf(key):
+                elif has_nul_crlf(key):
                     # Not in 03 §2: Envoy rejects such a key too (HeaderValue.key), so it must not reach the output.
                     self.error((*hp, "key"), "must not contain NUL, CR or LF")
-                if _has_nul_crlf(header.get("value") or ""):
+                if has_nul_crlf(header.get("value") or ""):
                     self.error((*hp, "value"), "must not contain NUL, CR or LF")
         tcp = conf.get("tcp")
         if tcp is not None:
@@ -145,7 +107,3 @@ class _Checker(DocumentChecker):
         problem = payload_problem(text)
         if problem:
             self.error(path, problem)
-
-
-def _has_nul_crlf(s: str) -> bool:
-    return any(c in s for c in "\x00\r\n")

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from kumahc.diagnostics import Report, Severity
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
-from kumahc.policies.combine import Contribution
+from kumahc.policies.combine import Combined, Contribution
+from kumahc.policies.contract import Attachment, attachment
 from kumahc.policies.kong import api, translate
 from kumahc.policies.kong import warnings as kwarnings
 from kumahc.policies.kong.validate import validate
@@ -151,6 +152,29 @@ class Family:
             w = kwarnings.tcp_on_http(policy, found)
             if w is not None:
                 _emit(policy, w, report)
+
+    # --- views ---------------------------------------------------------------------------------------------------
+
+    def held(self) -> list[Resource]:
+        return [p.res for p in self.policies.values()]
+
+    def explain(self, proxy: Proxy, dest: Destination) -> dict[str, object]:
+        """``kong``: the attached policy's summary, or None."""
+        policy = self.attached(dest)
+        return {"kong": policy.summary() if policy is not None else None}
+
+    @staticmethod
+    def explain_lines(fields: dict) -> list[str]:
+        return [f"  KongUpstreamPolicy: {fields['kong'] or 'none'}"]
+
+    def attach(self, res: Resource, proxy: Proxy, dest: Destination, groups: Combined,
+               lost: list[str]) -> Attachment | None:
+        policy = self.attached(dest)
+        return attachment(res, policy is not None and policy.res is res, groups, lost)
+
+    def merged(self, proxy: Proxy, dest: Destination) -> None:
+        """None: a destination has one attached policy, the group's ``source``."""
+        return None
 
 
 def _emit(policy: api.KongUpstreamPolicy, w: kwarnings.Approximation, report: Report) -> None:

@@ -2,14 +2,15 @@
 
 A policy has a top-level ``targetRef`` (the proxies), ``to[]`` entries (destinations → conf) and inbound
 ``from[]``/``rules[]`` entries, which kumahc validates but does not apply (it renders outbound clusters only).
-Entries and target refs are MeshHealthCheck's types: the two kinds are matched and merged by the same engine.
+Entries and target refs are the engine's (:mod:`kumahc.policies.core.targetref`), matched and merged as every
+targetRef policy is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kumahc.policies.meshhealthcheck.api import Entry, TargetRef
+from kumahc.policies.core.targetref import Entry, TargetRef, attach_entries, is_shadow
 from kumahc.resources.model import Resource
 
 KIND = "MeshCircuitBreaker"
@@ -34,10 +35,7 @@ class MeshCircuitBreaker:
 def parse(res: Resource, order: int) -> MeshCircuitBreaker:
     """Type a MeshCircuitBreaker that passed :func:`kumahc.policies.meshcircuitbreaker.validate.validate`."""
     spec = res.fields()
-    policy = MeshCircuitBreaker(res, order, TargetRef.of(spec.get("targetRef")), (),
-                                res.labels.get("kuma.io/effect") == "shadow",
+    policy = MeshCircuitBreaker(res, order, TargetRef.of(spec.get("targetRef")), (), is_shadow(res),
                                 bool(spec.get("from") or spec.get("rules")))
-    entries = tuple(Entry(policy, i, TargetRef.of(item.get("targetRef")), item.get("default") or {})  # type: ignore[arg-type]
-                    for i, item in enumerate(spec.get("to") or ()))
-    object.__setattr__(policy, "entries", entries)  # entries point back at their policy
+    attach_entries(policy, spec)
     return policy

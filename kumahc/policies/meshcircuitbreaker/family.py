@@ -1,25 +1,41 @@
 """MeshCircuitBreaker as a policy family of the pipeline. Selection, ``to[]`` matching and the priority merge are
-MeshHealthCheck's engine (Kuma's targetRef policy matching, shared by every targetRef policy); only validation,
-the conf and its translation differ. Contributes the ``circuit_breakers``, ``outlier_detection`` and panic
-settings field groups."""
+the engine's (:mod:`kumahc.policies.core`, Kuma's targetRef policy matching, shared by every targetRef policy);
+only validation, the conf and its translation are the family's. Contributes the ``circuit_breakers``,
+``outlier_detection`` and panic settings field groups."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, PreviewProxy, Proxy
-from kumahc.policies.combine import CircuitBreakersGroup, Contribution, OutlierGroup, PanicGroup
+from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.policies.combine import GROUPS, CircuitBreakersGroup, Combined, Contribution, OutlierGroup, PanicGroup
+from kumahc.policies.contract import Attachment
+from kumahc.policies.core import explain as ex
+from kumahc.policies.core import preview
+from kumahc.policies.core.load import valid_policies
+from kumahc.policies.core.merge import Merged, merge
+from kumahc.policies.core.selection import Selection
+from kumahc.policies.core.targetref import Entry
 from kumahc.policies.meshcircuitbreaker import api, translate
 from kumahc.policies.meshcircuitbreaker.validate import validate
-from kumahc.policies.meshhealthcheck import match
-from kumahc.policies.meshhealthcheck.api import Entry
-from kumahc.policies.meshhealthcheck.family import Family as _TargetRefFamily
+from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 
 KIND = api.KIND
+
+# What ``inspect`` shows: the conf in Kuma's API order, per object.
+CONF_ORDER = {"": ("connectionLimits", "outlierDetection"),
+              "connectionLimits": ("maxConnections", "maxConnectionPools", "maxPendingRequests", "maxRetries",
+                                   "maxRequests"),
+              "outlierDetection": ("disabled", "interval", "baseEjectionTime", "maxEjectionPercent",
+                                   "splitExternalAndLocalErrors", "detectors", "healthyPanicThreshold"),
+              "detectors": ("totalFailures", "gatewayFailures", "localOriginFailures", "successRate",
+                            "failurePercentage"),
+              "successRate": ("minimumHosts", "requestVolume", "standardDeviationFactor"),
+              "failurePercentage": ("minimumHosts", "requestVolume", "threshold")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,50 +44,56 @@ class Outcome:
     merged conf with the entry that set each leaf (None without entries), and the contribution."""
 
     entries: tuple[Entry, ...]
-    merged: match.Merged | None
+    merged: Merged | None
     contribution: Contribution | None
 
 
 @dataclass(slots=True)
-class Family(_TargetRefFamily):
-    """The validated MeshCircuitBreakers of the inputs, in input order, with per-selection caches."""
+class Family:
+    """The validated MeshCircuitBreakers of the inputs, in input order; the run's selection state (the engine's)
+    and the family's translation caches: outcomes per (selection, destination), one contribution object per
+    distinct (conf, setters)."""
 
     KIND = KIND
-    _cb_outcomes: dict[tuple, Outcome] = field(default_factory=dict)
+    policies: list[api.MeshCircuitBreaker] = field(default_factory=list)
+    selection: Selection = field(default_factory=lambda: Selection(()))
+    _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
     _shared: dict[tuple, Contribution] = field(default_factory=dict)  # equal contributions → one object
 
-    _valid = staticmethod(validate)
-    _parse = staticmethod(api.parse)
+    @classmethod
+    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
+             services: Sequence[Service] = ()) -> Family:
+        """Validate every MeshCircuitBreaker (``(input order, resource)`` pairs); keep the valid ones, typed."""
+        policies = valid_policies(resources, lambda res: validate(res, report, preview), api.parse)
+        return cls(policies, Selection(policies))
 
     def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
-        """As MeshHealthCheck's, for policies with ``to`` entries (inbound-only ones are not applied)."""
-        return [(order, req) for order, req in _TargetRefFamily.preview_proxies(self)
-                if next(p for p in self.policies if p.order == order).entries]
+        """For policies with ``to`` entries (inbound-only ones are not applied)."""
+        return preview.preview_proxies([p for p in self.policies if p.entries])
+
+    def preview_destinations(self) -> list[tuple[int, PreviewDestination]]:
+        return preview.preview_destinations(self.policies)
 
     def preview_votes(self, dest: Destination) -> set[str]:
         return set()  # circuit breaking works the same on every protocol
 
-    def proxy_key(self, proxy: Proxy) -> tuple[Resource, ...]:  # type: ignore[override]
+    def proxy_key(self, proxy: Proxy) -> tuple[Resource, ...]:
         """The selecting policies' resources: all an outcome depends on besides the destination."""
         if not self.policies:
             return ()  # the common case: no MeshCircuitBreaker at all costs nothing per proxy
-        selection, policies = self.selecting(proxy)
-        resources = self._keys.get(selection)
-        if resources is None:
-            resources = self._keys[selection] = tuple(p.res for p in policies)
-        return resources
+        return self.selection.key(proxy)
 
     def destination_key(self, proxy: Proxy, dest: Destination) -> tuple:
         if not self.policies:
             return ()
-        return tuple((e.policy.res, e.index) for e in self._matching(proxy, dest))
+        return tuple((e.policy.res, e.index) for e in self.selection.matching(proxy, dest))
 
-    def outcome(self, proxy: Proxy, dest: Destination) -> Outcome:  # type: ignore[override]
-        selection, _ = self.selecting(proxy)
+    def outcome(self, proxy: Proxy, dest: Destination) -> Outcome:
+        selection, _ = self.selection.selecting(proxy)
         key = (selection, dest.mesh, dest.name)
-        found = self._cb_outcomes.get(key)
+        found = self._outcomes.get(key)
         if found is None:
-            found = self._cb_outcomes[key] = _outcome(tuple(self._matching(proxy, dest)), self._shared)
+            found = self._outcomes[key] = _outcome(tuple(self.selection.matching(proxy, dest)), self._shared)
         return found
 
     def contribute(self, proxy: Proxy, dest: Destination) -> Contribution | None:
@@ -81,17 +103,63 @@ class Family(_TargetRefFamily):
         """A policy with ``to`` entries selecting no proxy; an entry matching no destination of the selected
         proxies. Inbound-only policies are not checked (their warning was given at validation)."""
         if self.policies:
-            for _ in self.entry_reach(view, report, skip_without_entries=True):
+            for _ in self.selection.entry_reach(view, report, skip_without_entries=True):
                 pass
 
-def merge(entries: Sequence[Entry]) -> match.Merged:
-    """RFC 7386 merge of the entries' ``default`` objects in merge order (later wins), as MeshHealthCheck merges;
-    MeshCircuitBreaker has no defaults to fill in."""
-    conf: dict = {}
-    origins: dict[tuple[str, ...], Entry] = {}
-    for e in entries:
-        match._patch(conf, e.default, (), e, origins)
-    return match.Merged(conf, origins, json.dumps(conf, sort_keys=True))
+    # --- views ---------------------------------------------------------------------------------------------------
+
+    def held(self) -> list[Resource]:
+        return [p.res for p in self.policies]
+
+    def explain(self, proxy: Proxy, dest: Destination) -> dict[str, Any]:
+        """``circuit_breaker_entries`` (merge order) and ``circuit_breaker_merged`` (every leaf with its setter)."""
+        outcome = self.outcome(proxy, dest)
+        merged = tuple(ex.conf_lines(outcome.merged, CONF_ORDER)) if outcome.merged is not None else ()
+        return {"circuit_breaker_entries": ex.entry_lines(outcome.entries), "circuit_breaker_merged": merged}
+
+    @staticmethod
+    def explain_lines(fields: dict[str, Any]) -> list[str]:
+        return ex.text_lines(KIND, fields["circuit_breaker_entries"], fields["circuit_breaker_merged"])
+
+    def attach(self, res: Resource, proxy: Proxy, dest: Destination, groups: Combined,
+               lost: list[str]) -> Attachment | None:
+        """The merged fields the policy's entries set, grouped by the Envoy field group they feed (combine's
+        order); ``outlierDetection`` fields under ``disabled: true`` are reported as not applied. Without any
+        ``connectionLimits`` the last entry's policy still sets ``circuit_breakers`` (Envoy's default thresholds,
+        as Kuma does)."""
+        outcome = self.outcome(proxy, dest)
+        mine = ex.own_labels(outcome.entries, res)
+        if not mine or outcome.merged is None:
+            return None
+        fields = [line.path for line in ex.conf_lines(outcome.merged, CONF_ORDER) if line.origin in mine]
+        defaults = "connectionLimits" not in outcome.merged.conf and groups.circuit_breakers_kind == res.kind \
+            and groups.circuit_breakers is not None and groups.circuit_breakers.source == res.display_name
+        if not fields and not defaults:
+            return Attachment(None, "every field it sets is overridden by a higher-priority MeshCircuitBreaker entry")
+        applies = translate.outlier_applies(outcome.merged.conf)
+        grouped: dict[str, list[str]] = {}
+        inert: list[str] = []
+        for path in fields:
+            group = translate.field_group(path.split("."))
+            if group != "circuit breakers" and not applies:
+                inert.append(path)
+            else:
+                grouped.setdefault(group, []).append(path)
+        if defaults:
+            grouped["circuit breakers"] = ["Envoy's default thresholds: no entry sets connectionLimits"]
+        notes = list(lost)
+        if inert:
+            # ``disabled: true`` contributes no group: the cluster's outlier detection comes from a lower kind.
+            by = f"outlier detection disabled by {outcome.merged.origins[('outlierDetection', 'disabled')].label}"
+            rest = [p for p in inert if p != "outlierDetection.disabled"]
+            notes.insert(0, f"{by}, so {', '.join(rest)} {'has' if len(rest) == 1 else 'have'} no effect" if rest
+                         else by)
+        contributes = ", ".join(f"{words} ({', '.join(grouped[words])})" for _, words in GROUPS if words in grouped)
+        return Attachment(contributes or None, "; ".join(notes) or None)
+
+    def merged(self, proxy: Proxy, dest: Destination) -> None:
+        """None: each group names the entry's policy that set it (its ``source``)."""
+        return None
 
 
 def _outcome(entries: tuple[Entry, ...], shared: dict[tuple, Contribution]) -> Outcome:

@@ -21,7 +21,7 @@ from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_de
 from kumahc.durations import parse_duration
 from kumahc.envoy import circuitbreaker as cbb
 from kumahc.envoy.circuitbreaker import ENFORCE
-from kumahc.policies.meshcircuitbreaker.validate import number
+from kumahc.policies.core.checks import number
 
 # connectionLimits field → Envoy Thresholds field
 LIMITS = {"maxConnections": "max_connections", "maxConnectionPools": "max_connection_pools",

@@ -1,23 +1,28 @@
 """MeshCircuitBreaker semantic validation: Kuma v2.14's validator (``api/v1alpha1/validator.go``) with its paths
 and messages, plus kumahc's warnings for what it does not apply (inbound ``from``/``rules``). Target refs are
-checked by MeshHealthCheck's rules, which are Kuma's common ``ValidateTargetRef``. All problems of a document are
+checked by the engine's checker (Kuma's common ``ValidateTargetRef`` with options). All problems of a document are
 reported, in Kuma's order."""
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Any
 
 from kumahc.diagnostics import Report
 from kumahc.durations import parse_duration
+from kumahc.policies.core.checks import (
+    FACTOR_TOO_BIG,
+    FROM,
+    TOP_KINDS,
+    UINT32_MAX,
+    TargetRefChecker,
+    TargetRefOptions,
+    note_shadow,
+    number,
+    to_options,
+)
 from kumahc.policies.meshcircuitbreaker.api import CONNECTION_LIMITS, DETECTORS
-from kumahc.policies.meshhealthcheck.validate import _Validator as _TargetRefChecker
 from kumahc.resources.model import Resource
 
-_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
-UINT32_MAX = 2**32 - 1
-FACTOR_TOO_BIG = "must be at most 4294967.295 (Envoy's success_rate_stdev_factor is thousandths in 32 bits)"
 INBOUND_IGNORED = "inbound policy entries are not applied: kumahc renders outbound clusters only"
 
 
@@ -27,8 +32,8 @@ def validate(res: Resource, report: Report, preview: bool) -> bool:
     v = _Validator(res, report)
     spec = res.fields()
     to, from_, rules = spec.get("to") or [], spec.get("from") or [], spec.get("rules") or []
-    v.inbound = bool(from_ or rules)
-    v.target_ref(spec.get("targetRef"), ("spec", "targetRef"), top=True)
+    top = TargetRefOptions(TOP_KINDS, top=True, inbound=bool(from_ or rules))
+    v.target_ref(spec.get("targetRef"), ("spec", "targetRef"), top)
     if not to and not from_ and not rules:
         v.error(("spec",), "at least one of 'from', 'to' or 'rules' has to be defined")
     if rules and (to or from_):
@@ -37,37 +42,23 @@ def validate(res: Resource, report: Report, preview: bool) -> bool:
         v.conf(item.get("default"), ("spec", "rules", i, "default"))
     for i, item in enumerate(from_):
         path = ("spec", "from", i)
-        v.from_ref(item.get("targetRef"), (*path, "targetRef"))
+        v.target_ref(item.get("targetRef"), (*path, "targetRef"), FROM)
         v.conf(item.get("default"), (*path, "default"))
     for i, item in enumerate(to):
         path = ("spec", "to", i)
-        v.target_ref(item.get("targetRef"), (*path, "targetRef"), top=False, preview=preview)
+        v.target_ref(item.get("targetRef"), (*path, "targetRef"), to_options(preview))
         v.conf(item.get("default"), (*path, "default"))
     for field, items in (("from", from_), ("rules", rules)):
         if items:
             res.src.warning(report, ("spec", field), INBOUND_IGNORED)
-    if res.labels.get("kuma.io/effect") == "shadow":
-        res.src.info(report, (), "shadow policy (kuma.io/effect: shadow); not applied")
+    note_shadow(res, report)
     return not v.failed
 
 
-class _Validator(_TargetRefChecker):
-    inbound = False
+class _Validator(TargetRefChecker):
+    """The engine's target-ref rules plus MeshCircuitBreaker's conf rules."""
 
-    def target_ref(self, ref: dict[str, Any] | None, p: tuple, top: bool, preview: bool = False) -> None:
-        # Kuma allows a Dataplane sectionName (an inbound) in policies with from/rules entries.
-        if top and self.inbound and ref and ref.get("kind") == "Dataplane" and "sectionName" in ref:
-            ref = {k: v for k, v in ref.items() if k != "sectionName"}
-        super().target_ref(ref, p, top, preview)
-
-    def from_ref(self, ref: dict[str, Any] | None, p: tuple) -> None:
-        kind = (ref or {}).get("kind")
-        if kind and kind != "Mesh":
-            self.error((*p, "kind"), f"value '{kind}' is not supported")
-        else:
-            super().target_ref(ref, p, top=False)
-
-    def conf(self, d: dict[str, Any] | None, D: tuple) -> None:  # type: ignore[override]
+    def conf(self, d: dict[str, Any] | None, D: tuple) -> None:
         d = d or {}
         if "connectionLimits" not in d and "outlierDetection" not in d:
             self.error(D, "at least one of: 'connectionLimits' or 'outlierDetection' should be configured")
@@ -123,9 +114,3 @@ class _Validator(_TargetRefChecker):
         if f in d and d[f] > 100:
             self.error((*p, f), "must be in inclusive range [0, 100]")
 
-
-def number(v: int | str) -> Decimal | None:
-    """Kuma's int-or-string decimal (``30``, ``"30.2"``); None when the string is not a number."""
-    if isinstance(v, int):
-        return Decimal(v)
-    return Decimal(v) if _NUMBER.match(v) else None

@@ -51,7 +51,7 @@ def health_check(conf: Mapping[str, Any], protocol: str, source_tags: str,
                  conf_key: str | None = None) -> health_check_pb2.HealthCheck | None:
     """``health_checks[0]`` for a merged conf (defaults filled) on a destination of ``protocol``, probed from a
     proxy whose ``x-kuma-tags`` value is ``source_tags`` (``""`` = no header). None when no checker applies.
-    ``conf_key``: ``conf`` as canonical JSON when the caller has it (:attr:`match.Merged.key`).
+    ``conf_key``: ``conf`` as canonical JSON when the caller has it (:attr:`kumahc.policies.core.merge.Merged.key`).
     The result is cached and shared: callers copy it, never mutate it."""
     return _health_check(conf_key or json.dumps(conf, sort_keys=True), protocol, source_tags)
 
