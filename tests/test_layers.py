@@ -64,7 +64,7 @@ def _allowed(module: str) -> tuple[str, ...] | None:
     serving, which sit on top of everything)."""
     own = module.split(".")
     if _under(module, f"{POLICIES}.core"):
-        return (*BASE, f"{POLICIES}.core")
+        return (*BASE, f"{POLICIES}.core", f"{POLICIES}.combine")
     if _under(module, f"{POLICIES}.combine"):
         return BASE
     if _under(module, f"{POLICIES}.contract"):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
 from envoy.config.core.v3 import base_pb2, health_check_pb2
 
+from kumahc.resources.model import Resource
+
 PRECEDENCE = ("MeshCircuitBreaker", "MeshHealthCheck", "KongUpstreamPolicy", "HealthCheck", "CircuitBreaker")
 
 
@@ -108,3 +110,28 @@ def combine(contributions: Iterable[Contribution]) -> tuple[Combined, list[str]]
     outlier, outlier_kind = won("outlier")
     cb, cb_kind = won("circuit_breakers")
     return Combined(hc, panic, outlier, hc_kind, panic_kind, cb, outlier_kind, cb_kind), warnings  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """What one policy does on one cluster it reaches (``inspect --policy``): what it contributes (field groups,
+    or the fields it set; None = nothing) and why what it sets is not applied (None = everything is)."""
+
+    contributes: str | None
+    loses: str | None
+
+
+def attachment(res: Resource, selected: bool, groups: Combined, lost: list[str]) -> Attachment | None:
+    """The attachment of a policy that either wins a field group whole or loses it (no merge): the groups it won
+    (combine's order), the precedence warnings naming it, or ``sets nothing`` when it was selected for nothing.
+    None when it is not selected, won nothing and lost nothing."""
+    won = [words for attr, words in GROUPS
+           if (g := getattr(groups, attr)) is not None and g.source == res.display_name
+           and groups.kind_of(attr) == res.kind]
+    if not selected and not won and not lost:
+        return None
+    if won:
+        return Attachment(", ".join(won), "; ".join(lost) or None)
+    if lost:
+        return Attachment(None, "; ".join(lost))
+    return Attachment(None, f"{res.kind} {res.display_name} sets nothing for this cluster")

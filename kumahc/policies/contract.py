@@ -10,23 +10,15 @@ folder plus one line in :mod:`kumahc.policies.registry`.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kumahc.diagnostics import Report
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
-from kumahc.policies.combine import GROUPS, Combined, Contribution
+from kumahc.policies.combine import Attachment, Combined, Contribution
 from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    """What one policy does on one cluster it reaches (``inspect --policy``): what it contributes (field groups,
-    or the fields it set; None = nothing) and why what it sets is not applied (None = everything is)."""
-
-    contributes: str | None
-    loses: str | None
+__all__ = ["Attachment", "PolicyFamily"]
 
 
 class PolicyFamily(Protocol):
@@ -103,18 +95,3 @@ class PolicyFamily(Protocol):
         each; None when the family's groups come from one policy (the group's ``source``)."""
         ...
 
-
-def attachment(res: Resource, selected: bool, groups: Combined, lost: list[str]) -> Attachment | None:
-    """The attachment of a policy that either wins a field group whole or loses it (no merge): the groups it won
-    (combine's order), the precedence warnings naming it, or ``sets nothing`` when it was selected for nothing.
-    None when it is not selected, won nothing and lost nothing."""
-    won = [words for attr, words in GROUPS
-           if (g := getattr(groups, attr)) is not None and g.source == res.display_name
-           and groups.kind_of(attr) == res.kind]
-    if not selected and not won and not lost:
-        return None
-    if won:
-        return Attachment(", ".join(won), "; ".join(lost) or None)
-    if lost:
-        return Attachment(None, "; ".join(lost))
-    return Attachment(None, f"{res.kind} {res.display_name} sets nothing for this cluster")

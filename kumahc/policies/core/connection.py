@@ -9,12 +9,14 @@ preview requests (01 §7)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.policies.combine import Attachment, Combined, attachment
+from kumahc.policies.core.load import valid_policies
 from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import Resource
 from kumahc.resources.tags import MISSING_SERVICE, SERVICE, selector_problems
@@ -287,3 +289,68 @@ class SelectorChecker(DocumentChecker):
     def selector(self, match: Mapping[str, str], p: tuple) -> None:
         for key, message in selector_problems(match):
             self.error(p if key is None else (*p, key), message)
+
+
+@dataclass(slots=True)
+class ConnectionFamily:
+    """The family facade HealthCheck and CircuitBreaker share: a family whose one policy wins each (proxy,
+    destination) whole. ``policies``: the valid ones, input order; ``selection``: this run's selection state. A
+    subclass (a slotted dataclass) declares ``KIND``, ``EXPLAIN_FIELD`` (its JSON key in ``inspect``), ``check``
+    (its validator) and ``parse``, and adds ``preview_votes`` and ``contribute``. Nothing is computed per proxy
+    while the family has no policy."""
+
+    KIND: ClassVar[str]
+    EXPLAIN_FIELD: ClassVar[str]
+    check: ClassVar[Callable[[Resource, Report], bool]]
+    parse: ClassVar[Callable[[Resource, int], Any]]
+    policies: Sequence[Any] = ()
+    selection: ConnectionSelection = field(default_factory=lambda: ConnectionSelection(()))
+
+    @classmethod
+    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
+             services: Sequence[Any] = ()) -> Any:
+        """Validate every policy of the kind (``(input order, resource)`` pairs); keep the valid ones, typed."""
+        policies = valid_policies(resources, lambda res: cls.check(res, report), cls.parse)
+        return cls(policies, ConnectionSelection(policies))
+
+    def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
+        return preview_proxies(self.policies)
+
+    def preview_destinations(self) -> list[tuple[int, PreviewDestination]]:
+        return preview_destinations(self.policies)
+
+    def winner(self, proxy: Proxy, dest: Destination) -> Win | None:
+        """The policy applied to ``dest`` for ``proxy`` (03 §3), with its aggregate rank, or None."""
+        return self.selection.winner(proxy, dest) if self.policies else None
+
+    def proxy_key(self, proxy: Proxy) -> tuple:
+        """The candidate policies (their resources) and source ranks."""
+        return self.selection.key(proxy) if self.policies else ()
+
+    def destination_key(self, proxy: Proxy, dest: Destination) -> tuple | None:
+        """The winning policy (resource) and its aggregate rank, or None."""
+        return self.selection.destination_key(proxy, dest) if self.policies else None
+
+    def mesh_warnings(self, view: MeshView, report: Report) -> None:
+        """No legacy connection policy has a warning that needs the whole mesh."""
+
+    def held(self) -> list[Resource]:
+        return [p.res for p in self.policies]
+
+    def explain(self, proxy: Proxy, dest: Destination) -> dict[str, Any]:
+        """``EXPLAIN_FIELD``: the winner and its aggregate rank, or None."""
+        win = self.winner(proxy, dest)
+        return {self.EXPLAIN_FIELD: win.text() if win else None}
+
+    @classmethod
+    def explain_lines(cls, fields: dict[str, Any]) -> list[str]:
+        return [f"  {cls.KIND}: {fields[cls.EXPLAIN_FIELD] or 'none'}"]
+
+    def attach(self, res: Resource, proxy: Proxy, dest: Destination, groups: Combined,
+               lost: list[str]) -> Attachment | None:
+        win = self.winner(proxy, dest)
+        return attachment(res, win is not None and win.policy.res is res, groups, lost)
+
+    def merged(self, proxy: Proxy, dest: Destination) -> None:
+        """None: the winner alone is each group's ``source``."""
+        return None

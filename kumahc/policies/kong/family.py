@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 from kumahc.diagnostics import Report, Severity
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
-from kumahc.policies.combine import Combined, Contribution
-from kumahc.policies.contract import Attachment, attachment
+from kumahc.policies.combine import Attachment, Combined, Contribution, attachment
 from kumahc.policies.kong import api, translate
 from kumahc.policies.kong import warnings as kwarnings
 from kumahc.policies.kong.validate import validate

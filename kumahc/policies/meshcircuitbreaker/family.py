@@ -5,23 +5,20 @@ only validation, the conf and its translation are the family's. Contributes the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.view import Destination, MeshView, PreviewProxy, Proxy
 from kumahc.policies.combine import GROUPS, CircuitBreakersGroup, Combined, Contribution, OutlierGroup, PanicGroup
 from kumahc.policies.contract import Attachment
 from kumahc.policies.core import explain as ex
 from kumahc.policies.core import preview
-from kumahc.policies.core.load import valid_policies
 from kumahc.policies.core.merge import Merged, merge
-from kumahc.policies.core.selection import Selection
+from kumahc.policies.core.selection import TargetRefFamily
 from kumahc.policies.core.targetref import Entry
 from kumahc.policies.meshcircuitbreaker import api, translate
 from kumahc.policies.meshcircuitbreaker.validate import validate
-from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 
 KIND = api.KIND
@@ -49,30 +46,20 @@ class Outcome:
 
 
 @dataclass(slots=True)
-class Family:
+class Family(TargetRefFamily):
     """The validated MeshCircuitBreakers of the inputs, in input order; the run's selection state (the engine's)
     and the family's translation caches: outcomes per (selection, destination), one contribution object per
     distinct (conf, setters)."""
 
     KIND = KIND
-    policies: list[api.MeshCircuitBreaker] = field(default_factory=list)
-    selection: Selection = field(default_factory=lambda: Selection(()))
+    check = staticmethod(validate)
+    parse = staticmethod(api.parse)
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
     _shared: dict[tuple, Contribution] = field(default_factory=dict)  # equal contributions → one object
-
-    @classmethod
-    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
-             services: Sequence[Service] = ()) -> Family:
-        """Validate every MeshCircuitBreaker (``(input order, resource)`` pairs); keep the valid ones, typed."""
-        policies = valid_policies(resources, lambda res: validate(res, report, preview), api.parse)
-        return cls(policies, Selection(policies))
 
     def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
         """For policies with ``to`` entries (inbound-only ones are not applied)."""
         return preview.preview_proxies([p for p in self.policies if p.entries])
-
-    def preview_destinations(self) -> list[tuple[int, PreviewDestination]]:
-        return preview.preview_destinations(self.policies)
 
     def preview_votes(self, dest: Destination) -> set[str]:
         return set()  # circuit breaking works the same on every protocol
@@ -107,9 +94,6 @@ class Family:
                 pass
 
     # --- views ---------------------------------------------------------------------------------------------------
-
-    def held(self) -> list[Resource]:
-        return [p.res for p in self.policies]
 
     def explain(self, proxy: Proxy, dest: Destination) -> dict[str, Any]:
         """``circuit_breaker_entries`` (merge order) and ``circuit_breaker_merged`` (every leaf with its setter)."""

@@ -10,19 +10,16 @@ from typing import Any
 
 from kumahc.diagnostics import Report, Severity
 from kumahc.envoy import healthcheck as hcb
-from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.view import Destination, MeshView, Proxy
 from kumahc.policies.combine import Combined, Contribution, HealthCheckGroup, PanicGroup
 from kumahc.policies.contract import Attachment
 from kumahc.policies.core import explain as ex
-from kumahc.policies.core import preview
-from kumahc.policies.core.load import valid_policies
 from kumahc.policies.core.matching import entry_matches
 from kumahc.policies.core.merge import Merged, merge
-from kumahc.policies.core.selection import Selection
+from kumahc.policies.core.selection import TargetRefFamily
 from kumahc.policies.core.targetref import Entry
 from kumahc.policies.meshhealthcheck import api, translate
 from kumahc.policies.meshhealthcheck.validate import validate
-from kumahc.resources.core import Service
 from kumahc.resources.model import Resource
 
 KIND = api.KIND
@@ -51,32 +48,17 @@ class Outcome:
 
 
 @dataclass(slots=True)
-class Family:
+class Family(TargetRefFamily):
     """The validated MeshHealthChecks of the inputs, in input order; the run's selection state (the engine's) and
     the family's translation caches: ``x-kuma-tags`` per proxy, outcomes per (selection, destination) and per
     (that, ``x-kuma-tags``)."""
 
     KIND = KIND
-    policies: list[api.MeshHealthCheck] = field(default_factory=list)
-    selection: Selection = field(default_factory=lambda: Selection(()))
+    check = staticmethod(validate)
+    parse = staticmethod(api.parse)
     _tags: dict[int, str] = field(default_factory=dict)
     _merged: dict[tuple, Outcome] = field(default_factory=dict)
     _outcomes: dict[tuple, Outcome] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
-             services: Sequence[Service] = ()) -> Family:
-        """Validate every MeshHealthCheck (``(input order, resource)`` pairs); keep the valid ones, typed."""
-        policies = valid_policies(resources, lambda res: validate(res, report, preview), api.parse)
-        return cls(policies, Selection(policies))
-
-    # --- preview mode (01 §7) ------------------------------------------------------------------------------------
-
-    def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
-        return preview.preview_proxies(self.policies)
-
-    def preview_destinations(self) -> list[tuple[int, PreviewDestination]]:
-        return preview.preview_destinations(self.policies)
 
     def preview_votes(self, dest: Destination) -> set[str]:
         """Protocols asked for by entries matching ``dest``: ``grpc``/``http`` for an enabled block, else none."""
@@ -141,9 +123,6 @@ class Family:
                                ("destination", k[0], k[1]))
 
     # --- views ---------------------------------------------------------------------------------------------------
-
-    def held(self) -> list[Resource]:
-        return [p.res for p in self.policies]
 
     def explain(self, proxy: Proxy, dest: Destination) -> dict[str, Any]:
         """``entries`` (merge order), ``merged`` (each leaf with its setter or ``default``), ``checker`` (None
