@@ -234,7 +234,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
     return result
 
 
-_MESH_POLICIES = frozenset({"MeshHealthCheck", "HealthCheck"})
+_MESH_TYPOS = frozenset(f.KIND for f in FAMILIES if f.MESH_TYPOS)
 
 
 def _mesh_typos(resources: tuple[Resource, ...], meshes: set[str], report: Report) -> None:
@@ -246,7 +246,7 @@ def _mesh_typos(resources: tuple[Resource, ...], meshes: set[str], report: Repor
     from kumahc.resources.kinds import did_you_mean
 
     for res in resources:
-        if res.kind not in _MESH_POLICIES or res.mesh in meshes:
+        if res.kind not in _MESH_TYPOS or res.mesh in meshes:
             continue
         value = res.src.doc.value
         path = ("mesh",)

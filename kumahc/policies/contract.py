@@ -25,6 +25,7 @@ class PolicyFamily(Protocol):
     """One policy kind's part in the pipeline and the views. Orders are positions in input order (01 §1)."""
 
     KIND: str  # the resource kind this family reads, e.g. "MeshHealthCheck"
+    MESH_TYPOS: bool  # a policy naming a mesh no proxy is in (others have proxies) gets a "did you mean" warning
 
     @classmethod
     def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,

@@ -45,7 +45,7 @@ def circuit_breakers(families: Iterable[PolicyFamily]) -> list[api.CircuitBreake
     """The validated CircuitBreakers of a pipeline run (``Result.families``), in input order."""
     for fam in families:
         if isinstance(fam, CircuitBreakerFamily):
-            return sorted(fam.policies, key=lambda p: p.order)  # type: ignore[attr-defined, return-value]
+            return sorted(fam.policies, key=lambda p: p.order)
     return []
 
 

@@ -300,6 +300,7 @@ class ConnectionFamily:
     while the family has no policy."""
 
     KIND: ClassVar[str]
+    MESH_TYPOS: ClassVar[bool] = False
     EXPLAIN_FIELD: ClassVar[str]
     check: ClassVar[Callable[[Resource, Report], bool]]
     parse: ClassVar[Callable[[Resource, int], Any]]

@@ -203,6 +203,7 @@ class TargetRefFamily:
     validator: ``(resource, report, preview) -> ok``) and ``parse``."""
 
     KIND: ClassVar[str]
+    MESH_TYPOS: ClassVar[bool] = False
     check: ClassVar[Callable[[Resource, Report, bool], bool]]
     parse: ClassVar[Callable[[Resource, int], Any]]
     policies: Sequence[Any] = ()

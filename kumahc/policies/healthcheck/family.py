@@ -21,6 +21,7 @@ class Family(connection.ConnectionFamily):
     per (policy, destination protocol)."""
 
     KIND = KIND
+    MESH_TYPOS = True
     EXPLAIN_FIELD = "healthcheck"
     check = staticmethod(validate)
     parse = staticmethod(api.parse)

@@ -27,6 +27,7 @@ class Family:
     (namespace, name) they reference (in input order), and one contribution per (policy, destination protocol)."""
 
     KIND = KIND
+    MESH_TYPOS = False
     policies: dict[tuple[str, str], api.KongUpstreamPolicy] = field(default_factory=dict)
     references: dict[tuple[str, str], list[Service]] = field(default_factory=dict)
     _contributions: dict[tuple[int, str], Contribution | None] = field(default_factory=dict)

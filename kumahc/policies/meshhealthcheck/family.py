@@ -54,6 +54,7 @@ class Family(TargetRefFamily):
     (that, ``x-kuma-tags``)."""
 
     KIND = KIND
+    MESH_TYPOS = True
     check = staticmethod(validate)
     parse = staticmethod(api.parse)
     _tags: dict[int, str] = field(default_factory=dict)
