@@ -2,5 +2,7 @@
 their checker (``targetref``, ``checks``), which proxies a top-level targetRef selects (``selection``), which
 destinations a ``to[]`` entry matches and the priority order (``matching``), the RFC 7386 merge (``merge``), preview
 synthesis (``preview``), the legacy selector/connection-policy selection HealthCheck and CircuitBreaker share
-(``connection``), and the legacy → targetRef migration helpers (``migration``). Nothing here knows a family.
+(``connection``), the legacy → targetRef migration helpers (``migration``), what ``inspect`` shows of entries and
+merged confs (``explain``) and the load step and facade bases (``load``, ``selection.TargetRefFamily``,
+``connection.ConnectionFamily``). Nothing here knows a family.
 """

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 from kumahc.diagnostics import Report
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.policies.combine import Attachment, Combined, attachment
-from kumahc.policies.core.load import valid_policies
+from kumahc.policies.core.load import FamilyBase
 from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import Resource
 from kumahc.resources.tags import MISSING_SERVICE, SERVICE, selector_problems
@@ -292,27 +292,24 @@ class SelectorChecker(DocumentChecker):
 
 
 @dataclass(slots=True)
-class ConnectionFamily:
+class ConnectionFamily(FamilyBase):
     """The family facade HealthCheck and CircuitBreaker share: a family whose one policy wins each (proxy,
-    destination) whole. ``policies``: the valid ones, input order; ``selection``: this run's selection state. A
-    subclass (a slotted dataclass) declares ``KIND``, ``EXPLAIN_FIELD`` (its JSON key in ``inspect``), ``check``
-    (its validator) and ``parse``, and adds ``preview_votes`` and ``contribute``. Nothing is computed per proxy
-    while the family has no policy."""
+    destination) whole. ``selection``: this run's selection state. A subclass (a slotted dataclass) declares
+    ``KIND``, ``EXPLAIN_FIELD`` (its JSON key in ``inspect``), ``check`` (its validator: ``(resource, report) ->
+    ok``) and ``parse``, and adds ``preview_votes`` and ``contribute``. Nothing is computed per proxy while the
+    family has no policy."""
 
-    KIND: ClassVar[str]
-    MESH_TYPOS: ClassVar[bool] = False
     EXPLAIN_FIELD: ClassVar[str]
     check: ClassVar[Callable[[Resource, Report], bool]]
-    parse: ClassVar[Callable[[Resource, int], Any]]
-    policies: Sequence[Any] = ()
     selection: ConnectionSelection = field(default_factory=lambda: ConnectionSelection(()))
 
     @classmethod
-    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
-             services: Sequence[Any] = ()) -> Any:
-        """Validate every policy of the kind (``(input order, resource)`` pairs); keep the valid ones, typed."""
-        policies = valid_policies(resources, lambda res: cls.check(res, report), cls.parse)
-        return cls(policies, ConnectionSelection(policies))
+    def valid(cls, res: Resource, report: Report, preview: bool) -> bool:
+        return cls.check(res, report)
+
+    @classmethod
+    def selection_of(cls, policies: Sequence[Any]) -> ConnectionSelection:
+        return ConnectionSelection(policies)
 
     def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
         return preview_proxies(self.policies)
@@ -334,9 +331,6 @@ class ConnectionFamily:
 
     def mesh_warnings(self, view: MeshView, report: Report) -> None:
         """No legacy connection policy has a warning that needs the whole mesh."""
-
-    def held(self) -> list[Resource]:
-        return [p.res for p in self.policies]
 
     def explain(self, proxy: Proxy, dest: Destination) -> dict[str, Any]:
         """``EXPLAIN_FIELD``: the winner and its aggregate rank, or None."""

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from kumahc.diagnostics import Report
 from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.policies.core import preview
-from kumahc.policies.core.load import valid_policies
+from kumahc.policies.core.load import FamilyBase
 from kumahc.policies.core.matching import EntryIndex, entry_matches
 from kumahc.policies.core.targetref import UNSUPPORTED_DESTINATIONS, Entry, TargetRefPolicy
 from kumahc.resources.model import UNIVERSAL, Resource
@@ -197,30 +197,24 @@ class Selection:
 
 
 @dataclass(slots=True)
-class TargetRefFamily:
-    """The part of a family facade every targetRef family shares. ``policies``: the valid ones, input order;
-    ``selection``: this run's selection state. A subclass (a slotted dataclass) declares ``KIND``, ``check`` (its
-    validator: ``(resource, report, preview) -> ok``) and ``parse``."""
+class TargetRefFamily(FamilyBase):
+    """The part of a family facade every targetRef family shares. ``selection``: this run's selection state. A
+    subclass (a slotted dataclass) declares ``KIND``, ``check`` (its validator: ``(resource, report, preview) ->
+    ok``) and ``parse``."""
 
-    KIND: ClassVar[str]
-    MESH_TYPOS: ClassVar[bool] = False
     check: ClassVar[Callable[[Resource, Report, bool], bool]]
-    parse: ClassVar[Callable[[Resource, int], Any]]
-    policies: Sequence[Any] = ()
     selection: Selection = field(default_factory=lambda: Selection(()))
 
     @classmethod
-    def load(cls, resources: Sequence[tuple[int, Resource]], report: Report, preview: bool,
-             services: Sequence[Any] = ()) -> Any:
-        """Validate every policy of the kind (``(input order, resource)`` pairs); keep the valid ones, typed."""
-        policies = valid_policies(resources, lambda res: cls.check(res, report, preview), cls.parse)
-        return cls(policies, Selection(policies))
+    def valid(cls, res: Resource, report: Report, preview: bool) -> bool:
+        return cls.check(res, report, preview)
+
+    @classmethod
+    def selection_of(cls, policies: Sequence[Any]) -> Selection:
+        return Selection(policies)
 
     def preview_proxies(self) -> list[tuple[int, PreviewProxy]]:
         return preview.preview_proxies(self.policies)
 
     def preview_destinations(self) -> list[tuple[int, PreviewDestination]]:
         return preview.preview_destinations(self.policies)
-
-    def held(self) -> list[Resource]:
-        return [p.res for p in self.policies]
