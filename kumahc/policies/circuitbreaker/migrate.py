@@ -23,8 +23,8 @@ from typing import Any
 from kumahc.policies.circuitbreaker import api
 from kumahc.policies.circuitbreaker.family import Family as CircuitBreakerFamily
 from kumahc.policies.contract import PolicyFamily
+from kumahc.policies.core import migration
 from kumahc.policies.core.connection import Selector
-from kumahc.policies.core.migration import NOTE_MESH_SUBSET, destination_ref, dump, envelope, split_source, target_ref
 
 KIND = "MeshCircuitBreaker"
 ENVOY_DEFAULT_CONSECUTIVE = 5  # Envoy's consecutive_5xx / gateway / local-origin default
@@ -43,10 +43,7 @@ NOTE_PRECEDENCE = ("# note: MeshCircuitBreaker takes precedence over a KongUpstr
 
 def circuit_breakers(families: Iterable[PolicyFamily]) -> list[api.CircuitBreaker]:
     """The validated CircuitBreakers of a pipeline run (``Result.families``), in input order."""
-    for fam in families:
-        if isinstance(fam, CircuitBreakerFamily):
-            return sorted(fam.policies, key=lambda p: p.order)
-    return []
+    return migration.policies_of(families, CircuitBreakerFamily)
 
 
 def migrate(policies: Sequence[api.CircuitBreaker]) -> list[str]:
@@ -60,13 +57,13 @@ def migrate_one(policy: api.CircuitBreaker) -> list[str]:
     for source in policy.sources:
         name = policy.res.name if n == 1 else f"{policy.res.name}-{source.index + 1}"
         to = [to_entry(d, policy) for d in policy.destinations]
-        body = envelope(policy, name, {"targetRef": target_ref(source), "to": to}, KIND)
-        out.append("".join(line + "\n" for line in comments(policy, source)) + dump(body))
+        body = migration.envelope(policy, name, {"targetRef": migration.target_ref(source), "to": to}, KIND)
+        out.append("".join(line + "\n" for line in comments(policy, source)) + migration.dump(body))
     return out
 
 
 def to_entry(destination: Selector, policy: api.CircuitBreaker) -> dict[str, Any]:
-    return {"targetRef": destination_ref(destination), "default": default(policy.conf)}
+    return {"targetRef": migration.destination_ref(destination), "default": default(policy.conf)}
 
 
 def default(conf: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,10 +101,10 @@ def comments(policy: api.CircuitBreaker, source: Selector) -> list[str]:
              NOTE_PRECEDENCE, NOTE_TRACK]
     if len(policy.sources) > 1:
         lines.append(f"# note: split into {len(policy.sources)} policies, one per source selector")
-    tags, dropped = split_source(source)
+    tags, dropped = migration.split_source(source)
     if tags:
         lines += [f'# note: source tag "{k}: *" dropped: MeshSubset tags cannot use wildcards' for k in dropped]
-        lines.append(NOTE_MESH_SUBSET)
+        lines.append(migration.NOTE_MESH_SUBSET)
     has_detectors = any(k in detectors for k in api.DETECTORS)
     if not has_detectors:
         written = [k for k in OUTLIER_FIELDS if k in conf]

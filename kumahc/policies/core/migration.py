@@ -3,7 +3,7 @@ targetRef, the produced policy keeps the legacy policy's format, YAML is written
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -51,3 +51,11 @@ def destination_ref(destination: Selector) -> dict[str, Any]:
     """``destinations[j].match`` → ``to[j].targetRef``: ``kuma.io/service: X`` → MeshService X, ``*`` → Mesh."""
     service = destination.service
     return {"kind": "Mesh"} if service == WILDCARD else {"kind": "MeshService", "name": service}
+
+
+def policies_of(families: Iterable[Any], family: type) -> list[Any]:
+    """The validated policies of the ``family`` object among a pipeline run's ``families``, in input order."""
+    for fam in families:
+        if isinstance(fam, family):
+            return sorted(fam.policies, key=lambda p: p.order)
+    return []

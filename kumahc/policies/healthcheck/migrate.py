@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from kumahc.policies.contract import PolicyFamily
+from kumahc.policies.core import migration
 from kumahc.policies.core.connection import Selector
-from kumahc.policies.core.migration import NOTE_MESH_SUBSET, destination_ref, dump, envelope, split_source, target_ref
 from kumahc.policies.healthcheck import api
 from kumahc.policies.healthcheck.family import Family as HealthCheckFamily
 
@@ -38,10 +38,7 @@ NO_HEALTHCHECK = "warning: no HealthCheck or CircuitBreaker resources found"
 
 def healthchecks(families: Iterable[PolicyFamily]) -> list[api.HealthCheck]:
     """The validated HealthChecks of a pipeline run (``Result.families``), in input order."""
-    for fam in families:
-        if isinstance(fam, HealthCheckFamily):
-            return sorted(fam.policies, key=lambda p: p.order)
-    return []
+    return migration.policies_of(families, HealthCheckFamily)
 
 
 def migrate(policies: Sequence[api.HealthCheck]) -> list[str]:
@@ -62,15 +59,15 @@ def migrate_one(policy: api.HealthCheck) -> list[str]:
     out = []
     for source in policy.sources:
         name = policy.res.name if n == 1 else f"{policy.res.name}-{source.index + 1}"
-        body = envelope(policy, name, {"targetRef": target_ref(source), "to": to}, KIND)
-        out.append("".join(line + "\n" for line in comments(policy, source)) + dump(body))
+        body = migration.envelope(policy, name, {"targetRef": migration.target_ref(source), "to": to}, KIND)
+        out.append("".join(line + "\n" for line in comments(policy, source)) + migration.dump(body))
     return out
 
 
 def to_entry(destination: Selector, policy: api.HealthCheck) -> dict[str, Any]:
     """``destinations[j]`` → ``to[j]``: ``kuma.io/service: X`` → MeshService X, ``*`` → Mesh; ``default`` = the
     conf (a fresh dict per entry, so the YAML has no anchors)."""
-    return {"targetRef": destination_ref(destination), "default": default(policy)}
+    return {"targetRef": migration.destination_ref(destination), "default": default(policy)}
 
 
 def default(policy: api.HealthCheck) -> dict[str, Any]:
@@ -128,10 +125,10 @@ def comments(policy: api.HealthCheck, source: Selector) -> list[str]:
              NOTE_HTTP if policy.has_http else NOTE_TCP]
     if len(policy.sources) > 1:
         lines.append(f"# note: split into {len(policy.sources)} policies, one per source selector")
-    tags, dropped = split_source(source)
+    tags, dropped = migration.split_source(source)
     if tags:  # all-wildcard sources become Mesh: nothing is dropped from a MeshSubset
         lines += [f'# note: source tag "{k}: *" dropped: MeshSubset tags cannot use wildcards' for k in dropped]
-        lines.append(NOTE_MESH_SUBSET)
+        lines.append(migration.NOTE_MESH_SUBSET)
     lines += [f'# note: header "{key}": MeshHealthCheck splits values on commas' for key in comma_headers(policy)]
     return lines
 
