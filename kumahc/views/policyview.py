@@ -3,8 +3,9 @@
 For each cluster the policy selects: what it contributes (MeshHealthCheck: the merged fields it set;
 MeshCircuitBreaker: the merged fields it set, per Envoy field group; the other kinds: the field groups they won), or
 why it contributes nothing (another kind takes precedence, every field it sets is overridden by a later entry of its
-kind, no checker for the destination's protocol, outlier detection disabled, ...). Facts come from the families, the
-combine step and its precedence warnings, as for ``inspect --proxy``.
+kind, no checker for the destination's protocol, outlier detection disabled, ...). Facts come from the family's
+``attach`` hook (:class:`kumahc.policies.contract.PolicyFamily`), the combine step and its precedence warnings, as
+for ``inspect --proxy``.
 """
 
 from __future__ import annotations
