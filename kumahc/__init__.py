@@ -1,4 +1,5 @@
-"""kumahc: Kuma MeshHealthCheck / HealthCheck and Kong KongUpstreamPolicy health checks → Envoy clusters."""
+"""kumahc: Kuma health-check and circuit-breaker policies (MeshHealthCheck, HealthCheck, MeshCircuitBreaker,
+CircuitBreaker) and Kong KongUpstreamPolicy → Envoy clusters, rendered or served over xDS."""
 
 from importlib.metadata import PackageNotFoundError, version
 

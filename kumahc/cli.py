@@ -243,7 +243,7 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
         try:
             # JSON is assembled from each cluster's own text; YAML (and EDS) goes through the whole document.
             if fmt == "table":
-                from kumahc import table
+                from kumahc.views import table
 
                 text = table.text(table.rows(result, proxy))
             elif fmt == "json" and endpoints == "static":
@@ -306,9 +306,9 @@ def migrate(paths: tuple[str, ...], output: str | None, limits: Limits) -> None:
     and CircuitBreakers are converted. Neither: empty output and a warning. The result is not validated: run
     `kumahc validate` on it.
     """
-    from kumahc import migrate_circuitbreaker as mcb
-    from kumahc.migrate import NO_HEALTHCHECK, healthchecks, join
-    from kumahc.migrate import migrate_one as migrate_healthcheck
+    from kumahc.policies.circuitbreaker import migrate as mcb
+    from kumahc.policies.healthcheck.migrate import NO_HEALTHCHECK, healthchecks, join
+    from kumahc.policies.healthcheck.migrate import migrate_one as migrate_healthcheck
 
     def go() -> None:
         result = _pipeline(paths, None, False, limits=limits)
@@ -437,7 +437,7 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
     entries and legacy CircuitBreaker, and which policy kind won each field group (health check, panic settings,
     outlier detection, circuit breakers).
     """
-    from kumahc import inspect as explain
+    from kumahc.views import inspect as explain
 
     if (proxy is None) == (policy is None):
         raise click.UsageError("give exactly one of --proxy and --policy")
@@ -447,7 +447,7 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
     def go() -> None:
         result = _pipeline(paths, protocol, False, store, limits)
         if policy is not None:
-            from kumahc import policyview
+            from kumahc.views import policyview
 
             try:
                 found_policy = policyview.view(result, policy)
@@ -492,7 +492,7 @@ def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | N
     Warnings of AFTER go to stderr; errors of either side make it exit 1. --max-file-size and --max-documents
     bound each side on its own.
     """
-    from kumahc import diff as differ
+    from kumahc.views import diff as differ
 
     def go() -> None:
         results = []

@@ -13,24 +13,16 @@ from typing import Any
 from envoy.config.cluster.v3 import cluster_pb2
 
 from kumahc import gcpause, memo
-from kumahc.circuitbreaker.family import Family as CircuitBreakerFamily
-from kumahc.combine import Combined, combine
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
-from kumahc.family import PolicyFamily
-from kumahc.healthcheck.family import Family as HealthCheckFamily
-from kumahc.kong.family import Family as KongFamily
 from kumahc.mesh import view as mesh_view
-from kumahc.meshcircuitbreaker.family import Family as MeshCircuitBreakerFamily
-from kumahc.meshhealthcheck.family import Family as MeshHealthCheckFamily
+from kumahc.policies.combine import Combined, combine
+from kumahc.policies.contract import PolicyFamily
+from kumahc.policies.registry import FAMILIES
 from kumahc.resources import core
 from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
-
-# Precedence order (03 §5) is combine's business; this is only the order families are loaded and asked.
-FAMILIES: tuple[type[PolicyFamily], ...] = (MeshHealthCheckFamily, KongFamily, HealthCheckFamily,
-                                            MeshCircuitBreakerFamily, CircuitBreakerFamily)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +234,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
     return result
 
 
-_MESH_POLICIES = frozenset({"MeshHealthCheck", "HealthCheck"})
+_MESH_TYPOS = frozenset(f.KIND for f in FAMILIES if f.MESH_TYPOS)
 
 
 def _mesh_typos(resources: tuple[Resource, ...], meshes: set[str], report: Report) -> None:
@@ -254,7 +246,7 @@ def _mesh_typos(resources: tuple[Resource, ...], meshes: set[str], report: Repor
     from kumahc.resources.kinds import did_you_mean
 
     for res in resources:
-        if res.kind not in _MESH_POLICIES or res.mesh in meshes:
+        if res.kind not in _MESH_TYPOS or res.mesh in meshes:
             continue
         value = res.src.doc.value
         path = ("mesh",)

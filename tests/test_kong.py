@@ -14,9 +14,9 @@ import pytest
 from helpers import REPO, Workspace, dataplane, docs
 
 from kumahc.diagnostics import Report
-from kumahc.kong import api, translate
-from kumahc.kong.validate import path_problem, sni_problem, validate
 from kumahc.pipeline import run as run_pipeline
+from kumahc.policies.kong import api, translate
+from kumahc.policies.kong.validate import path_problem, sni_problem, validate
 from kumahc.resources.loader import load
 
 F = "p.yaml"

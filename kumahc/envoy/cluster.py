@@ -8,7 +8,7 @@ from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from kumahc.combine import Combined
+from kumahc.policies.combine import Combined
 
 Cluster = cluster_pb2.Cluster
 HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

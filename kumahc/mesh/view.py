@@ -18,7 +18,8 @@ from kumahc.resources.core import Dataplane, MeshService, Service
 from kumahc.resources.model import KUBERNETES, UNIVERSAL
 from kumahc.resources.tags import PROTOCOL, SERVICE
 
-_TAG_ONLY_K8S = re.compile(r"^([^_]+)_([^_]+)_svc_([0-9]+)$")
+# A Kubernetes MeshService known by its tag name ``<name>_<namespace>_svc_<port>`` (also how targetRefs name it).
+K8S_NAME = re.compile(r"^([^_]+)_([^_]+)_svc_([0-9]+)$")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -201,7 +202,7 @@ def _add_ms_port(dest: Callable[[str, str], _Dest], ms: MeshService, port) -> No
 def _finish(d: _Dest, inbounds: _Inbounds | None, override: str | None, preview: bool,
             preview_protocol: Callable[[Destination], str] | None) -> Destination:
     if not d.identity_from:
-        m = _TAG_ONLY_K8S.match(d.name)
+        m = K8S_NAME.match(d.name)
         if m:
             d.id_name, d.namespace, d.port, d.section = m.group(1), m.group(2), int(m.group(3)), m.group(3)
         else:
