@@ -111,6 +111,41 @@ def test_top_layer_reaches_families_only_for_migration(module: str) -> None:
     assert wrong == []
 
 
+COMMANDS = "kumahc.commands"
+ENTRY = ("kumahc.cli", "kumahc.__main__")  # the entry points: the click group and ``python -m kumahc``
+
+
+def test_the_commands_are_found() -> None:
+    assert sorted(m for m in MODULES if _under(m, COMMANDS)) == [
+        COMMANDS, *(f"{COMMANDS}.{m}" for m in ("apply", "delete", "diff", "get", "golden", "guard", "inspect",
+                                                 "migrate", "options", "output", "render", "serve", "store",
+                                                 "validate"))]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _under(m, COMMANDS)))
+def test_commands_import_nothing_above_them(module: str) -> None:
+    """A command module may import every layer below, and the shared command modules, never the entry point."""
+    wrong = [f"{line}: {target}" for line, target, _ in _imports(module) if any(_under(target, e) for e in ENTRY)]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not _under(m, COMMANDS) and m not in ENTRY))
+def test_nothing_below_imports_the_commands(module: str) -> None:
+    """Only the entry points assemble the commands; the layers below never call back up into the command line."""
+    wrong = [f"{line}: {target}" for line, target, _ in _imports(module)
+             if _under(target, COMMANDS) or any(_under(target, e) for e in ENTRY)]
+    assert wrong == []
+
+
+def test_the_entry_point_imports_only_commands() -> None:
+    """``kumahc.cli`` is the group and one ``add_command`` per verb: it takes the commands, the shared command
+    modules and the registry's kind list (its help), nothing else of kumahc."""
+    allowed = (COMMANDS, f"{POLICIES}.registry")
+    wrong = [f"{line}: {target}" for line, target, _ in _imports("kumahc.cli")
+             if target != "kumahc" and not any(_under(target, a) for a in allowed)]
+    assert wrong == []
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_private_names_of_another_module(module: str) -> None:
     """``from kumahc.x import _name`` and ``x._name`` on an imported kumahc module: a private name is its module's

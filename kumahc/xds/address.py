@@ -1,5 +1,5 @@
 """``HOST:PORT`` listener addresses of ``serve`` (kept free of grpc imports: the CLI parses them before grpc is
-loaded, see ``kumahc.cli.serve``)."""
+loaded, see ``kumahc.commands.serve``)."""
 
 from __future__ import annotations
 

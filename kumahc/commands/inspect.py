@@ -1,0 +1,66 @@
+"""``kumahc inspect``: why a proxy gets its checks (``--proxy``), or where a policy applies (``--policy``)
+(spec 07; docs/inspect.md)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kumahc.commands.options import limits_options, pipeline, protocol_option, source_paths_argument, store_option
+from kumahc.commands.output import fail
+from kumahc.policies.registry import KINDS
+from kumahc.render import NoProxyMatch
+from kumahc.resources.files import Limits
+
+
+@click.command(epilog="""\b
+Examples:
+  kumahc inspect examples/complete/mesh --proxy web-01
+  kumahc inspect examples/complete/mesh --proxy default/web-01 --cluster backend --format json
+  kumahc inspect examples/kong/mesh-precedence.yaml --policy KongUpstreamPolicy/shop/backend-hc
+  kumahc inspect examples/meshcircuitbreaker/mesh-precedence.yaml --policy MeshCircuitBreaker/web-backend-cb
+  kumahc inspect examples/circuitbreaker/precedence.yaml --policy CircuitBreaker/web-to-backend""")
+@source_paths_argument
+@store_option
+@click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
+@click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
+@click.option("--policy", metavar="KIND/NAME",
+              help="Instead of a proxy: every proxy and cluster this policy reaches, and what it contributes "
+                   f"there (KIND: {', '.join(KINDS[:-1])} or {KINDS[-1]}; e.g. MeshHealthCheck/web, "
+                   "KongUpstreamPolicy/shop/backend-hc, MeshCircuitBreaker/kuma-system/backend-cb).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+@protocol_option
+@limits_options
+def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluster: str | None, policy: str | None,
+            fmt: str, protocol: str | None, limits: Limits) -> None:
+    """Explain why a proxy gets the health checks it gets, or where a policy applies (--policy).
+
+    For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
+    in merge order (file:line), the merged conf with the origin of every field, the checker chosen and the
+    protocol-table rule behind it, the KongUpstreamPolicy and HealthCheck that apply, the MeshCircuitBreaker
+    entries and legacy CircuitBreaker, and which policy kind won each field group (health check, panic settings,
+    outlier detection, circuit breakers).
+    """
+    from kumahc.views import inspect as explain
+
+    if (proxy is None) == (policy is None):
+        raise click.UsageError("give exactly one of --proxy and --policy")
+    if policy is not None and cluster is not None:
+        raise click.UsageError("--cluster goes with --proxy, not --policy")
+    result = pipeline(paths, protocol, False, store, limits)
+    if policy is not None:
+        from kumahc.views import policyview
+
+        try:
+            found_policy = policyview.view(result, policy)
+        except policyview.NoPolicy as exc:
+            fail(str(exc))
+        sys.stdout.write(policyview.text(found_policy) if fmt == "text" else policyview.as_json(found_policy))
+        return
+    try:
+        found = explain.explain(result, proxy, cluster)
+    except (NoProxyMatch, explain.NoCluster) as exc:
+        fail(str(exc))
+    sys.stdout.write(explain.text(found) if fmt == "text" else explain.as_json(found))

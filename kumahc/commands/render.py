@@ -1,0 +1,66 @@
+"""``kumahc render``: every proxy's clusters as Envoy JSON or YAML, or a table (spec 07)."""
+
+from __future__ import annotations
+
+import click
+
+from kumahc.commands.options import (
+    endpoints_option,
+    limits_options,
+    output_option,
+    pipeline,
+    protocol_option,
+    source_paths_argument,
+    store_option,
+    strict_option,
+)
+from kumahc.commands.output import emit, fail
+from kumahc.render import NoProxyMatch, document, json_chunks, to_json, to_yaml
+from kumahc.resources.files import Limits
+
+EPILOG = """\b
+Examples:
+  kumahc render examples/meshhealthcheck/http-kuma-2.10.yaml
+  kumahc render examples/complete/mesh --proxy web-01 --format yaml
+  kumahc render examples/complete/mesh --format table
+  kumahc render examples/healthcheck/ --protocol http -o clusters.json
+
+Without any Dataplane in the inputs kumahc runs in preview mode: it synthesises one proxy per policy selector
+and one destination per referenced service, so a single policy file shows what it does."""
+
+
+@click.command(epilog=EPILOG)
+@source_paths_argument
+@store_option
+@click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml", "table"]), default="json", show_default=True,
+              help="Output format: Envoy JSON or YAML, or table (one line per cluster, for people).")
+@protocol_option
+@strict_option
+@output_option("the document")
+@endpoints_option
+@limits_options
+def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: str, protocol: str | None,
+           strict: bool, output: str | None, endpoints: str, limits: Limits) -> None:
+    """Print the Envoy clusters every proxy gets.
+
+    Output: {"proxies": [{"mesh", "name", "clusters": [Cluster, ...]}]} with each Cluster as Envoy's
+    envoy.config.cluster.v3.Cluster JSON; with --endpoints eds each proxy also has "load_assignments"
+    (envoy.config.endpoint.v3.ClusterLoadAssignment, one per cluster). Only the document goes to stdout; errors,
+    warnings and notes go to stderr.
+    """
+    result = pipeline(paths, protocol, strict, store, limits)
+    try:
+        # JSON is assembled from each cluster's own text; YAML (and EDS) goes through the whole document.
+        if fmt == "table":
+            from kumahc.views import table
+
+            text = table.text(table.rows(result, proxy))
+        elif fmt == "json" and endpoints == "static":
+            text = json_chunks(result, proxy)
+        else:
+            doc = document(result, proxy, endpoints=endpoints)
+            text = to_json(doc) if fmt == "json" else to_yaml(doc)
+    except NoProxyMatch as exc:
+        fail(str(exc))
+    emit(text, output)
