@@ -36,12 +36,12 @@ class ServeProcess:
         """(status, content type, body) of an admin GET (``headers`` added, e.g. ``Host``, ``Authorization``)."""
         req = urllib.request.Request(f"http://{self.admin}{path}", headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
 
-    def wait_log(self, text: str, timeout: float = 15.0, after: int = 0) -> str:
+    def wait_log(self, text: str, timeout: float = 60.0, after: int = 0) -> str:
         """Wait until stderr (from character ``after``) contains ``text``; return all of stderr."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -50,7 +50,7 @@ class ServeProcess:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not logged within {timeout}s; stderr:\n{self.stderr()}")
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until ``/ready`` answers 200 (the first snapshot is served)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -61,7 +61,7 @@ class ServeProcess:
             time.sleep(0.05)
         raise AssertionError(f"serve not ready within {timeout}s; stderr:\n{self.stderr()}")
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float = 60.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -77,7 +77,7 @@ def _pump(stream, sink: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0", timeout: float = 30.0,
+def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0", timeout: float = 120.0,
           ready: bool = True) -> Iterator[ServeProcess]:
     """``kumahc serve PATHS --xds-address XDS --admin-address 127.0.0.1:0 ARGS``; always stopped on exit. The
     listeners bind before the first render: with ``ready`` (default) this also waits for ``/ready`` = 200."""

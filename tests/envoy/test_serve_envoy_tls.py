@@ -74,7 +74,7 @@ def test_envoy_without_the_right_certificate_gets_nothing(case: str, setup: dict
         if case == "other proxy's certificate":
             # TLS succeeds (the CA is right); kumahc refuses the node id on the stream, again on every retry.
             s.wait_log('node.id "default.web-01" is not allowed by the client certificate (it allows '
-                       'default.backend-01)', timeout=20)
+                       'default.backend-01)', timeout=60)
             wait_until(lambda: [line for line in s.get("/metrics")[2].splitlines()
                                 if line.startswith("kumahc_xds_streams_denied_total ")
                                 and float(line.split()[1]) >= 2], 20, 0.2, "a second refusal")
