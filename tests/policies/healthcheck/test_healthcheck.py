@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO
 
 from kumahc.diagnostics import InputError
 from kumahc.pipeline import Options, Result, run
 from kumahc.render import document, to_json
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "healthcheck"
 F = "hc.yaml"
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from helpers import REPO
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kumahc.resources import schema
 from kumahc.resources.loader import _recognise
 from kumahc.resources.yamldoc import parse
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _seeds() -> list[tuple[str, str, dict]]:

@@ -9,7 +9,8 @@ and never leaves a temporary file behind. ``serve`` keeps serving its last good 
 files.
 
 Bounded for CI: the ``ci`` profile is derandomized and database-free, so every run tries the same examples. Deeper
-local runs: ``KUMAHC_FUZZ_PROFILE=fuzz KUMAHC_FUZZ_SCALE=50 pytest tests/test_fuzz.py`` (random, 50x examples).
+local runs: ``KUMAHC_FUZZ_PROFILE=fuzz KUMAHC_FUZZ_SCALE=50 pytest tests/resources/test_fuzz.py`` (random, 50x
+examples).
 """
 
 from __future__ import annotations
