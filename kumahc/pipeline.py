@@ -15,7 +15,8 @@ from envoy.config.cluster.v3 import cluster_pb2
 from kumahc import gcpause, memo
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
-from kumahc.mesh import view as mesh_view
+from kumahc.mesh import build as mesh_build
+from kumahc.mesh.model import Destination, MeshView, Proxy
 from kumahc.policies.combine import Combined, combine
 from kumahc.policies.contract import PolicyFamily
 from kumahc.policies.registry import FAMILIES
@@ -50,13 +51,13 @@ class Result:
     sorted by name (keyed by (mesh, proxy name)) and the report (warnings and notes only)."""
 
     loaded: Loaded
-    view: mesh_view.MeshView
+    view: MeshView
     families: tuple[PolicyFamily, ...]
     clusters: dict[tuple[str, str], tuple[ClusterResult, ...]]
     report: Report
 
 
-def _proxy_clusters(proxy: mesh_view.Proxy, view: mesh_view.MeshView, families: list[PolicyFamily],
+def _proxy_clusters(proxy: Proxy, view: MeshView, families: list[PolicyFamily],
                     combined: dict, built: dict, assignments: dict, by_content: dict, previous: dict
                     ) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
     """One proxy's clusters (sorted by name) and its precedence warnings as (cluster, message). The dicts are
@@ -107,7 +108,7 @@ class RunCache:
     files: FileCache = field(default_factory=FileCache)
     typed: dict[Resource, tuple[object, tuple[Diagnostic, ...]]] = field(default_factory=dict)
     view_inputs: tuple | None = None
-    view: mesh_view.MeshView | None = None
+    view: MeshView | None = None
     view_diagnostics: tuple[Diagnostic, ...] = ()
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = field(default_factory=dict)
     clusters: dict[tuple, tuple[ClusterResult, list[str]]] = field(default_factory=dict)
@@ -178,7 +179,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
     preview_proxies = sorted((req for f in families for req in f.preview_proxies()), key=lambda r: r[0])
     preview_dests = sorted((req for f in families for req in f.preview_destinations()), key=lambda r: r[0])
 
-    def preview_protocol(dest: mesh_view.Destination) -> str:
+    def preview_protocol(dest: Destination) -> str:
         if options.protocol is not None:
             return options.protocol
         votes = set().union(*(f.preview_votes(dest) for f in families))
@@ -192,7 +193,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
         report.extend(cache.view_diagnostics)
     else:
         sub = Report()
-        view = mesh_view.build(dataplanes, mesh_services, services, options.protocol, sub,
+        view = mesh_build.build(dataplanes, mesh_services, services, options.protocol, sub,
                                [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol)
         report.extend(sub.items)
         if cache is not None:

@@ -77,6 +77,8 @@ def _allowed(module: str) -> tuple[str, ...] | None:
         return ()
     if _under(module, "kumahc.envoy"):
         return (*BASE, "kumahc.envoy", f"{POLICIES}.combine")  # the cluster skeleton reads combine's groups
+    if _under(module, "kumahc.resources.yaml"):
+        return ("kumahc.resources.yaml",)  # the YAML reader reads text: it knows no resource, kind or message file
     if any(_under(module, b) for b in BASE):
         return BASE
     if module in ("kumahc.pipeline", "kumahc.render"):

@@ -13,7 +13,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.model import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.policies.combine import Attachment, Combined, Contribution
 from kumahc.resources.core import Service
 from kumahc.resources.model import Resource

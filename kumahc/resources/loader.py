@@ -27,7 +27,10 @@ from kumahc.resources.model import (
     Source,
 )
 from kumahc.resources.schema import structural_problems
-from kumahc.resources.yamldoc import RawDocument, TooManyDocuments, YamlSyntaxError, cut, parse
+from kumahc.resources.yaml.cutting import cut
+from kumahc.resources.yaml.documents import parse
+from kumahc.resources.yaml.errors import TooManyDocuments, YamlSyntaxError
+from kumahc.resources.yaml.marks import RawDocument
 
 _KNOWN_GROUPS = ("kuma.io/", "configuration.konghq.com/")
 SKIPPED = "kumahc reads " + ", ".join(KINDS)

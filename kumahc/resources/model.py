@@ -9,7 +9,7 @@ from typing import Any
 
 from kumahc.diagnostics import Location, Report
 from kumahc.resources.fieldpath import format_path
-from kumahc.resources.yamldoc import RawDocument
+from kumahc.resources.yaml.marks import RawDocument
 
 KINDS = ("CircuitBreaker", "Dataplane", "HealthCheck", "KongUpstreamPolicy", "Mesh", "MeshCircuitBreaker",
          "MeshHealthCheck", "MeshService", "Service")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kumahc.mesh.view import Destination, Proxy
+from kumahc.mesh.model import Destination, Proxy
 from kumahc.pipeline import Result
 from kumahc.policies.combine import Combined
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
-from kumahc.mesh.view import Destination, Proxy
+from kumahc.mesh.model import Destination, Proxy
 from kumahc.pipeline import Result
 from kumahc.policies.combine import GROUPS, Combined
 from kumahc.policies.core.explain import ConfLine, EntryLine

@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-from kumahc.mesh.view import Destination, Proxy
+from kumahc.mesh.model import Destination, Proxy
 from kumahc.policies.contract import PolicyFamily
 from kumahc.policies.registry import FAMILIES, KINDS
 

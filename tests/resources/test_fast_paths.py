@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kumahc.resources import schema
 from kumahc.resources.loader import _recognise
-from kumahc.resources.yamldoc import parse
+from kumahc.resources.yaml.documents import parse
 
 
 def _seeds() -> list[tuple[str, str, dict]]:
@@ -100,7 +100,7 @@ def test_gate_accepts_every_valid_example_and_rejects_integers_written_as_floats
 # Native YAML (yaml-rs) against the PyYAML path: where the native path answers, the values are identical (types and
 # key order included); where it cannot be sure, it declines and the PyYAML path decides (same accept/reject).
 
-from kumahc.resources import yamldoc  # noqa: E402
+from kumahc.resources.yaml import documents as yamldoc  # noqa: E402
 
 SCALARS = st.sampled_from([
     "yes", "Yes", "YES", "no", "on", "On", "off", "OFF", "y", "n", "true", "True", "TRUE", "false", "False", "~",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kumahc.mesh.view import Destination, Proxy
+from kumahc.mesh.model import Destination, Proxy
 from kumahc.policies.circuitbreaker import api, translate
 from kumahc.policies.circuitbreaker.validate import validate
 from kumahc.policies.combine import CircuitBreakersGroup, Contribution, OutlierGroup

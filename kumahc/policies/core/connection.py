@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.model import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.policies.combine import Attachment, Combined, attachment
 from kumahc.policies.core.load import FamilyBase
 from kumahc.resources.checker import DocumentChecker

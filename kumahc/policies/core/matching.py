@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from kumahc.mesh.view import K8S_NAME, Destination
+from kumahc.mesh.model import K8S_NAME, Destination
 from kumahc.policies.core.targetref import TO_RANK, TOP_RANK, Entry, TargetRefPolicy
 
 

@@ -3,7 +3,7 @@ synthetic destination a ``to[]`` entry asks for, when the inputs have no Datapla
 
 from __future__ import annotations
 
-from kumahc.mesh.view import K8S_NAME, PreviewDestination, PreviewProxy
+from kumahc.mesh.model import K8S_NAME, PreviewDestination, PreviewProxy
 from kumahc.policies.core.matching import entry_matches
 from kumahc.policies.core.targetref import Entry, TargetRefPolicy
 from kumahc.resources.tags import SERVICE

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.model import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.policies.core import preview
 from kumahc.policies.core.load import FamilyBase
 from kumahc.policies.core.matching import EntryIndex, entry_matches

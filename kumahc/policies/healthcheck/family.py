@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kumahc.mesh.view import Destination, Proxy
+from kumahc.mesh.model import Destination, Proxy
 from kumahc.policies.combine import Contribution, HealthCheckGroup, PanicGroup
 from kumahc.policies.core import connection
 from kumahc.policies.healthcheck import api, translate

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kumahc.diagnostics import Report, Severity
-from kumahc.mesh.view import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
+from kumahc.mesh.model import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy
 from kumahc.policies.combine import Attachment, Combined, Contribution, attachment
 from kumahc.policies.kong import api, translate
 from kumahc.policies.kong import warnings as kwarnings

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, MeshView, PreviewProxy, Proxy
+from kumahc.mesh.model import Destination, MeshView, PreviewProxy, Proxy
 from kumahc.policies.combine import GROUPS, CircuitBreakersGroup, Combined, Contribution, OutlierGroup, PanicGroup
 from kumahc.policies.contract import Attachment
 from kumahc.policies.core import explain as ex

@@ -10,7 +10,7 @@ from typing import Any
 
 from kumahc.diagnostics import Report, Severity
 from kumahc.envoy import healthcheck as hcb
-from kumahc.mesh.view import Destination, MeshView, Proxy
+from kumahc.mesh.model import Destination, MeshView, Proxy
 from kumahc.policies.combine import Combined, Contribution, HealthCheckGroup, PanicGroup
 from kumahc.policies.contract import Attachment
 from kumahc.policies.core import explain as ex

@@ -75,7 +75,7 @@ class _NoMark:
 
 
 class StoredDocument:
-    """A stored body in the shape the pipeline reads documents (:class:`~kumahc.resources.yamldoc.RawDocument`):
+    """A stored body in the shape the pipeline reads documents (:class:`~kumahc.resources.yaml.marks.RawDocument`):
     its value, and no lines (``line`` is None for every path, so messages print ``store: KIND NAME: PATH``)."""
 
     __slots__ = ("value",)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kumahc.diagnostics import Report
-from kumahc.mesh.view import Destination, Proxy
+from kumahc.mesh.model import Destination, Proxy
 from kumahc.policies.core.merge import merge
 from kumahc.policies.core.selection import Selection
 from kumahc.policies.core.targetref import Entry, TargetRef, attach_entries, is_shadow
