@@ -766,7 +766,7 @@ def test_garbage_bytes(data: bytes, explicit: bool) -> None:
 
 @bounded(250)
 @given(files=case(), as_directory=st.booleans(), strict=st.booleans(), fmt=st.sampled_from(["json", "json", "yaml"]))
-# The example hypothesis shrank the integer crash to (yamldoc: int() of 5000 digits).
+# The example hypothesis shrank the integer crash to (the YAML loader: int() of 5000 digits).
 @example(files=[("f0.yaml", b"type: " + b"9" * 5000 + b"\nname: mhc-web\nmesh: default\nspec:\n  to:\n"
                             b"  - targetRef:\n      kind: Mesh\n    default: {}\n")],
          as_directory=False, strict=False, fmt="json")
@@ -937,10 +937,10 @@ MHC_INTERVAL = ("type: MeshHealthCheck\nname: x\nspec:\n  to:\n  - targetRef: {k
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    # yamldoc: int() refuses more than 4300 decimal digits (ValueError while composing the document).
+    # the YAML loader (kumahc/resources/yaml): int() refuses more than 4300 decimal digits (ValueError while composing the document).
     ("type: Mesh\nname: m\nx: " + "9" * 5000 + "\n", "f.yaml:3: invalid YAML: integer larger than 1000 digits"),
     ("type: Mesh\nname: m\nx: -" + "1_" * 2500 + "1\n", "f.yaml:3: invalid YAML: integer larger than 1000 digits"),
-    # yamldoc: a long hex literal builds, but str() of it failed later (skipped kind "<value>").
+    # the YAML loader (kumahc/resources/yaml): a long hex literal builds, but str() of it failed later (skipped kind "<value>").
     ("kind: 0x" + "f" * 3000 + "\n", "f.yaml:1: invalid YAML: integer larger than 1000 digits"),
     ("a: 0b1" + "0" * 3500 + "\n", "f.yaml:1: invalid YAML: integer larger than 1000 digits"),
     # durations: int() of the digits of a duration.

@@ -1,5 +1,5 @@
 """The YAML syntax messages of docs/messages.md that tests/resources/test_load.py does not reach
-(kumahc/resources/yamlwords.py): each from an input that triggers it, as the exact
+(kumahc/resources/yaml/words.py): each from an input that triggers it, as the exact
 ``FILE:LINE: invalid YAML: column C: …`` line, exit 1."""
 
 from __future__ import annotations
