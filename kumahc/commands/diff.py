@@ -24,8 +24,8 @@ Examples:
 
 \b
 Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid input (either side), 2 usage.""")
-@click.argument("before", type=click.Path(), metavar="BEFORE")
-@click.argument("after", type=click.Path(), metavar="AFTER")
+@click.argument("before", type=click.Path(readable=False), metavar="BEFORE")
+@click.argument("after", type=click.Path(readable=False), metavar="AFTER")
 @click.option("--proxy", metavar="NAME", help="Only proxies named NAME (any mesh) or MESH/NAME.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")

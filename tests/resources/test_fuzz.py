@@ -937,10 +937,10 @@ MHC_INTERVAL = ("type: MeshHealthCheck\nname: x\nspec:\n  to:\n  - targetRef: {k
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    # the YAML loader (kumahc/resources/yaml): int() refuses more than 4300 decimal digits (ValueError while composing the document).
+    # the YAML loader: int() refuses more than 4300 decimal digits (ValueError while composing the document).
     ("type: Mesh\nname: m\nx: " + "9" * 5000 + "\n", "f.yaml:3: invalid YAML: integer larger than 1000 digits"),
     ("type: Mesh\nname: m\nx: -" + "1_" * 2500 + "1\n", "f.yaml:3: invalid YAML: integer larger than 1000 digits"),
-    # the YAML loader (kumahc/resources/yaml): a long hex literal builds, but str() of it failed later (skipped kind "<value>").
+    # the YAML loader: a long hex literal builds, but str() of it failed later (skipped kind "<value>").
     ("kind: 0x" + "f" * 3000 + "\n", "f.yaml:1: invalid YAML: integer larger than 1000 digits"),
     ("a: 0b1" + "0" * 3500 + "\n", "f.yaml:1: invalid YAML: integer larger than 1000 digits"),
     # durations: int() of the digits of a duration.
