@@ -3,6 +3,7 @@ write the small meshes the serve tests give it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -13,9 +14,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import grpc
+from envoy.service.cluster.v3 import cds_pb2_grpc
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+
+from kumahc.xds.snapshot import CLUSTER_TYPE
 
 
 @dataclass
@@ -78,13 +85,17 @@ def _pump(stream, sink: list[str]) -> None:
 
 @contextlib.contextmanager
 def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0", timeout: float = 120.0,
-          ready: bool = True) -> Iterator[ServeProcess]:
-    """``kumahc serve PATHS --xds-address XDS --admin-address 127.0.0.1:0 ARGS``; always stopped on exit. The
-    listeners bind before the first render: with ``ready`` (default) this also waits for ``/ready`` = 200."""
+          ready: bool = True, admin: str = "127.0.0.1:0",
+          preexec_fn: Callable[[], None] | None = None) -> Iterator[ServeProcess]:
+    """``kumahc serve PATHS --xds-address XDS --admin-address ADMIN ARGS``; always stopped on exit. The listeners
+    bind before the first render: with ``ready`` (default) this also waits for ``/ready`` = 200. The addresses
+    the child reports are reached on loopback whatever it listens on (``0.0.0.0`` included); ``preexec_fn``
+    runs in the child before kumahc (e.g. a lower open-files limit)."""
     cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", *paths,
-           "--xds-address", xds, "--admin-address", "127.0.0.1:0", *args]
+           "--xds-address", xds, "--admin-address", admin, *args]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=preexec_fn)
     sp = ServeProcess(proc, "", "")
     threading.Thread(target=_pump, args=(proc.stderr, sp._stderr), daemon=True).start()
     try:
@@ -96,13 +107,36 @@ def serve(*paths: str, args: tuple[str, ...] = (), xds: str = "127.0.0.1:0", tim
             raise AssertionError(f"serve did not start: stdout={lines!r} stderr={sp.stderr()}")
         assert lines[0].startswith("xds listening on "), lines
         assert lines[1].startswith("admin listening on "), lines
-        sp.xds = lines[0].split()[-1]
-        sp.admin = lines[1].split()[-1]
+        sp.xds = _reachable(lines[0].split()[-1])
+        sp.admin = _reachable(lines[1].split()[-1])
         if ready:
             sp.wait_ready(timeout)
         yield sp
     finally:
         sp.stop()
+
+
+def _reachable(address: str) -> str:
+    """A wildcard listening address as a loopback target: tests connect to loopback only."""
+    host, _, port = address.rpartition(":")
+    return f"127.0.0.1:{port}" if host in ("0.0.0.0", "[::]") else address
+
+
+async def first_response(target: str, node: str, timeout: float = 120.0, ads: bool = False
+                         ) -> discovery_pb2.DiscoveryResponse:
+    """The first SotW Cluster response to ``node`` from the xDS server at ``target`` (CDS, or ADS with
+    ``ads``); the stream is cancelled after it."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        req = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
+        req.node.id = node
+        if ads:
+            call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources(iter([req]))
+        else:
+            call = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel).StreamClusters(iter([req]))
+        try:
+            return await asyncio.wait_for(call.read(), timeout)
+        finally:
+            call.cancel()
 
 
 def atomic_write(path: str, text: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import resource
 import select
@@ -17,15 +16,14 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from kumahc_serve import ServeProcess, _pump, web_and_backend, write_mesh
+from kumahc_serve import ServeProcess, first_response, web_and_backend, write_mesh
+from kumahc_serve import serve as harness_serve
 
 from kumahc.xds.admin import ADMIN_HEADER_TIMEOUT, ADMIN_MAX_CONNECTIONS, BUSY
 from kumahc.xds.metrics import LOG_VALUE_BYTES
@@ -47,33 +45,10 @@ def _fd_limit(n: int):
     return limit
 
 
-@contextlib.contextmanager
-def serve(*paths: str, xds: str = "127.0.0.1:0", admin: str = "127.0.0.1:0", args: tuple[str, ...] = (),
-          fd_limit: int | None = None, ready: bool = True) -> Iterator[ServeProcess]:
-    """``kumahc serve`` as kumahc_serve.serve starts it, with the admin address chosen and, with ``fd_limit``,
-    the open-files limit (soft and hard, so serve cannot raise it) set in the child."""
-    cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", *paths,
-           "--xds-address", xds, "--admin-address", admin, *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            preexec_fn=_fd_limit(fd_limit) if fd_limit else None)
-    sp = ServeProcess(proc, "", "")
-    threading.Thread(target=_pump, args=(proc.stderr, sp._stderr), daemon=True).start()
-    try:
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout.readline() for _ in range(2)), daemon=True)
-        reader.start()
-        reader.join(WAIT)
-        if len(lines) < 2 or not all(lines):
-            raise AssertionError(f"serve did not start: stdout={lines!r} stderr={sp.stderr()}")
-        # Connect to loopback whatever the listening address (0.0.0.0 in the warning test).
-        sp.xds = "127.0.0.1:" + lines[0].split()[-1].rsplit(":", 1)[1]
-        sp.admin = "127.0.0.1:" + lines[1].split()[-1].rsplit(":", 1)[1]
-        if ready:
-            sp.wait_ready(WAIT)
-        yield sp
-    finally:
-        sp.stop()
+def serve(*paths: str, fd_limit: int | None = None, **options: object) -> contextlib.AbstractContextManager:
+    """``kumahc serve`` as the harness starts it; with ``fd_limit``, the open-files limit (soft and hard, so serve
+    cannot raise it) set in the child."""
+    return harness_serve(*paths, timeout=WAIT, preexec_fn=_fd_limit(fd_limit) if fd_limit else None, **options)
 
 
 def port_of(target: str) -> int:
@@ -128,14 +103,7 @@ def start_requests(socks: list[socket.socket] | set[socket.socket]) -> None:
 
 
 async def first_cds(target: str, node: str) -> discovery_pb2.DiscoveryResponse:
-    async with grpc.aio.insecure_channel(target) as channel:
-        req = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
-        req.node.id = node
-        call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources(iter([req]))
-        try:
-            return await asyncio.wait_for(call.read(), WAIT)
-        finally:
-            call.cancel()
+    return await first_response(target, node, WAIT, ads=True)
 
 
 def xds_answers(s: ServeProcess) -> None:

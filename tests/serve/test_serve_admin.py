@@ -13,16 +13,14 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import pytest
-from envoy.service.cluster.v3 import cds_pb2_grpc
 from envoy.service.discovery.v3 import discovery_pb2
-from kumahc_serve import atomic_write, serve, web_and_backend, write_mesh
+from kumahc_serve import atomic_write, first_response, serve, web_and_backend, write_mesh
 
 from bench.generator import generate, with_size
 from kumahc.pipeline import run
 from kumahc.render import document, to_json
-from kumahc.xds.snapshot import CLUSTER_TYPE, content_version
+from kumahc.xds.snapshot import content_version
 
 MESH = web_and_backend(web_labels="{app: web}")
 
@@ -39,17 +37,6 @@ def kumahc(*args: str) -> subprocess.CompletedProcess:
 
 def metric_lines(s) -> list[str]:
     return s.get("/metrics")[2].splitlines()
-
-
-async def first_response(target: str, node: str) -> discovery_pb2.DiscoveryResponse:
-    async with grpc.aio.insecure_channel(target) as channel:
-        req = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
-        req.node.id = node
-        call = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel).StreamClusters(iter([req]))
-        try:
-            return await asyncio.wait_for(call.read(), 120)
-        finally:
-            call.cancel()
 
 
 # The first render of a ``kumahc serve`` child is held at a gate: its first input read waits until the test opens

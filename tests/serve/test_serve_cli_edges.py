@@ -11,11 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
-from envoy.service.cluster.v3 import cds_pb2_grpc
-from envoy.service.discovery.v3 import discovery_pb2
-from kumahc_serve import WEB_ONLY, ServeProcess, atomic_write, backend_http_check, serve, web_and_backend, write_mesh
+from kumahc_serve import (
+    WEB_ONLY,
+    ServeProcess,
+    atomic_write,
+    backend_http_check,
+    first_response,
+    serve,
+    web_and_backend,
+    write_mesh,
+)
 
 from kumahc.pipeline import run
 from kumahc.render import document
@@ -37,18 +43,6 @@ def has_ipv6_loopback() -> bool:
     except OSError:
         return False
     return True
-
-
-async def first_response(target: str, node: str) -> discovery_pb2.DiscoveryResponse:
-    """The first CDS SotW response to ``node`` from the xDS server at ``target``."""
-    async with grpc.aio.insecure_channel(target) as channel:
-        req = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
-        req.node.id = node
-        call = cds_pb2_grpc.ClusterDiscoveryServiceStub(channel).StreamClusters(iter([req]))
-        try:
-            return await asyncio.wait_for(call.read(), 60)
-        finally:
-            call.cancel()
 
 
 def log_lines(s: ServeProcess) -> list[str]:
