@@ -20,6 +20,16 @@ from kumahc.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+# A MeshHealthCheck document (Universal) with a name to fill in: the smallest valid policy, for tests that need many.
+MESH_WIDE_MHC = """\
+type: MeshHealthCheck
+name: {name}
+spec:
+  targetRef: {{kind: Mesh}}
+  to:
+  - targetRef: {{kind: Mesh}}
+    default: {{interval: 10s, tcp: {{}}}}
+"""
 SKIPPED = ("kumahc reads CircuitBreaker, Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshCircuitBreaker, "
            "MeshHealthCheck, MeshService, Service")
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, SKIPPED, Workspace, run
+from helpers import MESH_WIDE_MHC, REPO, SKIPPED, Workspace, run
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -25,15 +25,7 @@ KUMAHC = [sys.executable, "-c", "from kumahc.cli import main; main()"]
 TIMEOUT = 1800  # seconds: generous, the machine is shared; only a hang reaches it
 MIB = 1024  # ru_maxrss is in KiB
 
-MHC = """\
-type: MeshHealthCheck
-name: {name}
-spec:
-  targetRef: {{kind: Mesh}}
-  to:
-  - targetRef: {{kind: Mesh}}
-    default: {{interval: 10s, tcp: {{}}}}
-"""
+MHC = MESH_WIDE_MHC
 HC = """\
 type: HealthCheck
 name: hc

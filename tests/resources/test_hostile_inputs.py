@@ -12,17 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import SKIPPED, Workspace, run
+from helpers import MESH_WIDE_MHC, SKIPPED, Workspace, run
 
-MHC = """\
-type: MeshHealthCheck
-name: {name}
-spec:
-  targetRef: {{kind: Mesh}}
-  to:
-  - targetRef: {{kind: Mesh}}
-    default: {{interval: 10s, tcp: {{}}}}
-"""
+MHC = MESH_WIDE_MHC
 # Only a real hang (a read blocked on a FIFO) reaches this; a slow, loaded machine never should. Speed is bounded
 # by the CPU time a child uses (resource usage), which does not grow when other work shares the cores.
 TIMEOUT = 600
