@@ -137,7 +137,9 @@ def _case_inputs(case_dir: str) -> list[str]:
 
 
 def _parse_case_args(args: list[str]) -> dict:
-    ctx = render.make_context("render", [*args, "."], resilient_parsing=False)
+    # The same help option names as under ``kumahc``: click keeps the first help option it builds for a command,
+    # so a context with other names would change ``render``'s own -h for the rest of the process.
+    ctx = render.make_context("render", [*args, "."], resilient_parsing=False, **CONTEXT_SETTINGS)
     return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"],
             "endpoints": ctx.params["endpoints"]}
 
