@@ -32,13 +32,14 @@ class ClusterDetail:
 @dataclass(frozen=True, slots=True)
 class PolicyRow:
     """One valid policy: ``where`` is FILE:LINE (or ``store: KIND NAME``), ``warnings`` the report's lines about
-    it."""
+    it, ``reach`` what ``inspect --policy`` sums up (``contributes to N clusters on M proxies; ...``)."""
 
     kind: str
     name: str
     mesh: str
     where: str
     warnings: tuple[str, ...]
+    reach: str
 
     @property
     def selector(self) -> str:
@@ -76,13 +77,17 @@ def clusters(snapshot: Snapshot, proxy: tuple[str, str]) -> list[ClusterDetail]:
     return out
 
 
-def policies(result: Result) -> list[PolicyRow]:
-    """Every valid policy of the inputs, kind by kind (registry order), then by mesh and name."""
+def policies(result: Result, reach: bool = True) -> list[PolicyRow]:
+    """Every valid policy of the inputs, kind by kind (registry order), then by mesh and name. ``reach``: sum up
+    each one's ``inspect --policy`` view (a walk over every proxy per policy; "" without it). CPU-bound: call it
+    off the event loop."""
     out = []
     for kind in KINDS:
         fam = family(result, kind)
         for res in sorted(fam.held() if fam is not None else [], key=lambda r: (r.mesh or "", r.display_name)):
-            out.append(PolicyRow(kind, res.display_name, res.mesh or "", res.src.where, _warnings(result, res)))
+            summary = policyview.view(result, f"{kind}/{res.display_name}").summary() if reach else ""
+            out.append(PolicyRow(kind, res.display_name, res.mesh or "", res.src.where, _warnings(result, res),
+                                 summary))
     return out
 
 

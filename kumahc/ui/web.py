@@ -26,6 +26,7 @@ from aiohttp import web
 
 from kumahc import __version__
 from kumahc.ui import details, model
+from kumahc.views.policyview import NoPolicy
 from kumahc.xds.admin import AdminGuard
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.reloads import ServeLog
@@ -168,9 +169,9 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
                         what="no policy details: this snapshot came from the store's rendered parts")
         try:
             view = await asyncio.to_thread(details.policy, result, selector)
-        except details.policyview.NoPolicy as exc:
+        except NoPolicy as exc:
             return page("missing.html", status=404, title="Not found", nav="policies", what=str(exc))
-        row = next((r for r in details.policies(result) if r.selector == selector), None)
+        row = next((r for r in details.policies(result, reach=False) if r.selector == selector), None)
         return page("policy.html", title=selector, nav="policies", view=view, row=row)
 
     async def login_form(_: web.Request) -> web.Response:

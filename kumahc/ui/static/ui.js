@@ -9,7 +9,7 @@
   }
   let busy = false;
   async function refresh() {
-    if (busy || document.hidden) {
+    if (busy) {
       return;
     }
     busy = true;
