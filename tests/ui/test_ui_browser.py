@@ -138,14 +138,15 @@ def test_policy_page_lists_its_proxies(mesh: Path, browser: object, screenshot: 
             "contributes to 1 cluster on 1 proxy; selects 0 more without contributing")
         screenshot(browser, "policies")
         link.click()
-        assert browser.current_url == f"http://{s.admin}/ui/policies/MeshHealthCheck/web-checks"
+        wait_for(browser, lambda d: d.current_url == f"http://{s.admin}/ui/policies/MeshHealthCheck/web-checks",
+                 "the policy page")
         assert text_of(browser, "#summary") == ("contributes to 1 cluster on 1 proxy; selects 0 more without "
                                                 "contributing")
         proxies = browser.find_elements(By.CSS_SELECTOR, "#reach a.proxy")
         assert [a.text for a in proxies] == ["default/web-01"]
         screenshot(browser, "policy")
         proxies[0].click()
-        assert browser.current_url == f"http://{s.admin}/ui/proxies/default.web-01"
+        wait_for(browser, lambda d: d.current_url == f"http://{s.admin}/ui/proxies/default.web-01", "the proxy page")
         assert text_of(browser, "#clusters tbody tr td") == "http-svc"
 
 
@@ -199,7 +200,7 @@ def test_a_hostile_node_id_is_text(mesh: Path, browser: object, screenshot: Call
         assert browser.find_elements(By.CSS_SELECTOR, "main script, main img") == []
         screenshot(browser, "hostile")
         link.click()
-        assert text_of(browser, "h1 .node") == HOSTILE
+        wait_for(browser, lambda d: text_of(d, "h1 .node") == HOSTILE, "the hostile node's page")
         assert browser.execute_script("return window.__owned === undefined") is True
 
 
@@ -217,11 +218,11 @@ def test_the_token_sends_the_browser_to_the_login_form(mesh: Path, tmp_path: Pat
         screenshot(browser, "login")
         browser.find_element(By.ID, "token").send_keys("wrong")
         browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-        assert text_of(browser, "#failed") == "wrong token"
+        wait_for(browser, lambda d: text_of(d, "#failed") == "wrong token", "the wrong token refused")
         assert browser.get_cookies() == []
         browser.find_element(By.ID, "token").send_keys("s3cret-token")
         browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-        assert browser.current_url == base + "/ui/"
+        wait_for(browser, lambda d: d.current_url == base + "/ui/", "the overview after signing in")
         assert "s3cret-token" not in browser.current_url
         (cookie,) = browser.get_cookies()
         assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
