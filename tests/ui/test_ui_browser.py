@@ -73,8 +73,14 @@ def wait_for(driver: object, condition: Callable[[object], object], what: str) -
 
 
 def text_of(driver: object, css: str) -> str:
-    found = driver.find_elements(By.CSS_SELECTOR, css)  # type: ignore[attr-defined]
-    return found[0].text if found else ""
+    """The rendered text of the first element matching ``css`` ("" when none), read in one script call: the live
+    update swaps the page's content, so an element found in one call may be gone by the next."""
+    return driver.execute_script(  # type: ignore[attr-defined]
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css)
+
+
+def count(driver: object, css: str) -> int:
+    return driver.execute_script("return document.querySelectorAll(arguments[0]).length;", css)  # type: ignore
 
 
 def test_overview_in_sync_then_a_nack_shows_live(mesh: Path, envoy_binary: str, browser: object,
@@ -90,38 +96,38 @@ def test_overview_in_sync_then_a_nack_shows_live(mesh: Path, envoy_binary: str, 
         screenshot(browser, "overview")
 
         browser.get(base + "/ui/proxies")
-        row = browser.find_element(By.CSS_SELECTOR, "tr.state-in-sync")
-        assert "default.web-01" in row.text and "SotW ADS" in row.text and "envoy 1.40.0" in row.text
+        row = text_of(browser, "tr.state-in-sync")
+        assert "default.web-01" in row and "SotW ADS" in row and "envoy 1.40.0" in row
         browser.execute_script(MARKER)
         proxy = make_driver(browser_paths)  # a second browser: the proxy page stays open beside the proxies page
         try:
             proxy.get(base + "/ui/proxies/default.web-01")
             proxy.execute_script(MARKER)
             assert text_of(proxy, "#state") == "in sync"
-            for details in proxy.find_elements(By.CSS_SELECTOR, "details"):
-                details.click()  # open the cluster's JSON and origins: they must stay open across updates
+            # Open the first cluster's JSON and origins: they must stay open across updates.
+            proxy.execute_script("for (const id of ['json-1', 'origin-1']) document.getElementById(id).open = true;")
             screenshot(proxy, "proxy")
 
             # The edit Envoy NACKs: both open pages turn red with Envoy's error_detail, without a reload.
             mark = len(s.stderr())
             atomic_write(str(mesh / "policy.yaml"), policy(REJECTED))
             s.wait_log("WARNING NACK node=default.web-01", after=mark)
-            nacked = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.state-nacking"),
-                              "the proxy row turning red")
-            assert "/nonexistent-kumahc/hc.log" in nacked[0].find_element(By.CSS_SELECTOR, "td.nack").text
+            wait_for(browser, lambda d: "/nonexistent-kumahc/hc.log" in text_of(d, "tr.state-nacking td.nack"),
+                     "the proxy row turning red with Envoy's message")
             assert browser.execute_script("return window.__kumahcLoaded") == "kept"
             screenshot(browser, "proxies-nack")
             wait_for(proxy, lambda d: "/nonexistent-kumahc/hc.log" in text_of(d, "#nack"),
                      "the NACK on the proxy page")
             assert text_of(proxy, "#state") == "nacking"
             assert proxy.execute_script("return window.__kumahcLoaded") == "kept"
-            assert proxy.find_elements(By.CSS_SELECTOR, "#history tr.event-nack")
-            assert proxy.find_element(By.ID, "json-1").get_attribute("open") is not None
+            assert "/nonexistent-kumahc/hc.log" in text_of(proxy, "#history tr.event-nack")
+            assert proxy.execute_script("return document.getElementById('json-1').open") is True
             screenshot(proxy, "proxy-nack")
 
             # The fix is ACKed: back in sync, the last NACK still shown.
             atomic_write(str(mesh / "policy.yaml"), policy())
-            wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.state-in-sync"), "back in sync")
+            wait_for(browser, lambda d: count(d, "tr.state-in-sync") == 1, "back in sync")
+            assert "/nonexistent-kumahc/hc.log" in text_of(browser, "tr.state-in-sync td.nack")
             assert browser.execute_script("return window.__kumahcLoaded") == "kept"
         finally:
             proxy.quit()
