@@ -28,8 +28,10 @@ ADS = "ads"
 # Envoy, and is ended with RESOURCE_EXHAUSTED instead of growing the server's memory (docs/limits.md).
 MAX_TYPE_URLS = 32
 # The operator page (kumahc.ui) shows each stream's last events; older ones are dropped, so a stream's memory stays
-# bounded however long it lives.
+# bounded however long it lives; a NACK's message is kept up to HISTORY_MESSAGE characters there (a client may send
+# megabytes of error_detail, and 20 of them per stream would add up).
 HISTORY = 20
+HISTORY_MESSAGE = 4096
 
 
 class StreamError(Exception):
@@ -160,7 +162,8 @@ class Stream:
                 watch.status.nacked_version = rejected
                 watch.status.nack_message = req.error_detail.message
                 self.hooks.nacked(self.api, self.node, type_url, rejected, req.response_nonce, req.error_detail.message)
-                self.history.append(Event(datetime.now(UTC), "nack", type_url, rejected, req.error_detail.message))
+                self.history.append(Event(datetime.now(UTC), "nack", type_url, rejected,
+                                          req.error_detail.message[:HISTORY_MESSAGE]))
             elif req.response_nonce and req.response_nonce == watch.last_nonce:
                 watch.status.acked_version = watch.status.sent_version
                 self.hooks.acked(self.api, self.node, type_url, watch.status.sent_version or "", req.response_nonce,

@@ -125,3 +125,31 @@ def test_search_filter_sort_and_pages() -> None:
     assert [r.node for r in page.rows] == [f"default.p-0999{i}" for i in range(10)]
     assert model.select(rows, page=10**6).page == 200  # past the end: the last page
     assert model.select(rows, q="nothing").rows == []
+
+
+def test_stream_history_is_bounded(mesh: Path) -> None:
+    """The proxy page's history: the last 20 events of a stream, a NACK's message cut at 4,096 characters."""
+    from envoy.service.discovery.v3 import discovery_pb2
+
+    from kumahc.pipeline import run
+    from kumahc.xds.snapshot import CLUSTER_TYPE, build
+    from kumahc.xds.streams import CDS, HISTORY, HISTORY_MESSAGE, SOTW, Stream
+
+    class Hooks:
+        def sent(self, *args: object) -> None: ...
+        def acked(self, *args: object) -> None: ...
+        def nacked(self, *args: object) -> None: ...
+        def unknown_node(self, *args: object) -> None: ...
+
+    stream = Stream(SOTW, CDS, build(run([str(mesh)])), Hooks())
+    (sent,) = stream.on_request(discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE, node={"id": "default.web-01"}))
+    nonce = discovery_pb2.DiscoveryResponse.FromString(sent).nonce
+    for _ in range(30):  # each NACK of the same version is answered by nothing: 30 events after the push
+        stream.on_request(discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE, node={"id": "default.web-01"},
+                                                         response_nonce=nonce,
+                                                         error_detail={"message": "x" * 10_000}))
+    assert (HISTORY, HISTORY_MESSAGE) == (20, 4096)
+    assert [e.kind for e in stream.history] == ["nack"] * 20
+    assert {len(e.message) for e in stream.history} == {4096}
+    (watch,) = stream.watches.values()
+    assert len(watch.status.nack_message) == 10_000  # /status keeps the whole message, as before
