@@ -257,3 +257,19 @@ def test_a_rebinding_host_gets_403(mesh: Path, browser_paths: tuple[str, str], s
             screenshot(rebound, "rebinding-403")
         finally:
             rebound.quit()
+
+
+def test_a_failed_reload_shows_live_on_the_overview(mesh: Path, browser: object, screenshot: Callable) -> None:
+    with serve(str(mesh)) as s:
+        browser.get(f"http://{s.admin}/ui/")
+        assert text_of(browser, "#reload").startswith("served ")
+        browser.execute_script(MARKER)
+        atomic_write(str(mesh / "policy.yaml"), policy().replace("path: /health", 'path: ""'))
+        wait_for(browser, lambda d: "failed" in text_of(d, "#reload"), "the failed reload on the overview")
+        lines = text_of(browser, "#reload ul.lines li.bad")  # an error, in red
+        assert f"{mesh / 'policy.yaml'}:7: MeshHealthCheck web-checks: spec.to[0].default.http.path: " in lines
+        assert browser.execute_script("return window.__kumahcLoaded") == "kept"
+        screenshot(browser, "overview-reload-failed")
+        atomic_write(str(mesh / "policy.yaml"), policy())
+        wait_for(browser, lambda d: text_of(d, "#reload").startswith("served "), "the next reload served")
+        assert browser.execute_script("return window.__kumahcLoaded") == "kept"
