@@ -21,20 +21,17 @@ class Reload:
 @dataclass(slots=True)
 class ServeLog:
     """The last :class:`Reload` (None before the first render ends) and, with ``--store``, whether the store is
-    connected and its last connection message. ``changes`` counts every update, for pages that follow it."""
+    connected and its last connection message."""
 
     last: Reload | None = None
     store_connected: bool | None = None
     store_message: str = ""
-    changes: int = 0
     _lines_limit: int = field(default=200, repr=False)
 
     def reloaded(self, ok: bool, lines: list[str]) -> None:
         """Record a load or reload; at most 200 of its lines are kept (the log has them all)."""
         self.last = Reload(datetime.now(UTC), ok, tuple(lines[: self._lines_limit]))
-        self.changes += 1
 
     def store(self, connected: bool, message: str) -> None:
         self.store_connected = connected
         self.store_message = message
-        self.changes += 1
