@@ -31,7 +31,7 @@ from kumahc.xds.admin import AdminGuard
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.reloads import ServeLog
 from kumahc.xds.server import XdsServer
-from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE
+from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE, Snapshot
 
 COOKIE = "kumahc_ui"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -73,14 +73,15 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
     ``/status`` names it (``--store``), ``revision``: the store revision served now."""
     env = _environment()
     key = secrets.token_bytes(32)  # signs sessions; a restart ends them
-    versions: dict[int, tuple[object, str]] = {}  # the last snapshot's version: hashing 10,000 proxies per poll
+    # The current snapshot's version, made once (hashing 10,000 proxies on every poll of the overview would not
+    # be); keyed by identity and load time rather than holding the snapshot, which a reload must be able to free.
+    version: list[tuple[tuple[int, datetime], str]] = []
 
-    def snapshot_version(snap: object) -> str:
-        found = versions.get(id(snap))
-        if found is None or found[0] is not snap:
-            versions.clear()
-            found = versions[id(snap)] = (snap, model.snapshot_version(snap))  # type: ignore[arg-type]
-        return found[1]
+    def snapshot_version(snap: Snapshot) -> str:
+        key = (id(snap), snap.loaded_at)
+        if not version or version[0][0] != key:
+            version[:] = [(key, model.snapshot_version(snap))]
+        return version[0][1]
 
     def session_value() -> str | None:
         if guard.token is None:
