@@ -172,9 +172,19 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
                               key=lambda w: w.status.type_url)) for s in streams],
                     history=model.history(streams))
 
+    # The policies' rows of the current snapshot: each row walks every proxy (inspect --policy), and an open page
+    # asks again every second; made once per snapshot (keyed like the version above).
+    policy_rows: list[tuple[tuple[int, datetime], list[details.PolicyRow]]] = []
+
     async def policies(_: web.Request) -> web.Response:
-        result = details.result_of(cache.snapshot)
-        rows = await asyncio.to_thread(details.policies, result) if result is not None else None
+        snap = cache.snapshot
+        result = details.result_of(snap)
+        rows = None
+        if snap is not None and result is not None:
+            key = (id(snap), snap.loaded_at)
+            if not policy_rows or policy_rows[0][0] != key:
+                policy_rows[:] = [(key, await asyncio.to_thread(details.policies, result))]
+            rows = policy_rows[0][1]
         return page("policies.html", title="Policies", nav="policies", rows=rows)
 
     async def policy(request: web.Request) -> web.Response:
