@@ -9,6 +9,7 @@
     python -m bench run --size large --bench diff          # kumahc diff against one render
     python -m bench run --bench store-fanout              # 2 serve --store replicas x 1,000 clients vs the bare floor
     python -m bench run --size large --bench store-startup  # serve --store vs serve PATH start-up
+    python -m bench run --size large --bench ui            # the operator pages' server time at 10,000 proxies
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -23,7 +24,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup")
+           "store-fanout", "store-startup", "ui")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.generator import generate
 
         for size in sizes:
-            if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup"} & set(benches):
+            if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
+                    "ui"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -150,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 section(f"store start-up {size}", lambda mp=mesh, mm=m, s=size, r=args.repeat or 1:
                         store_startup(mp, mm, s, r))
+            if "ui" in benches:
+                from bench.ui_bench import ui_bench
+
+                section(f"ui {size}", lambda m=mesh, s=size: ui_bench(m, s, args.repeat or 20))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

@@ -86,7 +86,29 @@ def _allowed(module: str) -> tuple[str, ...] | None:
     if _under(module, "kumahc.views"):
         return (*BASE, "kumahc.pipeline", "kumahc.render", "kumahc.views", f"{POLICIES}.registry",
                 f"{POLICIES}.core", *SHARED)
+    if _under(module, UI):
+        # The operator pages read what /status and inspect read: the views and the xDS server's state, never
+        # serve's start-up (kumahc.xds.app mounts them) nor the commands.
+        return (*BASE, "kumahc.pipeline", "kumahc.render", "kumahc.views", f"{POLICIES}.registry",
+                f"{POLICIES}.core", *SHARED, *(f"kumahc.xds.{m}" for m in UI_READS), UI)
     return None
+
+
+UI = "kumahc.ui"
+UI_READS = ("admin", "cache", "reloads", "server", "snapshot", "streams")
+UI_USERS = ("kumahc.xds.app",)  # serve's start-up builds the pages and hands them to the admin app
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not _under(m, UI)))
+def test_nothing_below_the_ui_imports_it(module: str) -> None:
+    """The ui package sits above the views and the xDS server state: only serve's start-up imports it (the admin
+    app takes it as a parameter), so the JSON endpoints and the views cannot come to depend on it."""
+    wrong = [f"{line}: {target}" for line, target, _ in _imports(module) if _under(target, UI)]
+    assert wrong == [] or module in UI_USERS
+
+
+def test_the_ui_is_found() -> None:
+    assert sorted(m for m in MODULES if _under(m, UI)) == [UI, f"{UI}.details", f"{UI}.model", f"{UI}.web"]
 
 
 def test_the_families_are_found() -> None:

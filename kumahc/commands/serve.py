@@ -65,6 +65,9 @@ commits (LISTEN/NOTIFY); any number of replicas on one store serve identical ver
                    "localhost are always accepted, any other Host gets 403.")
 @click.option("--admin-token-file", metavar="FILE", help="Require 'Authorization: Bearer <token>' (the file's "
               "content, re-read when it changes) on /config_dump and /status; /ready and /metrics stay open.")
+@click.option("--ui/--no-ui", default=None, help="Serve the operator pages under /ui/ on the admin port "
+              "(docs/ui.md; the same Host check and token, with a login form). Default: on when --admin-address "
+              "is a loopback address, off otherwise.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log lines on stderr: text, or one JSON object per line.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
@@ -73,7 +76,7 @@ commits (LISTEN/NOTIFY); any number of replicas on one store serve identical ver
 @limits_options
 def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_address: object, protocol: str | None,
           strict: bool, xds_tls_cert: str | None, xds_tls_key: str | None, xds_client_ca: str | None,
-          admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, log_format: str,
+          admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, ui: bool | None, log_format: str,
           log_level: str, endpoints: str, limits: Limits) -> None:
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
@@ -89,7 +92,7 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
     # break the one-format log stream (and JSON lines): it reports errors only, unless the operator sets
     # GRPC_VERBOSITY (e.g. INFO to see why TLS handshakes fail). It is read when grpc is first imported, below.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    from kumahc.xds.app import ServeConfig
+    from kumahc.xds.app import ServeConfig, is_loopback
     from kumahc.xds.app import serve as run_server
     from kumahc.xds.tls import TlsFiles
 
@@ -99,5 +102,6 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
         raise click.UsageError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key")
     tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
-                         admin_token_file, log_format, log_level, endpoints, limits, store=store_url(paths, store))
+                         admin_token_file, log_format, log_level, endpoints, limits, store=store_url(paths, store),
+                         ui=is_loopback(admin_address.host) if ui is None else ui)
     sys.exit(run_server(config))

@@ -122,10 +122,12 @@ def _guard(guard: AdminGuard, metrics: Metrics) -> Callable:
 NOT_READY = "not ready\n"
 
 
-def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard, store: str | None = None
-             ) -> web.Application:
+def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard, store: str | None = None,
+             ui: web.Application | None = None) -> web.Application:
     """The admin application; ``/ready`` is 200 once the cache holds the first snapshot. ``store``: the store URL
-    as ``/status`` shows it (already redacted), with ``--store``."""
+    as ``/status`` shows it (already redacted), with ``--store``. ``ui``: the operator pages (``serve --ui``,
+    :func:`kumahc.ui.make_ui`), mounted under ``/ui/`` with ``/`` and ``/ui`` redirecting there; the Host check
+    runs before them too (they check the token themselves, with a login form)."""
 
     async def ready_handler(_: web.Request) -> web.Response:
         if cache.ready:
@@ -170,6 +172,13 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/config_dump", config_dump)
     app.router.add_get("/status", status)
+    if ui is not None:
+        async def to_ui(_: web.Request) -> web.Response:
+            raise web.HTTPFound("/ui/")
+
+        app.router.add_get("/", to_ui)
+        app.router.add_get("/ui", to_ui)
+        app.add_subapp("/ui/", ui)
     return app
 
 

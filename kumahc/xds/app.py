@@ -25,6 +25,7 @@ from kumahc.xds.address import Address
 from kumahc.xds.admin import ADMIN_MAX_CONNECTIONS, AdminGuard, AdminSite, make_app, make_runner
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.metrics import Metrics, log, setup_logging
+from kumahc.xds.reloads import ServeLog
 from kumahc.xds.server import XdsServer, make_server
 from kumahc.xds.tls import Rotating, TlsFileError, TlsFiles
 from kumahc.xds.token import RotatingToken
@@ -65,6 +66,7 @@ class ServeConfig:
     endpoints: str = "static"
     limits: Limits | None = None
     store: str | None = None  # --store URL: serve the PostgreSQL store instead of PATH arguments
+    ui: bool = True  # --ui/--no-ui: the operator pages under /ui/ on the admin port (kumahc.ui)
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -244,7 +246,14 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         print(f"error: cannot listen on {xds_addr.show()}: {exc}", file=sys.stderr)
         return 1
     store = None if replica is None else replica.where  # /status names the store, its password masked
-    runner = make_runner(make_app(cache, metrics, xds, guard, store))
+    served = ServeLog()
+    ui = None
+    if config.ui:
+        from kumahc.ui import make_ui
+
+        ui = make_ui(cache, xds, guard, served, store,
+                     (lambda: replica.revision) if replica is not None else None)
+    runner = make_runner(make_app(cache, metrics, xds, guard, store, ui=ui))
     await runner.setup()
     try:
         site = AdminSite(runner, admin_addr.host, admin_addr.port, ADMIN_MAX_CONNECTIONS, metrics.admin_refused.inc)
@@ -289,16 +298,17 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await shutdown()
         return 1
     _log_report(lines)
+    served.reloaded(True, [line for line in lines if not line.startswith("info: ")])
     if replica is not None:
         _parts_served(snap, metrics, None)
     _publish(cache, metrics, snap, seconds)
     log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.proxies), snap.cluster_count, seconds)
 
     async def reload() -> None:
-        await _reload(produce, config, cache, metrics)
+        await _reload(produce, config, cache, metrics, served)
 
     if replica is not None:
-        watcher = asyncio.ensure_future(_watch_store(replica, reload, force, metrics))
+        watcher = asyncio.ensure_future(_watch_store(replica, reload, force, metrics, served))
     else:
         assert seen is not None
         log.info("watching the inputs (%s)", seen.mode)
@@ -316,27 +326,35 @@ def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, s
     metrics.snapshot_served(len(snap.proxies), snap.cluster_count, seconds)
 
 
-async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics) -> None:
+async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics,
+                  served: ServeLog | None = None) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
-    caches and the current snapshot let the reload redo only what the change touches."""
+    caches and the current snapshot let the reload redo only what the change touches. ``served`` records the
+    outcome for the operator page."""
+    served = served if served is not None else ServeLog()
     try:
         lines, snap, seconds = await _in_thread(
             lambda: _render(produce, cache.snapshot, config.endpoints, config.strict))
     except InputError as exc:
         _reload_failed(metrics)
-        for d in sorted(exc.report.items, key=lambda d: d.sort_key()):
-            if d.effective(exc.strict) == Severity.ERROR:
-                log.error(d.text(exc.strict))
+        errors = [d.text(exc.strict) for d in sorted(exc.report.items, key=lambda d: d.sort_key())
+                  if d.effective(exc.strict) == Severity.ERROR]
+        for line in errors:
+            log.error(line)
+        served.reloaded(False, errors)
         return
     except FatalInputError as exc:
         _reload_failed(metrics)
         log.error("error: %s", exc)
+        served.reloaded(False, [f"error: {exc}"])
         return
     except Exception as exc:  # noqa: BLE001 - a reload must never stop the server
         _reload_failed(metrics)
         log.error("error: internal: %s: %s", type(exc).__name__, exc)
+        served.reloaded(False, [f"error: internal: {type(exc).__name__}: {exc}"])
         return
     _log_report([line for line in lines if not line.startswith("info: ")])
+    served.reloaded(True, [line for line in lines if not line.startswith("info: ")])
     if config.store is not None:
         _parts_served(snap, metrics, cache.snapshot)
     _publish(cache, metrics, snap, seconds)
@@ -351,13 +369,15 @@ def _reload_failed(metrics: Metrics) -> None:
 
 
 async def _watch_store(replica: Replica, reload: Callable[[], Awaitable[None]], force: asyncio.Event,
-                       metrics: Metrics) -> None:
+                       metrics: Metrics, served: ServeLog | None = None) -> None:
     """Follow the store (:func:`kumahc.sources.store.listen.follow`): reload as soon as a commit is notified;
     while the store is away keep serving, with ``kumahc_store_connected`` 0 and the outage logged once."""
     from kumahc.sources.store.listen import follow
 
     def status(connected: bool, message: str) -> None:
         metrics.store_connected.set(1 if connected else 0)
+        if served is not None:
+            served.store(connected, message)
         (log.info if connected else log.warning)(message)
 
     await follow(replica, reload, status, force)

@@ -101,6 +101,7 @@ class XdsServer:
         queue: asyncio.Queue = asyncio.Queue()
         opened = time.monotonic()
         peer = context.peer()
+        stream.peer = peer
         ended = "client closed the stream"
 
         def on_snapshot(snapshot: Snapshot) -> None:

@@ -8,7 +8,9 @@ node; each type URL has its own state.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
@@ -25,6 +27,11 @@ ADS = "ads"
 # about a dozen (clusters, endpoints, listeners, routes, secrets, runtime, ...): a client naming more is not an
 # Envoy, and is ended with RESOURCE_EXHAUSTED instead of growing the server's memory (docs/limits.md).
 MAX_TYPE_URLS = 32
+# The operator page (kumahc.ui) shows each stream's last events; older ones are dropped, so a stream's memory stays
+# bounded however long it lives; a NACK's message is kept up to HISTORY_MESSAGE characters there (a client may send
+# megabytes of error_detail, and 20 of them per stream would add up).
+HISTORY = 20
+HISTORY_MESSAGE = 4096
 
 
 class StreamError(Exception):
@@ -54,6 +61,18 @@ class WatchStatus:
         return {"node": self.node, "proxy": self.proxy, "api": self.api, "service": self.service,
                 "type_url": self.type_url, "sent_version": self.sent_version, "acked_version": self.acked_version,
                 "nacked_version": self.nacked_version, "nack_message": self.nack_message}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a stream's history: ``kind`` ∈ sent/ack/nack, ``at`` in UTC, ``message``: Envoy's
+    ``error_detail`` of a NACK (empty otherwise)."""
+
+    at: datetime
+    kind: str
+    type_url: str
+    version: str
+    message: str = ""
 
 
 class Hooks(Protocol):
@@ -97,6 +116,12 @@ class Stream:
         self._unknown: bool | None = None  # None until the node is first resolved
         self.allowed = allowed
         self.identity: Pair | None = None  # mTLS: the certificate's pair the node id was authorized as
+        # For the operator page only (not /status): when the stream opened, who opened it, the Envoy build its
+        # first request named, and its last HISTORY events.
+        self.opened_at = datetime.now(UTC)
+        self.peer = ""
+        self.user_agent = ""
+        self.history: deque[Event] = deque(maxlen=HISTORY)
 
     # --- inputs --------------------------------------------------------------------------------------------------
 
@@ -112,6 +137,7 @@ class Stream:
                 except NotAllowed as exc:
                     raise StreamError(str(exc), grpc.StatusCode.PERMISSION_DENIED) from None
             self.node = req.node.id
+            self.user_agent = _user_agent(req.node)
             if self.snapshot is not None:
                 self._resolve()
         type_url = self._type_url(req.type_url)
@@ -136,10 +162,13 @@ class Stream:
                 watch.status.nacked_version = rejected
                 watch.status.nack_message = req.error_detail.message
                 self.hooks.nacked(self.api, self.node, type_url, rejected, req.response_nonce, req.error_detail.message)
+                self.history.append(Event(datetime.now(UTC), "nack", type_url, rejected,
+                                          req.error_detail.message[:HISTORY_MESSAGE]))
             elif req.response_nonce and req.response_nonce == watch.last_nonce:
                 watch.status.acked_version = watch.status.sent_version
                 self.hooks.acked(self.api, self.node, type_url, watch.status.sent_version or "", req.response_nonce,
                                  time.monotonic() - watch.sent_at)
+                self.history.append(Event(datetime.now(UTC), "ack", type_url, watch.status.sent_version or ""))
         watch.waiting = True
         return self._send([type_url])
 
@@ -291,4 +320,17 @@ class Stream:
         watch.waiting = False
         watch.status.sent_version = res.version
         self.hooks.sent(self.api)
+        self.history.append(Event(datetime.now(UTC), "sent", type_url, res.version))
         return data
+
+
+def _user_agent(node: object) -> str:
+    """``envoy 1.40.0`` from the node's ``user_agent_name`` and build version (or its free-form version); empty
+    when the client names none."""
+    name = getattr(node, "user_agent_name", "")
+    if node.HasField("user_agent_build_version"):  # type: ignore[attr-defined]
+        v = node.user_agent_build_version.version  # type: ignore[attr-defined]
+        version = f"{v.major_number}.{v.minor_number}.{v.patch}"
+    else:
+        version = getattr(node, "user_agent_version", "")
+    return " ".join(p for p in (name, version) if p)
