@@ -327,11 +327,10 @@ def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, s
 
 
 async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics,
-                  served: ServeLog | None = None) -> None:
+                  served: ServeLog) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches. ``served`` records the
     outcome for the operator page."""
-    served = served if served is not None else ServeLog()
     try:
         lines, snap, seconds = await _in_thread(
             lambda: _render(produce, cache.snapshot, config.endpoints, config.strict))
@@ -353,8 +352,9 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
         log.error("error: internal: %s: %s", type(exc).__name__, exc)
         served.reloaded(False, [f"error: internal: {type(exc).__name__}: {exc}"])
         return
-    _log_report([line for line in lines if not line.startswith("info: ")])
-    served.reloaded(True, [line for line in lines if not line.startswith("info: ")])
+    reported = [line for line in lines if not line.startswith("info: ")]
+    _log_report(reported)
+    served.reloaded(True, reported)
     if config.store is not None:
         _parts_served(snap, metrics, cache.snapshot)
     _publish(cache, metrics, snap, seconds)
@@ -369,15 +369,14 @@ def _reload_failed(metrics: Metrics) -> None:
 
 
 async def _watch_store(replica: Replica, reload: Callable[[], Awaitable[None]], force: asyncio.Event,
-                       metrics: Metrics, served: ServeLog | None = None) -> None:
+                       metrics: Metrics, served: ServeLog) -> None:
     """Follow the store (:func:`kumahc.sources.store.listen.follow`): reload as soon as a commit is notified;
     while the store is away keep serving, with ``kumahc_store_connected`` 0 and the outage logged once."""
     from kumahc.sources.store.listen import follow
 
     def status(connected: bool, message: str) -> None:
         metrics.store_connected.set(1 if connected else 0)
-        if served is not None:
-            served.store(connected, message)
+        served.store(connected, message)
         (log.info if connected else log.warning)(message)
 
     await follow(replica, reload, status, force)

@@ -4,8 +4,10 @@ metrics; this keeps the last of them readable."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+
+LINES_KEPT = 200  # lines of one reload kept for the page; the log has them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,10 @@ class ServeLog:
     last: Reload | None = None
     store_connected: bool | None = None
     store_message: str = ""
-    _lines_limit: int = field(default=200, repr=False)
 
     def reloaded(self, ok: bool, lines: list[str]) -> None:
-        """Record a load or reload; at most 200 of its lines are kept (the log has them all)."""
-        self.last = Reload(datetime.now(UTC), ok, tuple(lines[: self._lines_limit]))
+        """Record a load or reload; at most :data:`LINES_KEPT` of its lines are kept."""
+        self.last = Reload(datetime.now(UTC), ok, tuple(lines[:LINES_KEPT]))
 
     def store(self, connected: bool, message: str) -> None:
         self.store_connected = connected

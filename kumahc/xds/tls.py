@@ -249,11 +249,6 @@ def identity_of(uris: Sequence[str]) -> ClientIdentity:
     return ClientIdentity(frozenset(out))
 
 
-def allowed_nodes(uris: Sequence[str]) -> frozenset[str]:
-    """The node ids (``<mesh>.<proxy>``) :func:`identity_of` these URI SANs authorizes."""
-    return frozenset(identity_of(uris).node_ids())
-
-
 def certificate_identity(pem: bytes) -> ClientIdentity:
     """:func:`identity_of` the URI SANs of one PEM certificate, read with ``cryptography`` from the certificate
     itself (not from grpc's ``peer_uri`` property, which already holds a NUL-truncated value). A certificate that

@@ -23,7 +23,7 @@ from kumahc_serve import serve, web_and_backend, write_mesh
 from kumahc.pipeline import run
 from kumahc.render import document
 from kumahc.xds.snapshot import CLUSTER_TYPE, content_version
-from kumahc.xds.tls import allowed_nodes
+from kumahc.xds.tls import identity_of
 
 MESH = web_and_backend(backend_outbound=("web",))
 
@@ -230,6 +230,9 @@ def test_unusable_tls_files_are_one_line_errors_at_start(inputs: Path, pki: Pki,
 
 
 def test_allowed_nodes_from_uri_sans() -> None:
+    def allowed_nodes(uris: list[str]) -> frozenset[str]:
+        return frozenset(identity_of(uris).node_ids())
+
     assert allowed_nodes(["spiffe://default/dataplane/web-01"]) == {"default.web-01"}
     assert allowed_nodes(["spiffe://mesh-a/dataplane/web-01.kuma-demo", "spiffe://b/dataplane/x"]) == {
         "mesh-a.web-01.kuma-demo", "b.x"}
