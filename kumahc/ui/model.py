@@ -55,16 +55,12 @@ def node_rows(streams: Iterable[Stream], snapshot: Snapshot | None) -> list[Node
     by_node: dict[str, list[Stream]] = {}
     for s in list(streams):  # a copy: streams open and close while the page is made (the page runs on the loop)
         if s.node is not None:
-            group = by_node.get(s.node)
-            if group is None:
-                by_node[s.node] = [s]
-            else:
-                group.append(s)
+            by_node.setdefault(s.node, []).append(s)
     rows = []
     served: set[tuple[str, str]] = set()
     for node, group in by_node.items():
         proxy = next((s.proxy for s in group if s.proxy is not None), None)
-        since = group[0].opened_at if len(group) == 1 else min(s.opened_at for s in group)
+        since = min(s.opened_at for s in group)
         if proxy is None:
             rows.append(NodeRow(node, "", "", UNKNOWN, since, streams=group))
             continue

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Generic, TypeVar
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -43,6 +44,7 @@ MAX_PER_PAGE = 500
 STATIC = {"ui.js": "text/javascript", "ui.css": "text/css"}
 TYPE_NAMES = {CLUSTER_TYPE: "Cluster", ENDPOINT_TYPE: "ClusterLoadAssignment"}
 OPEN = ("/ui/login", "/ui/static/")  # reachable without a session
+T = TypeVar("T")
 
 
 def _environment() -> jinja2.Environment:
@@ -73,15 +75,10 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
     ``/status`` names it (``--store``), ``revision``: the store revision served now."""
     env = _environment()
     key = secrets.token_bytes(32)  # signs sessions; a restart ends them
-    # The current snapshot's version, made once (hashing 10,000 proxies on every poll of the overview would not
-    # be); keyed by identity and load time rather than holding the snapshot, which a reload must be able to free.
-    version: list[tuple[tuple[int, datetime], str]] = []
-
-    def snapshot_version(snap: Snapshot) -> str:
-        key = (id(snap), snap.loaded_at)
-        if not version or version[0][0] != key:
-            version[:] = [(key, model.snapshot_version(snap))]
-        return version[0][1]
+    # Made once per snapshot, not on every poll (an open page asks every second): the overview's version hashes
+    # every proxy, the policies' rows walk every proxy (inspect --policy).
+    snapshot_version: PerSnapshot[str] = PerSnapshot()
+    policy_rows: PerSnapshot[list[details.PolicyRow]] = PerSnapshot()
 
     def session_value() -> str | None:
         if guard.token is None:
@@ -120,7 +117,7 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
             rows = model.node_rows(xds.streams, snap)
         return page("overview.html", title="Overview", nav="overview", counts=model.counts(rows),
                     connected=sum(1 for r in rows if r.state != model.NEVER), snapshot=snap,
-                    snapshot_version=snapshot_version(snap) if snap else None,
+                    snapshot_version=snapshot_version.get(snap, model.snapshot_version) if snap else None,
                     meshes=sorted({m for m, _ in snap.proxies}) if snap else [],
                     clusters=snap.cluster_count if snap else 0, reload=served.last, store=store,
                     store_connected=served.store_connected, store_message=served.store_message,
@@ -157,8 +154,7 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
         streams = model.streams_of(xds.streams, node)
         key = next((s.proxy for s in streams if s.proxy is not None), None)
         if key is None and not streams and snap is not None:
-            found = snap.candidates(node)
-            key = found[0] if len(found) == 1 else None
+            key = snap.resolve(node)
             # The proxy's id as links write it (MESH.NAME): show the streams that serve it under their own node id.
             streams = [s for s in list(xds.streams) if key is not None and s.proxy == key]
         row = next((model.fill(r) for r in model.node_rows(streams, None)), None)
@@ -172,19 +168,14 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
                               key=lambda w: w.status.type_url)) for s in streams],
                     history=model.history(streams))
 
-    # The policies' rows of the current snapshot: each row walks every proxy (inspect --policy), and an open page
-    # asks again every second; made once per snapshot (keyed like the version above).
-    policy_rows: list[tuple[tuple[int, datetime], list[details.PolicyRow]]] = []
-
     async def policies(_: web.Request) -> web.Response:
         snap = cache.snapshot
         result = details.result_of(snap)
         rows = None
         if snap is not None and result is not None:
-            key = (id(snap), snap.loaded_at)
-            if not policy_rows or policy_rows[0][0] != key:
-                policy_rows[:] = [(key, await asyncio.to_thread(details.policies, result))]
-            rows = policy_rows[0][1]
+            rows = policy_rows.cached(snap)
+            if rows is None:
+                rows = policy_rows.put(snap, await asyncio.to_thread(details.policies, result))
         return page("policies.html", title="Policies", nav="policies", rows=rows)
 
     async def policy(request: web.Request) -> web.Response:
@@ -231,6 +222,26 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
     app.router.add_post("/login", login)
     app.router.add_get("/static/{name}", static)
     return app
+
+
+class PerSnapshot(Generic[T]):
+    """One value made from the current snapshot and kept until the snapshot changes. Keyed by the snapshot's
+    identity and load time rather than holding it: a reload must be able to free the old snapshot."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, datetime] | None = None
+        self._value: T | None = None
+
+    def cached(self, snap: Snapshot) -> T | None:
+        return self._value if self._key == (id(snap), snap.loaded_at) else None
+
+    def put(self, snap: Snapshot, value: T) -> T:
+        self._key, self._value = (id(snap), snap.loaded_at), value
+        return value
+
+    def get(self, snap: Snapshot, make: Callable[[Snapshot], T]) -> T:
+        value = self.cached(snap)
+        return value if value is not None else self.put(snap, make(snap))
 
 
 def _int(text: str | None, default: int, low: int, high: int) -> int:
