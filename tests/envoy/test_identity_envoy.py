@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certs import CA
 from harness import Envoy, wait_until
 from kumahc_serve import dataplane, mesh_health_check, serve, write_mesh
-from test_serve_envoy_tls import bootstrap, cds
+from test_serve_envoy_tls import bootstrap, cds, mesh_pki
 
 from kumahc.pipeline import run
 from kumahc.render import document
@@ -30,17 +29,11 @@ def denied_total(s) -> float:
 
 def test_envoy_identity_is_the_certificate_pair(tmp_path: Path, envoy_binary: str) -> None:
     mesh = write_mesh(tmp_path, MESH)
-    pki = tmp_path / "pki"
-    pki.mkdir()
-    ca = CA("mesh-ca")
-    ca.write(pki / "ca.crt")
-    ca.server().write(pki / "server")
+    pki, ca, args = mesh_pki(tmp_path)
     ca.client("default", "web-01.kuma-demo").write(pki / "right")
     ca.client("web-01", "kuma-demo").write(pki / "confusable")
     ca.client("x", "y", uris=["spiffe://default/dataplane/web-01.kuma-demo\x00.evil"]).write(pki / "nul")
     setup = {"pki": pki}
-    args = ("--xds-tls-cert", str(pki / "server.crt"), "--xds-tls-key", str(pki / "server.key"),
-            "--xds-client-ca", str(pki / "ca.crt"))
     expected = document(run([str(mesh)]), "web-01.kuma-demo")["proxies"][0]["clusters"]
     with serve(str(mesh), args=args) as s:
         # Confusable: spiffe://web-01/dataplane/kuma-demo spells node id web-01.kuma-demo, which a plain id

@@ -21,19 +21,26 @@ MESH = (dataplane("web-01", "127.0.0.1", 1, "web", ("backend",)) + "---\n"
         + mesh_health_check("checks", "{kind: Mesh}", "{interval: 10s, tcp: {}}"))
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> dict:
-    mesh = write_mesh(tmp_path, MESH)
-    pki = tmp_path / "pki"
+def mesh_pki(root: Path) -> tuple[Path, CA, tuple[str, ...]]:
+    """``root/pki`` holding a mesh CA (``ca.crt``) and a server certificate it signed (``server.crt/.key``); the
+    CA, to sign client certificates into it; serve's mTLS arguments."""
+    pki = root / "pki"
     pki.mkdir()
     ca = CA("mesh-ca")
     ca.write(pki / "ca.crt")
     ca.server().write(pki / "server")
+    args = ("--xds-tls-cert", str(pki / "server.crt"), "--xds-tls-key", str(pki / "server.key"),
+            "--xds-client-ca", str(pki / "ca.crt"))
+    return pki, ca, args
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict:
+    mesh = write_mesh(tmp_path, MESH)
+    pki, ca, args = mesh_pki(tmp_path)
     ca.client("default", "web-01").write(pki / "web-01")
     ca.client("default", "backend-01").write(pki / "backend-01")
     CA("other-ca").client("default", "web-01").write(pki / "foreign-web-01")
-    args = ("--xds-tls-cert", str(pki / "server.crt"), "--xds-tls-key", str(pki / "server.key"),
-            "--xds-client-ca", str(pki / "ca.crt"))
     return {"mesh": mesh, "pki": pki, "args": args}
 
 

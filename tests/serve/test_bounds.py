@@ -281,33 +281,37 @@ def test_type_urls_per_stream_are_capped(inputs: Path) -> None:
         xds_answers(s)
 
 
+async def nack(channel: grpc.aio.Channel, node: str, detail: str) -> object:
+    """An ADS stream as ``node`` that NACKs its first response with ``detail``, then half-closes; returns what
+    the server sends after the NACK (EOF: nothing)."""
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def requests():
+        while (req := await queue.get()) is not None:
+            yield req
+
+    first = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
+    first.node.id = node
+    queue.put_nowait(first)
+    call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources(requests())
+    resp = await asyncio.wait_for(call.read(), WAIT)
+    rejected = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE, response_nonce=resp.nonce)
+    rejected.error_detail.message = detail
+    queue.put_nowait(rejected)
+    queue.put_nowait(None)
+    after = await asyncio.wait_for(call.read(), WAIT)
+    call.cancel()
+    return after
+
+
 def test_nacks_add_no_metric_series_per_node(inputs: Path) -> None:
-    async def nack(channel: grpc.aio.Channel, node: str, detail: str) -> None:
-        queue: asyncio.Queue = asyncio.Queue()
-
-        async def requests():
-            while (req := await queue.get()) is not None:
-                yield req
-
-        first = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
-        first.node.id = node
-        queue.put_nowait(first)
-        call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources(requests())
-        resp = await asyncio.wait_for(call.read(), WAIT)
-        rejected = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE, response_nonce=resp.nonce)
-        rejected.error_detail.message = detail
-        queue.put_nowait(rejected)
-        queue.put_nowait(None)
-        assert await asyncio.wait_for(call.read(), WAIT) is grpc.aio.EOF
-        call.cancel()
-
     async def many(target: str, nodes: list[str]) -> None:
         async with grpc.aio.insecure_channel(target) as channel:
             gate = asyncio.Semaphore(25)  # well below the streams-per-connection cap
 
             async def one(node: str) -> None:
                 async with gate:
-                    await nack(channel, node, f"rejected by {node}")
+                    assert await nack(channel, node, f"rejected by {node}") is grpc.aio.EOF
 
             await asyncio.gather(*(one(n) for n in nodes))
 
@@ -347,26 +351,10 @@ def huge_logged() -> str:
 
 
 async def hostile_streams(target: str) -> None:
-    """A stream for each hostile node id; the first NACKs with a detail holding a newline."""
+    """A stream for each hostile node id, each NACKing with a detail holding a newline."""
     async with grpc.aio.insecure_channel(target, options=[("grpc.max_send_message_length", 16 << 20)]) as channel:
         for node in (FORGED, HUGE):
-            queue: asyncio.Queue = asyncio.Queue()
-
-            async def requests(q: asyncio.Queue = queue):
-                while (req := await q.get()) is not None:
-                    yield req
-
-            first = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE)
-            first.node.id = node
-            queue.put_nowait(first)
-            call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources(requests())
-            resp = await asyncio.wait_for(call.read(), WAIT)
-            rejected = discovery_pb2.DiscoveryRequest(type_url=CLUSTER_TYPE, response_nonce=resp.nonce)
-            rejected.error_detail.message = FORGED
-            queue.put_nowait(rejected)
-            queue.put_nowait(None)
-            await asyncio.wait_for(call.read(), WAIT)
-            call.cancel()
+            await nack(channel, node, FORGED)
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
