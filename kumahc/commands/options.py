@@ -46,12 +46,40 @@ namespace_option = click.option("-n", "--namespace", metavar="NAMESPACE", help="
 
 
 def output_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``-o/--output FILE``: write ``what`` (e.g. "the document") to FILE instead of stdout (see
-    :func:`kumahc.commands.output.emit`)."""
+    """``-o/--output FILE`` (being replaced by :func:`output_file_option` and :func:`format_option`)."""
     return click.option(
         "-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
         help=f"Write {what} to FILE (a regular file is replaced atomically, keeping its mode; a FIFO or device is "
              "written in place) instead of stdout.")
+
+
+def output_file_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--output-file FILE``: write ``what`` (e.g. "the document") to FILE instead of stdout (see
+    :func:`kumahc.commands.output.emit`). The command receives it as ``output_file``."""
+    return click.option(
+        "--output-file", "output_file", metavar="FILE", type=click.Path(dir_okay=False),
+        help=f"Write {what} to FILE (a regular file is replaced atomically, keeping its mode; a FIFO or device is "
+             "written in place) instead of stdout.")
+
+
+def format_option(formats: tuple[str, ...], default: str,
+                  help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-o/--output FORMAT`` as kubectl spells it: one of ``formats`` (``json``, ``yaml``, ``table``, ``wide``,
+    ``name``, ``text``), ``default`` when absent. The command receives it as ``fmt``. A value that is no format
+    is a usage error (exit 2) that names ``--output-file``, because ``-o FILE`` used to mean a file."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+        if value in formats:
+            return value
+        raise click.BadParameter(
+            f"{value!r} is not an output format (one of {', '.join(formats)}); to write to a file, use "
+            f"--output-file {value}" if value not in ("", "-") else
+            f"{value!r} is not an output format (one of {', '.join(formats)}); stdout is the default",
+            param_hint="'-o' / '--output'")
+
+    return click.option(
+        "-o", "--output", "fmt", metavar="FORMAT", default=default, show_default=True, callback=check,
+        help=f"{help_text} One of: {', '.join(formats)}.")
 
 
 def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int:
