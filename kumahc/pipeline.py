@@ -6,7 +6,8 @@ Pure except for :func:`kumahc.resources.loader.load` reading files. Used by ``re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ class Result:
     loaded: Loaded
     view: MeshView
     families: tuple[PolicyFamily, ...]
-    clusters: dict[tuple[str, str], tuple[ClusterResult, ...]]
+    clusters: Mapping[tuple[str, str], tuple[ClusterResult, ...]]
     report: Report
 
 
@@ -97,6 +98,133 @@ def _proxy_clusters(proxy: Proxy, view: MeshView, families: list[PolicyFamily],
     return tuple(results), warnings
 
 
+class Classes:
+    """One run's proxy classes: proxies whose clusters depend on equal inputs (same mesh and destinations, equal
+    family keys) share their clusters and precedence warnings, computed once for the first proxy of the class.
+    ``previous_classes`` / ``previous_clusters``: what the run before kept (same view), reused by key."""
+
+    def __init__(self, view: MeshView, families: list[PolicyFamily], previous_classes: dict,
+                 previous_clusters: dict):
+        self.view = view
+        self.families = families
+        self.previous = previous_classes
+        self.previous_clusters = previous_clusters
+        self.classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
+        self.by_content: dict[tuple, tuple[ClusterResult, list[str]]] = {}
+        self.built: dict[tuple, ClusterResult] = {}
+        self.combined: dict[tuple[int, ...], tuple[Combined, list[str]]] = {}
+        self.assignments: dict[tuple[str, str], object] = {}
+        # Materializing (serve's event loop side) and a transient full walk (/config_dump) may run in threads.
+        self.lock = threading.Lock()
+        self.total: int | None = None  # clusters over every proxy (LazyClusters.cluster_total)
+
+    def key(self, proxy: Proxy) -> tuple:
+        return (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in self.families))
+
+    def proxy(self, proxy: Proxy) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
+        """``proxy``'s clusters (sorted by name) and precedence warnings as (cluster, message), kept."""
+        key = self.key(proxy)
+        found = self.classes.get(key) or self.previous.get(key)
+        if found is None:
+            found = _proxy_clusters(proxy, self.view, self.families, self.combined, self.built, self.assignments,
+                                    self.by_content, self.previous_clusters)
+        self.classes[key] = found
+        return found
+
+    def transient(self, proxy: Proxy, scratch: dict) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
+        """As :meth:`proxy`, but what is computed goes to ``scratch`` (the caller's, dropped with it), not to the
+        classes kept for serving."""
+        key = self.key(proxy)
+        found = self.classes.get(key) or scratch.get(key) or self.previous.get(key)
+        if found is None:
+            caches = scratch.setdefault(None, ({}, {}, {}, {}))
+            combined, built, assignments, by_content = caches
+            found = _proxy_clusters(proxy, self.view, self.families, combined, built, assignments, by_content,
+                                    _Chain(self.by_content, self.previous_clusters))
+        scratch[key] = found
+        return found
+
+
+class _Chain:
+    """``get`` from the first of two dicts that has the key (the kept clusters, then the previous run's)."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: dict, second: dict):
+        self.first, self.second = first, second
+
+    def get(self, key: Any) -> Any:
+        found = self.first.get(key)
+        return found if found is not None else self.second.get(key)
+
+
+class LazyClusters(Mapping[tuple[str, str], tuple[ClusterResult, ...]]):
+    """``Result.clusters`` of a lazy run (``serve --render connected``): a mapping over every proxy of the view,
+    in the view's order, whose :attr:`materialized` proxies hold their clusters; any other proxy's are computed
+    when read and kept in this mapping only (so a whole walk, e.g. ``/config_dump``, should use :meth:`fresh`
+    and drop it after). :meth:`materialize` gives the mapping with a different materialized set."""
+
+    def __init__(self, classes: Classes, materialized: dict[tuple[str, str], tuple[ClusterResult, ...]],
+                 index: dict[tuple[str, str], Proxy] | None = None):
+        self.classes = classes
+        self.materialized = materialized
+        self.index = index if index is not None else {(p.mesh, p.name): p for p in classes.view.proxies}
+        self._scratch: dict = {}
+        self._read: dict[tuple[str, str], tuple[ClusterResult, ...]] = {}
+
+    def __getitem__(self, key: tuple[str, str]) -> tuple[ClusterResult, ...]:
+        found = self.materialized.get(key)
+        if found is None:
+            found = self._read.get(key)
+        if found is None:
+            proxy = self.index[key]
+            with self.classes.lock:
+                found = self._read[key] = self.classes.transient(proxy, self._scratch)[0]
+        return found
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    @property
+    def cluster_total(self) -> int:
+        """How many clusters every proxy has (one per destination), materialized or not."""
+        total = self.classes.total
+        if total is None:
+            total = self.classes.total = sum(len(p.destinations) for p in self.index.values())
+        return total
+
+    def fresh(self) -> LazyClusters:
+        """The same mapping without the proxies read so far (a walk's scratch is dropped with the copy)."""
+        return LazyClusters(self.classes, self.materialized, self.index)
+
+    def materialize(self, keys: Iterable[tuple[str, str]]
+                    ) -> tuple[LazyClusters, list[tuple[tuple[str, str], list[tuple[str, str]]]]]:
+        """The mapping whose materialized proxies are ``keys`` (those of the view; others are ignored), and the
+        newly materialized proxies' precedence warnings as (proxy key, [(cluster, message)]) in key order."""
+        out: dict[tuple[str, str], tuple[ClusterResult, ...]] = {}
+        warnings = []
+        with self.classes.lock:
+            for key in sorted(k for k in keys if k in self.index):
+                found = self.materialized.get(key)
+                if found is None:
+                    found, warned = self.classes.proxy(self.index[key])
+                    if warned:
+                        warnings.append((key, warned))
+                out[key] = found
+        return LazyClusters(self.classes, out, self.index), warnings
+
+
+def _warn(report: Report, proxy: Proxy, warnings: list[tuple[str, str]]) -> None:
+    for name, message in warnings:
+        report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
+
+
 @dataclass(slots=True)
 class RunCache:
     """What ``serve`` keeps between runs so that a change costs what it touches: unchanged files are not read
@@ -112,7 +240,8 @@ class RunCache:
     view_diagnostics: tuple[Diagnostic, ...] = ()
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = field(default_factory=dict)
     clusters: dict[tuple, tuple[ClusterResult, list[str]]] = field(default_factory=dict)
-    last: tuple[Options, Result] | None = None  # a no-op reload (nothing read) returns this result as it is
+    # A no-op reload (nothing read, same options and laziness) returns this result as it is.
+    last: tuple[tuple[Options, bool], Result] | None = None
 
 
 def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
@@ -136,25 +265,29 @@ Loader = Callable[[Report], Loaded]
 resources, structurally valid, in input order."""
 
 
-def run(paths: list[str] | Loader, options: Options = Options(), cache: RunCache | None = None) -> Result:
+def run(paths: list[str] | Loader, options: Options = Options(), cache: RunCache | None = None,
+        lazy: bool = False) -> Result:
     """Run the whole pipeline on PATH arguments, or on what a :data:`Loader` gives (already loaded resources:
     no file reading, no YAML, no schema). ``cache`` (serve's reloads) makes a run reuse what the previous one
-    computed from unchanged inputs; the result is the same as without it.
+    computed from unchanged inputs; the result is the same as without it. ``lazy`` (``serve --render
+    connected``): everything is loaded and validated, but no proxy's clusters are built; ``Result.clusters`` is
+    a :class:`LazyClusters` whose proxies are built when asked for (their precedence warnings then come from
+    :meth:`LazyClusters.materialize`, not the report).
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
     with gcpause.paused():
-        return _run(paths, options, cache)
+        return _run(paths, options, cache, lazy)
 
 
-def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) -> Result:
+def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, lazy: bool = False) -> Result:
     report = Report()
     if callable(paths):
         loaded = paths(report)
     else:
         loaded = load(paths, report, cache.files if cache is not None else None, options.limits)
         if cache is not None:
-            if cache.files.unchanged and cache.last is not None and cache.last[0] == options:
+            if cache.files.unchanged and cache.last is not None and cache.last[0] == (options, lazy):
                 return cache.last[1]  # same files, same contents, same options: the same result
     if cache is not None:
         cache.last = None
@@ -199,30 +332,22 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
         if cache is not None:
             cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)
             cache.classes, cache.clusters = {}, {}  # both hold the old view's destinations
-    clusters: dict[tuple[str, str], tuple[ClusterResult, ...]] = {}
-    built: dict[tuple, ClusterResult] = {}
-    combined: dict[tuple[int, ...], tuple[Combined, list[str]]] = {}
-    assignments: dict[tuple[str, str], object] = {}
     # Proxies whose clusters depend on equal inputs (same mesh and destinations, equal family keys) form a class:
     # its clusters and precedence warnings are computed once, for its first proxy (and kept across runs).
     reuse = cache is not None and view_inputs is not None
-    previous = cache.classes if reuse else {}
-    previous_clusters = cache.clusters if reuse else {}
-    by_content: dict[tuple, tuple[ClusterResult, list[str]]] = {}
-    classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
-    for proxy in view.proxies:
-        key = (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in families))
-        found_class = classes.get(key) or previous.get(key)
-        if found_class is None:
-            found_class = _proxy_clusters(proxy, view, families, combined, built, assignments, by_content,
-                                          previous_clusters)
-        classes[key] = found_class
-        results, warnings = found_class
-        for name, message in warnings:
-            report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
-        clusters[(proxy.mesh, proxy.name)] = results
+    classes = Classes(view, families, cache.classes if reuse else {}, cache.clusters if reuse else {})
+    clusters: Mapping[tuple[str, str], tuple[ClusterResult, ...]]
+    if lazy:
+        clusters = LazyClusters(classes, {})
+    else:
+        clusters = {}
+        for proxy in view.proxies:
+            results, warnings = classes.proxy(proxy)
+            _warn(report, proxy, warnings)
+            clusters[(proxy.mesh, proxy.name)] = results
     if reuse:
-        cache.classes, cache.clusters = classes, by_content
+        # Lazily materialized proxies add to these same dicts later: the next run reuses what was materialized.
+        cache.classes, cache.clusters = classes.classes, classes.by_content
     for f in families:
         f.mesh_warnings(view, report)
     if not preview:
@@ -231,7 +356,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
         raise InputError(report, options.strict)
     result = Result(loaded, view, tuple(families), clusters, report)
     if cache is not None:
-        cache.last = (options, result)
+        cache.last = ((options, lazy), result)
     return result
 
 

@@ -72,12 +72,17 @@ commits (LISTEN/NOTIFY); any number of replicas on one store serve identical ver
               help="Log lines on stderr: text, or one JSON object per line.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Least severe level logged (debug adds one line per ACK).")
+@click.option("--render", type=click.Choice(["connected", "all"]), default="connected", show_default=True,
+              help="Build the clusters of connected proxies only, when their first request comes (the whole mesh "
+                   "is still loaded and validated), or of all proxies at every load (docs/serve.md).")
+@click.option("--render-grace", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
+              help="With --render connected: how long a proxy's clusters are kept after its last stream closed.")
 @endpoints_option
 @limits_options
 def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_address: object, protocol: str | None,
           strict: bool, xds_tls_cert: str | None, xds_tls_key: str | None, xds_client_ca: str | None,
           admin_allowed_hosts: tuple[str, ...], admin_token_file: str | None, ui: bool | None, log_format: str,
-          log_level: str, endpoints: str, limits: Limits) -> None:
+          log_level: str, endpoints: str, limits: Limits, render: str, render_grace: float) -> None:
     """Serve the clusters of `render` to Envoys over gRPC xDS (CDS and ADS, SotW and Delta).
 
     Both listeners bind first and print "xds listening on ADDR" and "admin listening on ADDR" to stdout; then
@@ -103,5 +108,6 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
     tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
                          admin_token_file, log_format, log_level, endpoints, limits, store=store_url(paths, store),
-                         ui=is_loopback(admin_address.host) if ui is None else ui)
+                         ui=is_loopback(admin_address.host) if ui is None else ui, render=render,
+                         render_grace=render_grace)
     sys.exit(run_server(config))

@@ -6,11 +6,11 @@ holds no result: the clusters' JSON is read from its document and origins are no
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kumahc.diagnostics import Severity
-from kumahc.pipeline import Result
+from kumahc.pipeline import LazyClusters, Result
 from kumahc.policies.registry import KINDS
 from kumahc.render import ClusterJson
 from kumahc.views import inspect, policyview, table
@@ -50,7 +50,12 @@ def result_of(snapshot: Snapshot | None) -> Result | None:
     """The pipeline result ``snapshot`` was built from, or None (no snapshot yet, or made from stored parts)."""
     if snapshot is None or not isinstance(snapshot.result, Result):
         return None
-    return snapshot.result
+    result = snapshot.result
+    if isinstance(result.clusters, LazyClusters):
+        # serve --render connected: a page may read proxies that are not materialized; they are built for it
+        # into a mapping of its own, dropped with the page.
+        return replace(result, clusters=result.clusters.fresh())
+    return result
 
 
 def clusters(snapshot: Snapshot, proxy: tuple[str, str]) -> list[ClusterDetail]:

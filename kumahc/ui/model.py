@@ -67,7 +67,7 @@ def node_rows(streams: Iterable[Stream], snapshot: Snapshot | None) -> list[Node
         served.add(proxy)
         rows.append(NodeRow(node, proxy[0], f"{proxy[0]}/{proxy[1]}", _state(group), since, streams=group))
     if snapshot is not None:
-        for mesh, name in snapshot.proxies:
+        for mesh, name in snapshot.names:
             if (mesh, name) not in served:
                 rows.append(NodeRow(f"{mesh}.{name}", mesh, f"{mesh}/{name}", NEVER))
     return rows

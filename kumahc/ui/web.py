@@ -118,7 +118,7 @@ def make_ui(cache: SnapshotCache, xds: XdsServer, guard: AdminGuard, served: Ser
         return page("overview.html", title="Overview", nav="overview", counts=model.counts(rows),
                     connected=sum(1 for r in rows if r.state != model.NEVER), snapshot=snap,
                     snapshot_version=snapshot_version.get(snap, model.snapshot_version) if snap else None,
-                    meshes=sorted({m for m, _ in snap.proxies}) if snap else [],
+                    meshes=sorted({m for m, _ in snap.names}) if snap else [],
                     clusters=snap.cluster_count if snap else 0, reload=served.last, store=store,
                     store_connected=served.store_connected, store_message=served.store_message,
                     revision=revision() if revision else None, python=platform.python_version(),

@@ -123,11 +123,16 @@ NOT_READY = "not ready\n"
 
 
 def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: AdminGuard, store: str | None = None,
-             ui: web.Application | None = None) -> web.Application:
+             ui: web.Application | None = None, render: str = "all") -> web.Application:
     """The admin application; ``/ready`` is 200 once the cache holds the first snapshot. ``store``: the store URL
     as ``/status`` shows it (already redacted), with ``--store``. ``ui``: the operator pages (``serve --ui``,
     :func:`kumahc.ui.make_ui`), mounted under ``/ui/`` with ``/`` and ``/ui`` redirecting there; the Host check
-    runs before them too (they check the token themselves, with a login form)."""
+    runs before them too (they check the token themselves, with a login form). ``render``: ``serve --render``,
+    named by ``/status``.
+
+    ``/config_dump`` is every proxy's document whatever ``--render`` (proxies not materialized are built for it
+    and dropped after); ``/config_dump?materialized=true`` holds only the materialized ones; ``/status`` lists
+    them under ``materialized``."""
 
     async def ready_handler(_: web.Request) -> web.Response:
         if cache.ready:
@@ -142,12 +147,14 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
             return web.Response(status=503, text=NOT_READY)
         snapshot = cache.snapshot
         proxy = request.query.get("proxy")
+        only_materialized = request.query.get("materialized") in ("true", "1")
 
         def dump() -> str | None:
             doc = snapshot.document
-            if proxy is not None:
-                kept = [p for p in doc["proxies"] if matches_proxy(p["mesh"], p["name"], proxy)]
-                if not kept:
+            if proxy is not None or only_materialized:
+                kept = [p for p in doc["proxies"] if (proxy is None or matches_proxy(p["mesh"], p["name"], proxy))
+                        and (not only_materialized or (p["mesh"], p["name"]) in snapshot.proxies)]
+                if not kept and proxy is not None:
                     return None
                 doc = {"proxies": kept}
             return to_json(doc)
@@ -161,8 +168,12 @@ def make_app(cache: SnapshotCache, metrics: Metrics, xds: XdsServer, guard: Admi
     async def status(_: web.Request) -> web.Response:
         if cache.snapshot is None:
             return web.Response(status=503, text=NOT_READY)
-        body = {"snapshot_loaded_at": cache.snapshot.loaded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "streams": [s.as_json() for s in xds.status()]}
+        snap = cache.snapshot
+        body = {"snapshot_loaded_at": snap.loaded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "streams": [s.as_json() for s in xds.status()],
+                "render": "connected" if snap.lazy else render,
+                "proxies": len(snap.names),
+                "materialized": [f"{m}/{n}" for m, n in sorted(snap.proxies)]}
         if store is not None:
             body["store"] = store
         return web.Response(text=json.dumps(body, indent=2) + "\n", content_type="application/json")

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
-from kumahc.pipeline import Options, Result, RunCache, run
+from kumahc.pipeline import LazyClusters, Options, Result, RunCache, run
 from kumahc.resources.files import Limits
 from kumahc.resources.watch import Watcher
 from kumahc.sources.store.errors import StoreError
+from kumahc.xds import materialize
 from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
 from kumahc.xds.admin import ADMIN_MAX_CONNECTIONS, AdminGuard, AdminSite, make_app, make_runner
 from kumahc.xds.cache import SnapshotCache
+from kumahc.xds.connected import GRACE_SECONDS as GRACE_SECONDS_CONNECTED
+from kumahc.xds.connected import Connected
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.reloads import ServeLog
 from kumahc.xds.server import XdsServer, make_server
@@ -67,6 +70,19 @@ class ServeConfig:
     limits: Limits | None = None
     store: str | None = None  # --store URL: serve the PostgreSQL store instead of PATH arguments
     ui: bool = True  # --ui/--no-ui: the operator pages under /ui/ on the admin port (kumahc.ui)
+    render: str = "connected"  # --render: build the clusters of connected proxies only, or of "all" at each load
+    render_grace: float = GRACE_SECONDS_CONNECTED  # --render-grace: seconds a proxy stays built after its last stream
+
+    @property
+    def lazy(self) -> bool:
+        """Only connected proxies are built. ``--strict`` builds every proxy: its precedence warnings are errors,
+        and they are found by building the proxy."""
+        return self.render == RENDER_CONNECTED and not self.strict
+
+
+RENDER_CONNECTED = "connected"
+RENDER_ALL = "all"
+RENDER_CHOICES = (RENDER_CONNECTED, RENDER_ALL)
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -75,16 +91,18 @@ class ServeConfig:
 Produce = Callable[[], "Result | Stored"]
 
 
-def file_source(paths: list[str], options: Options, watcher: Watcher | None = None) -> Produce:
+def file_source(paths: list[str], options: Options, watcher: Watcher | None = None, lazy: bool = False
+                ) -> Produce:
     """Render the PATH arguments; the RunCache lets each reload redo only what changed. With ``watcher``, a file
-    still open for writing is never read half-written (the reload waits for its close)."""
+    still open for writing is never read half-written (the reload waits for its close). ``lazy``: the result
+    builds no proxy's clusters until asked (``--render connected``)."""
     run_cache = RunCache()
     if watcher is not None:
         run_cache.files.held = watcher.being_written
-    return lambda: run(paths, options, run_cache)
+    return lambda: run(paths, options, run_cache, lazy)
 
 
-def store_source(url: str, options: Options, endpoints: str = "static") -> Replica:
+def store_source(url: str, options: Options, endpoints: str = "static", lazy: bool = False) -> Replica:
     """The store at ``url`` (its schema checked now: a bad URL, a store that is down or at another schema version
     raise :class:`StoreError`); ``.produce`` is the Produce, :func:`_watch_store` keeps it current."""
     from kumahc.sources.store import connection, schema
@@ -92,7 +110,7 @@ def store_source(url: str, options: Options, endpoints: str = "static") -> Repli
 
     with connection.session(url) as conn:
         schema.check(conn, connection.redact(url))
-    return Replica(url, options, endpoints)
+    return Replica(url, options, endpoints, lazy)
 
 
 def serve(config: ServeConfig) -> int:
@@ -131,7 +149,7 @@ def serve(config: ServeConfig) -> int:
     guard = AdminGuard(config.admin.host, config.admin_allowed_hosts, token)
     if config.store is not None:
         try:
-            replica = store_source(config.store, options, config.endpoints)
+            replica = store_source(config.store, options, config.endpoints, config.lazy)
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -139,7 +157,7 @@ def serve(config: ServeConfig) -> int:
     paths = list(config.paths)
     # Watch before loading: a change made while kumahc starts then brings a reload.
     seen = Watcher(paths)
-    produce = file_source(paths, options, seen)
+    produce = file_source(paths, options, seen, config.lazy)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
@@ -201,13 +219,18 @@ def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
     return fut
 
 
-def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str, strict: bool = False
-            ) -> tuple[list[str], snapshots.Snapshot, float]:
+def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str, strict: bool = False,
+            keys: set[tuple[str, str]] | None = None) -> tuple[list[str], snapshots.Snapshot, float]:
     """The snapshot of the newest inputs and the report's lines: rendered from a pipeline result, or made from
-    the parts the store's writer rendered (:mod:`kumahc.sources.store.rendered`)."""
+    the parts the store's writer rendered (:mod:`kumahc.sources.store.rendered`). A lazy result (``--render
+    connected``) gets ``keys`` (the connected proxies) materialized, their precedence warnings added to the
+    lines."""
     started = time.monotonic()
     out = produce()
-    if isinstance(out, Result):
+    if isinstance(out, Result) and isinstance(out.clusters, LazyClusters):
+        snap, warned = materialize.snapshot_of(out, previous, endpoints, keys or ())
+        lines = out.report.lines(strict) + warned
+    elif isinstance(out, Result):
         snap = snapshots.build(out, previous, endpoints)
         lines = out.report.lines(strict)
     else:
@@ -231,7 +254,9 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     """Bind both listeners, then render (06 §1 as changed by "bind first": /ready is 503 and streams wait until
     the first snapshot), then serve and reload until a signal."""
     cache = SnapshotCache()
-    xds = XdsServer(cache, metrics, identity=tls is not None and tls.files.client_ca is not None)
+    connected = Connected(config.render_grace) if config.lazy else None
+    xds = XdsServer(cache, metrics, identity=tls is not None and tls.files.client_ca is not None,
+                    connected=connected)
     server = make_server()
     server.add_generic_rpc_handlers(xds.handlers())
     xds_addr, admin_addr = config.xds, config.admin
@@ -253,7 +278,8 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
 
         ui = make_ui(cache, xds, guard, served, store,
                      (lambda: replica.revision) if replica is not None else None)
-    runner = make_runner(make_app(cache, metrics, xds, guard, store, ui=ui))
+    runner = make_runner(make_app(cache, metrics, xds, guard, store, ui=ui,
+                                  render=RENDER_CONNECTED if config.lazy else RENDER_ALL))
     await runner.setup()
     try:
         site = AdminSite(runner, admin_addr.host, admin_addr.port, ADMIN_MAX_CONNECTIONS, metrics.admin_refused.inc)
@@ -302,10 +328,18 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     if replica is not None:
         _parts_served(snap, metrics, None)
     _publish(cache, metrics, snap, seconds)
-    log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.proxies), snap.cluster_count, seconds)
+    log.info("loaded: %d proxies, %d clusters in %.2f s; ready", len(snap.names), snap.cluster_count, seconds)
+
+    # Reloads and materializing batches take turns: each builds on the snapshot the other published.
+    lock = asyncio.Lock()
+    builder = None
+    if connected is not None:
+        builder = asyncio.ensure_future(materialize.run(
+            connected, cache, lock, config.endpoints, _in_thread, lambda snap: _materialized_set(cache, metrics, snap)))
 
     async def reload() -> None:
-        await _reload(produce, config, cache, metrics, served)
+        async with lock:
+            await _reload(produce, config, cache, metrics, served, connected)
 
     if replica is not None:
         watcher = asyncio.ensure_future(_watch_store(replica, reload, force, metrics, served))
@@ -314,26 +348,38 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         log.info("watching the inputs (%s)", seen.mode)
         watcher = asyncio.ensure_future(seen.run(reload, stop, force))
     await stopping
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
+    for task in (watcher, builder):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if connected is not None:
+        connected.close()
     await shutdown()
     return 0
 
 
 def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, seconds: float) -> None:
     cache.set(snap)
-    metrics.snapshot_served(len(snap.proxies), snap.cluster_count, seconds)
+    metrics.snapshot_served(len(snap.names), snap.cluster_count, seconds)
+    metrics.materialized.set(len(snap.proxies))
+
+
+def _materialized_set(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot) -> None:
+    """A batch of proxies was materialized or dropped (the inputs did not change)."""
+    cache.set(snap)
+    metrics.materialized.set(len(snap.proxies))
 
 
 async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics,
-                  served: ServeLog) -> None:
+                  served: ServeLog, connected: Connected | None = None) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches. ``served`` records the
     outcome for the operator page."""
     try:
+        keys = connected.keys() if connected is not None else None  # read on the loop: streams change it
         lines, snap, seconds = await _in_thread(
-            lambda: _render(produce, cache.snapshot, config.endpoints, config.strict))
+            lambda: _render(produce, cache.snapshot, config.endpoints, config.strict, keys))
     except InputError as exc:
         _reload_failed(metrics)
         errors = [d.text(exc.strict) for d in sorted(exc.report.items, key=lambda d: d.sort_key())
@@ -359,7 +405,7 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
         _parts_served(snap, metrics, cache.snapshot)
     _publish(cache, metrics, snap, seconds)
     metrics.reloads.labels("success").inc()
-    log.info("reloaded: %d proxies, %d clusters", len(snap.proxies), snap.cluster_count)
+    log.info("reloaded: %d proxies, %d clusters", len(snap.names), snap.cluster_count)
 
 
 def _reload_failed(metrics: Metrics) -> None:

@@ -22,6 +22,7 @@ class SnapshotCache:
         self._loaded = asyncio.Event()
         if snapshot is not None:
             self._loaded.set()
+        self._next: asyncio.Future[Snapshot] | None = None
 
     @property
     def ready(self) -> bool:
@@ -33,6 +34,12 @@ class SnapshotCache:
         assert self.snapshot is not None
         return self.snapshot
 
+    async def changed(self) -> Snapshot:
+        """The next snapshot set."""
+        if self._next is None or self._next.done():
+            self._next = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(self._next)
+
     def subscribe(self, listener: Listener) -> None:
         self._listeners[listener] = None
 
@@ -42,5 +49,7 @@ class SnapshotCache:
     def set(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self._loaded.set()
+        if self._next is not None and not self._next.done():
+            self._next.set_result(snapshot)
         for listener in list(self._listeners):
             listener(snapshot)

@@ -119,6 +119,9 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.proxies = Gauge("kumahc_snapshot_proxies", "Proxies in the current snapshot", registry=r)
+        self.materialized = Gauge("kumahc_snapshot_materialized_proxies",
+                                  "Proxies whose clusters the current snapshot holds (--render connected: the "
+                                  "connected ones)", registry=r)
         self.clusters = Gauge("kumahc_snapshot_clusters", "Clusters over all proxies", registry=r)
         self.reloads = Counter("kumahc_reloads", "Reload attempts (not the initial load)", ["result"], registry=r)
         self.streams = Gauge("kumahc_xds_streams", "Open xDS streams", ["api"], registry=r)

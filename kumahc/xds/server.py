@@ -17,6 +17,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf.message import DecodeError, Message
 
 from kumahc.xds.cache import SnapshotCache
+from kumahc.xds.connected import Connected
 from kumahc.xds.metrics import Metrics, event
 from kumahc.xds.snapshot import Snapshot
 from kumahc.xds.streams import ADS, CDS, DELTA, SOTW, Stream, StreamError, WatchStatus
@@ -78,10 +79,12 @@ def _log_undecodable(bad: Undecodable, node: str | None, api: str, service: str,
 class XdsServer:
     """Serves the cache's snapshot to every stream; keeps the streams for ``/status``."""
 
-    def __init__(self, cache: SnapshotCache, metrics: Metrics, identity: bool = False):
+    def __init__(self, cache: SnapshotCache, metrics: Metrics, identity: bool = False,
+                 connected: Connected | None = None):
         """``identity``: client certificates are required and name the node ids a stream may use
-        (:mod:`kumahc.xds.tls`)."""
+        (:mod:`kumahc.xds.tls`). ``connected``: ``--render connected``'s proxies with a stream."""
         self.cache = cache
+        self.connected = connected
         self.metrics = metrics
         self.identity = identity
         self.streams: set[Stream] = set()
@@ -97,7 +100,7 @@ class XdsServer:
 
     async def _serve(self, requests: AsyncIterator, context: grpc.aio.ServicerContext, api: str,
                      service: str) -> AsyncIterator[bytes]:
-        stream = Stream(api, service, self.cache.snapshot, self.metrics, self._allowed(context))
+        stream = Stream(api, service, self.cache.snapshot, self.metrics, self._allowed(context), self.connected)
         queue: asyncio.Queue = asyncio.Queue()
         opened = time.monotonic()
         peer = context.peer()
@@ -125,6 +128,8 @@ class XdsServer:
                     # The client half-closed before the first snapshot: its requests are taken, so answer them
                     # (on_snapshot queues the responses before _END) rather than end the stream empty.
                     await self.cache.loaded()
+                while stream.pending:  # --render connected: likewise until its proxy is materialized
+                    await self.cache.changed()
             except StreamError as exc:
                 queue.put_nowait(exc)
             except (asyncio.CancelledError, grpc.aio.AioRpcError):
@@ -180,13 +185,17 @@ class XdsServer:
         if isinstance(req, Undecodable):
             _log_undecodable(req, None, SOTW, CDS, context.peer())
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, req.message)
-        stream = Stream(SOTW, CDS, await self.cache.loaded(), _NoHooks(), self._allowed(context))
+        stream = Stream(SOTW, CDS, await self.cache.loaded(), _NoHooks(), self._allowed(context), self.connected)
         try:
             out = stream.on_request(discovery_pb2.DiscoveryRequest(node=req.node, type_url=req.type_url))
+            while not out:  # --render connected: the proxy's clusters are being built
+                out = stream.on_snapshot(await self.cache.changed())
         except StreamError as exc:
             if exc.code == grpc.StatusCode.PERMISSION_DENIED:
                 self.metrics.denied.inc()
             await context.abort(exc.code, exc.message)
+        finally:
+            stream.close()
         return out[0]
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:

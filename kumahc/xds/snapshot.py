@@ -8,7 +8,7 @@ N serializations.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from google.protobuf import any_pb2
 from kumahc import __version__, gcpause
 from kumahc.envoy import cluster as envoy_cluster
 from kumahc.jsontext import dumps_indent2, list_text, shift
-from kumahc.pipeline import Result
+from kumahc.pipeline import LazyClusters, Result
 from kumahc.render import ClusterJson, document, load_assignment_json
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -149,13 +149,40 @@ class Snapshot:
     # The pipeline result this snapshot was built from: a reload whose source hands back the very same result
     # (nothing changed) reuses the snapshot instead of walking every proxy again (see build).
     result: Any = field(default=None, repr=False)
+    # Per cluster list of the result (keyed by the id of the proxy's clusters tuple, which the value keeps alive):
+    # its shared key and resources (clusters; assignments with EDS). A reload or a materialization handing the
+    # very same tuple for a proxy takes its resources from here without packing anything.
+    lists: dict[int, tuple[tuple, tuple[int, ...], ProxyResources, tuple[int, ...], ProxyResources | None]] = \
+        field(default_factory=dict, repr=False)
+    # ``serve --render connected``: every proxy of the mesh (``proxies`` holds the materialized ones only); None
+    # when every proxy is materialized.
+    known: Any = field(default=None, repr=False)
+
+    @property
+    def lazy(self) -> bool:
+        """Only connected proxies are materialized (``serve --render connected``)."""
+        return self.known is not None
+
+    @property
+    def names(self) -> Any:
+        """Every proxy of the mesh (a container of (mesh, proxy name)), materialized or not."""
+        return self.proxies if self.known is None else self.known
+
+    def materialized(self, key: tuple[str, str] | None) -> bool:
+        """Whether ``key``'s resources are in this snapshot: an unknown node (None, or no such proxy) is served
+        the empty set and counts as materialized; a known proxy of a lazy snapshot is only once materialized."""
+        return key is None or key in self.proxies or key not in self.names
 
     @property
     def document(self) -> dict[str, Any]:
-        """The render document of every proxy (spec 05 §2; /config_dump), built on first use."""
-        if callable(self.made_document):
-            object.__setattr__(self, "made_document", self.made_document())
-        return self.made_document
+        """The render document of every proxy (spec 05 §2; /config_dump), built on first use. A lazy snapshot's
+        document holds every proxy too (the others built for it and dropped after): it is not kept."""
+        if not callable(self.made_document):
+            return self.made_document
+        doc = self.made_document()
+        if not self.lazy:
+            object.__setattr__(self, "made_document", doc)
+        return doc
 
     @property
     def from_parts(self) -> bool:
@@ -164,6 +191,15 @@ class Snapshot:
 
     @property
     def cluster_count(self) -> int:
+        """Clusters over every proxy, materialized or not (a lazy snapshot counts one per destination, as a
+        proxy gets)."""
+        if self.known is not None:
+            return self.known.cluster_total
+        return sum(r.clusters for r in self.proxies.values())
+
+    @property
+    def materialized_clusters(self) -> int:
+        """Clusters over the materialized proxies (every proxy unless lazy)."""
         return sum(r.clusters for r in self.proxies.values())
 
     def resolve(self, node_id: str) -> tuple[str, str] | None:
@@ -178,12 +214,13 @@ class Snapshot:
         ``a/b.c`` and ``default/a.b.c`` when they exist. Only dots within the longest mesh name's length are
         tried, so a hostile id of a million dots costs as little as a short one."""
         out = []
+        names = self.names
         dot = min(len(node_id), max(map(len, self.meshes), default=-1) + 1)
         while (dot := node_id.rfind(".", 0, dot)) > 0:
             key = (node_id[:dot], node_id[dot + 1:])
-            if key in self.proxies:
+            if key in names:
                 out.append(key)
-        if ("default", node_id) in self.proxies:
+        if ("default", node_id) in names:
             out.append(("default", node_id))
         return out
 
@@ -228,43 +265,64 @@ def _packed(message: Any, name: str, to_json: Any, packed: dict[bytes, tuple[dic
 def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_cluster.STATIC) -> Snapshot:
     old_packed = previous.packed if previous is not None else {}
     old_shared = previous.shared if previous is not None else {}
+    old_lists = previous.lists if previous is not None and previous.mode == endpoints else {}
+    lazy = isinstance(result.clusters, LazyClusters)
+    # A lazy result's materialized proxies only: the others are built when a stream for them opens.
+    source = result.clusters.materialized if isinstance(result.clusters, LazyClusters) else result.clusters
     convert = ClusterJson()
     packed: dict[bytes, tuple[dict[str, Any], _Packed]] = {}
     by_result: dict[int, tuple[dict[str, Any], _Packed]] = {}
     eds = endpoints == envoy_cluster.EDS
     la_by_result: dict[int, tuple[dict[str, Any], _Packed]] = {}
-    for results in result.clusters.values():
-        for cr in results:
-            if id(cr) in by_result:
-                continue
-            cluster = cr.cluster
-            if eds:
-                cluster, la = envoy_cluster.eds(cluster)
-                la_by_result[id(cr)] = _packed(la, la.cluster_name, load_assignment_json, packed, old_packed)
-            by_result[id(cr)] = _packed(cluster, cluster.name, convert, packed, old_packed)
-
-    def doc() -> dict[str, Any]:
-        return document(result, cache={k: v[0] for k, v in by_result.items()}, endpoints=endpoints,
-                        la_cache={k: v[0] for k, v in la_by_result.items()})
-
     shared: dict[tuple[int, ...], tuple[tuple[_Packed, ...], ProxyResources]] = {}
     proxies: dict[tuple[str, str], ProxyResources] = {}
     assignments: dict[tuple[str, str], ProxyResources] = {}
+    lists: dict[int, tuple[tuple, tuple[int, ...], ProxyResources, tuple[int, ...], ProxyResources | None]] = {}
 
-    def shared_resources(items: tuple[_Packed, ...], type_url: str) -> ProxyResources:
+    def shared_resources(items: tuple[_Packed, ...], type_url: str) -> tuple[tuple[int, ...], ProxyResources]:
         ids = tuple(id(p) for p in items)
         entry = shared.get(ids) or old_shared.get(ids)
         if entry is None:
             entry = (items, _resources(list(items), type_url))
         shared[ids] = entry
-        return entry[1]
+        return ids, entry[1]
 
-    for key, results in result.clusters.items():
-        proxies[key] = shared_resources(tuple(by_result[id(cr)][1] for cr in results), CLUSTER_TYPE)
+    for key, results in source.items():
+        kept = lists.get(id(results)) or old_lists.get(id(results))
+        if kept is None or kept[0] is not results:
+            for cr in results:
+                if id(cr) in by_result:
+                    continue
+                cluster = cr.cluster
+                if eds:
+                    cluster, la = envoy_cluster.eds(cluster)
+                    la_by_result[id(cr)] = _packed(la, la.cluster_name, load_assignment_json, packed, old_packed)
+                by_result[id(cr)] = _packed(cluster, cluster.name, convert, packed, old_packed)
+            ids, res = shared_resources(tuple(by_result[id(cr)][1] for cr in results), CLUSTER_TYPE)
+            la_ids, la_res = (shared_resources(tuple(la_by_result[id(cr)][1] for cr in results), ENDPOINT_TYPE)
+                              if eds else ((), None))
+            kept = (results, ids, res, la_ids, la_res)
+        elif kept[1] not in shared:
+            # The same cluster list as before: its resources (and its assignments') carry over, unpacked.
+            shared[kept[1]] = old_shared[kept[1]]
+            if eds:
+                shared[kept[3]] = old_shared[kept[3]]
+        lists[id(results)] = kept
+        proxies[key] = kept[2]
         if eds:
-            assignments[key] = shared_resources(tuple(la_by_result[id(cr)][1] for cr in results), ENDPOINT_TYPE)
-    meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
-    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints, result)
+            assignments[key] = kept[4]
+
+    def doc() -> dict[str, Any]:
+        # A lazy result's document walks every proxy: a fresh mapping builds the others and drops them after.
+        whole = replace(result, clusters=result.clusters.fresh()) if lazy else result
+        return document(whole, cache={k: v[0] for k, v in by_result.items()}, endpoints=endpoints,
+                        la_cache={k: v[0] for k, v in la_by_result.items()})
+
+    known = result.clusters if lazy else None
+    names = known if known is not None else proxies
+    meshes = tuple(sorted({m for m, _ in names}, key=lambda m: (-len(m), m)))
+    return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints, result, lists,
+                    known)
 
 
 # --- stored parts: a snapshot rendered once by the writer of a store, served by every replica -----------------

@@ -11,13 +11,16 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 from envoy.service.discovery.v3 import discovery_pb2
 
 from kumahc.xds.snapshot import CLUSTER_TYPE, ENDPOINT_TYPE, ProxyResources, Snapshot, empty_resources
 from kumahc.xds.tls import ClientIdentity, NotAllowed, Pair, printable
+
+if TYPE_CHECKING:
+    from kumahc.xds.connected import Connected
 
 SOTW = "sotw"
 DELTA = "delta"
@@ -100,10 +103,12 @@ class Stream:
     """One gRPC stream. ``api`` ∈ sotw/delta, ``service`` ∈ cds/ads."""
 
     def __init__(self, api: str, service: str, snapshot: Snapshot | None, hooks: Hooks,
-                 allowed: ClientIdentity | None = None):
+                 allowed: ClientIdentity | None = None, connected: Connected | None = None):
         """``snapshot`` None: nothing is loaded yet; requests are taken and answered by the first
         :meth:`on_snapshot`. ``allowed``: what the peer's client certificate authorizes (None = no mTLS: any
-        node id, resolved by 06 §3)."""
+        node id, resolved by 06 §3). ``connected`` (``serve --render connected``): the stream attaches to its
+        proxy there, and waits, as before the first snapshot, while its proxy is not materialized."""
+        self.connected = connected
         self.api = api
         self.service = service
         self.snapshot = snapshot
@@ -182,10 +187,18 @@ class Stream:
             watch.status.proxy = self._proxy_text()
         return self._send(sorted(self.watches, key=lambda t: t != CLUSTER_TYPE))
 
+    @property
+    def pending(self) -> bool:
+        """The stream's proxy is known but not materialized yet (``--render connected``): its requests wait."""
+        return self.snapshot is not None and not self.snapshot.materialized(self.proxy)
+
     def close(self) -> None:
-        """The stream ended: it no longer counts as an unknown node."""
+        """The stream ended: it no longer counts as an unknown node, nor as a stream of its proxy."""
         if self._unknown:
             self.hooks.unknown_node(self.node, False)
+        if self.connected is not None and self.proxy is not None:
+            self.connected.detach(self.proxy)
+            self.proxy = None
 
     # --- internals -----------------------------------------------------------------------------------------------
 
@@ -203,8 +216,9 @@ class Stream:
         is the certificate's pair or nothing (no re-split of the id, no mesh ``default``); otherwise 06 §3, where
         an id naming several proxies is unknown."""
         reason = ""
+        before = self.proxy
         if self.identity is not None:
-            self.proxy = self.identity if self.identity in self.snapshot.proxies else None
+            self.proxy = self.identity if self.identity in self.snapshot.names else None
             if self.proxy is None:
                 mesh, name = self.identity
                 reason = f'the client certificate names proxy "{printable(name)}" of mesh "{printable(mesh)}", ' \
@@ -214,6 +228,11 @@ class Stream:
             self.proxy = found[0] if len(found) == 1 else None
             if len(found) > 1:
                 reason = "it names more than one proxy (" + ", ".join(printable(f"{m}/{n}") for m, n in found) + ")"
+        if self.connected is not None and self.proxy != before:
+            if before is not None:
+                self.connected.detach(before)
+            if self.proxy is not None:
+                self.connected.attach(self.proxy)
         unknown = self.proxy is None
         if unknown != bool(self._unknown) and (self._unknown is not None or unknown):
             self.hooks.unknown_node(self.node, unknown, reason)
@@ -296,6 +315,11 @@ class Stream:
 
     def _maybe_send(self, type_url: str, watch: _Watch) -> bytes | None:
         if not watch.waiting or self.snapshot is None:
+            return None
+        if not self.snapshot.materialized(self.proxy):
+            # Its clusters are being built: answered by the snapshot that holds them (as the first snapshot).
+            if self.connected is not None:
+                self.connected.want(self.proxy)
             return None
         res = self._resources(type_url)
         if self.api == SOTW:

@@ -33,9 +33,11 @@ class Replica:
     render. :meth:`catch_up` (the event loop's LISTEN connection) is the only other writer of the rows; serve
     never runs it while a render is in flight."""
 
-    def __init__(self, url: str, options: Options, endpoints: str = STATIC):
+    def __init__(self, url: str, options: Options, endpoints: str = STATIC, lazy: bool = False):
+        """``lazy`` (``serve --render connected``): rendering the rows builds no proxy's clusters until asked."""
         self.url = url
         self.options = options
+        self.lazy = lazy
         self.revision: int | None = None
         # The writer's rendered parts are what this replica would render only with default rendering options.
         self.serves_parts = options.protocol is None and not options.strict and endpoints == STATIC
@@ -71,7 +73,7 @@ class Replica:
         def load(_report: Report) -> Loaded:
             return Loaded((), resources, len(resources))
 
-        return run(load, self.options, self._runs)
+        return run(load, self.options, self._runs, self.lazy)
 
     async def catch_up(self, conn: psycopg.AsyncConnection, everything: bool = False) -> bool:
         """Read what was committed since :attr:`revision` on ``conn`` (one REPEATABLE READ snapshot): rows whose
