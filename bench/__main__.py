@@ -10,6 +10,7 @@
     python -m bench run --bench store-fanout              # 2 serve --store replicas x 1,000 clients vs the bare floor
     python -m bench run --size large --bench store-startup  # serve --store vs serve PATH start-up
     python -m bench run --size large --bench ui            # the operator pages' server time at 10,000 proxies
+    python -m bench run --size medium --bench connected    # --render connected vs all: reloads, RSS, first response
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -24,7 +25,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup", "ui")
+           "store-fanout", "store-startup", "ui", "connected")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for size in sizes:
             if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
-                    "ui"} & set(benches):
+                    "ui", "connected"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.ui_bench import ui_bench
 
                 section(f"ui {size}", lambda m=mesh, s=size: ui_bench(m, s, args.repeat or 20))
+            if "connected" in benches:
+                from bench.connected import connected_bench
+
+                section(f"connected {size}", lambda m=mesh, s=size: connected_bench(m, s, work))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

@@ -87,8 +87,9 @@ RENDER_CHOICES = (RENDER_CONNECTED, RENDER_ALL)
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
 # FatalInputError on invalid inputs), or hands back parts its writer already rendered (the store's, when usable).
-# Files and the store today; another source (a Kubernetes API) plugs in beside them.
-Produce = Callable[[], "Result | Stored"]
+# Files and the store today; another source (a Kubernetes API) plugs in beside them. Its argument: with
+# --render connected, the proxies to materialize (a source reading stored parts reads only theirs); else None.
+Produce = Callable[[set | None], "Result | Stored"]
 
 
 def file_source(paths: list[str], options: Options, watcher: Watcher | None = None, lazy: bool = False
@@ -99,7 +100,7 @@ def file_source(paths: list[str], options: Options, watcher: Watcher | None = No
     run_cache = RunCache()
     if watcher is not None:
         run_cache.files.held = watcher.being_written
-    return lambda: run(paths, options, run_cache, lazy)
+    return lambda _keys=None: run(paths, options, run_cache, lazy)
 
 
 def store_source(url: str, options: Options, endpoints: str = "static", lazy: bool = False) -> Replica:
@@ -220,13 +221,14 @@ def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
 
 
 def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: str, strict: bool = False,
-            keys: set[tuple[str, str]] | None = None) -> tuple[list[str], snapshots.Snapshot, float]:
+            keys: set[tuple[str, str]] | None = None, whole: Callable[[], Any] | None = None
+            ) -> tuple[list[str], snapshots.Snapshot, float]:
     """The snapshot of the newest inputs and the report's lines: rendered from a pipeline result, or made from
     the parts the store's writer rendered (:mod:`kumahc.sources.store.rendered`). A lazy result (``--render
     connected``) gets ``keys`` (the connected proxies) materialized, their precedence warnings added to the
     lines."""
     started = time.monotonic()
-    out = produce()
+    out = produce(keys)
     if isinstance(out, Result) and isinstance(out.clusters, LazyClusters):
         snap, warned = materialize.snapshot_of(out, previous, endpoints, keys or ())
         lines = out.report.lines(strict) + warned
@@ -234,7 +236,7 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
         snap = snapshots.build(out, previous, endpoints)
         lines = out.report.lines(strict)
     else:
-        snap = snapshots.from_parts(snapshots.Parts(out.clusters, out.proxies), previous)
+        snap = snapshots.from_parts(snapshots.Parts(out.clusters, out.proxies, out.names), previous, whole)
         lines = list(out.warnings)
     return lines, snap, time.monotonic() - started
 
@@ -305,7 +307,8 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await server.stop(grace=GRACE_SECONDS)
         await runner.cleanup()
 
-    first = _in_thread(lambda: _render(produce, None, config.endpoints, config.strict))
+    whole = replica.whole if replica is not None else None
+    first = _in_thread(lambda: _render(produce, None, config.endpoints, config.strict, None, whole))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([first, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not first.done():
@@ -334,12 +337,18 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     lock = asyncio.Lock()
     builder = None
     if connected is not None:
+        def from_store(snap: snapshots.Snapshot, keys: set[tuple[str, str]]) -> snapshots.Snapshot:
+            # Parts read for the connected proxies: the replica reads the new ones' parts (what the store's
+            # writer rendered), and only those.
+            return _render(produce, snap, config.endpoints, config.strict, keys, whole)[1]
+
         builder = asyncio.ensure_future(materialize.run(
-            connected, cache, lock, config.endpoints, _in_thread, lambda snap: _materialized_set(cache, metrics, snap)))
+            connected, cache, lock, config.endpoints, _in_thread, lambda snap: _materialized_set(cache, metrics, snap),
+            from_store))
 
     async def reload() -> None:
         async with lock:
-            await _reload(produce, config, cache, metrics, served, connected)
+            await _reload(produce, config, cache, metrics, served, connected, whole)
 
     if replica is not None:
         watcher = asyncio.ensure_future(_watch_store(replica, reload, force, metrics, served))
@@ -372,14 +381,15 @@ def _materialized_set(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Sn
 
 
 async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics,
-                  served: ServeLog, connected: Connected | None = None) -> None:
+                  served: ServeLog, connected: Connected | None = None,
+                  whole: Callable[[], Any] | None = None) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches. ``served`` records the
     outcome for the operator page."""
     try:
         keys = connected.keys() if connected is not None else None  # read on the loop: streams change it
         lines, snap, seconds = await _in_thread(
-            lambda: _render(produce, cache.snapshot, config.endpoints, config.strict, keys))
+            lambda: _render(produce, cache.snapshot, config.endpoints, config.strict, keys, whole))
     except InputError as exc:
         _reload_failed(metrics)
         errors = [d.text(exc.strict) for d in sorted(exc.report.items, key=lambda d: d.sort_key())

@@ -40,24 +40,31 @@ def snapshot_of(result: Result, previous: snapshots.Snapshot | None, endpoints: 
 
 
 async def run(connected: Connected, cache: SnapshotCache, lock: asyncio.Lock, endpoints: str,
-              in_thread: Callable[[Callable[[], Any]], asyncio.Future], published: Callable[[snapshots.Snapshot],
-                                                                                          None]) -> None:
+              in_thread: Callable[[Callable[[], Any]], asyncio.Future],
+              published: Callable[[snapshots.Snapshot], None],
+              from_store: Callable[[snapshots.Snapshot, set[Key]], snapshots.Snapshot] | None = None) -> None:
     """Until cancelled: whenever streams wait for proxies or grace periods end, publish the current snapshot with
     those proxies added and removed (one batch per wake-up; a reload holding ``lock`` goes first, and itself
-    materializes every connected proxy)."""
+    materializes every connected proxy). A snapshot made from stored parts read for some proxies only is
+    extended by ``from_store`` (it reads the parts of the proxies added)."""
     while True:
         await connected.wake.wait()
         async with lock:
             wanted, gone = connected.take()
             snap = cache.snapshot
-            if snap is None or not snap.lazy or not isinstance(snap.result, Result):
+            if snap is None or not snap.lazy or not (isinstance(snap.result, Result) or
+                                                     (snap.from_parts and from_store is not None)):
                 continue
             have = set(snap.proxies)
             keys = (have - gone) | {k for k in wanted if k in snap.names}
             if keys == have:
                 continue
             try:
-                new, lines = await in_thread(functools.partial(snapshot_of, snap.result, snap, endpoints, keys))
+                if snap.from_parts:
+                    assert from_store is not None
+                    new, lines = await in_thread(functools.partial(from_store, snap, keys)), []
+                else:
+                    new, lines = await in_thread(functools.partial(snapshot_of, snap.result, snap, endpoints, keys))
             except Exception as exc:  # noqa: BLE001 - a failed batch must never stop serving
                 log.error("error: internal: materializing %d proxies: %s: %s", len(keys - have),
                           type(exc).__name__, exc)

@@ -8,6 +8,7 @@ N serializations.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -339,6 +340,17 @@ class Parts:
 
     clusters: dict[Digest, tuple[str, str, bytes]]
     proxies: dict[tuple[str, str], tuple[str, bytes]]
+    # Parts read for some proxies only (serve --render connected): every proxy with its cluster count; ``proxies``
+    # holds the materialized ones.
+    names: dict[tuple[str, str], int] | None = None
+
+
+class Catalog(dict):
+    """Every proxy of a lazy snapshot made from parts (key → its cluster count): ``Snapshot.known``."""
+
+    @property
+    def cluster_total(self) -> int:
+        return sum(self.values())
 
 
 def digest(resource: bytes) -> Digest:
@@ -361,9 +373,12 @@ def parts(snap: Snapshot) -> Parts:
     return Parts(clusters, {key: lists[id(res)] for key, res in snap.proxies.items()})
 
 
-def from_parts(stored: Parts, previous: Snapshot | None = None) -> Snapshot:
+def from_parts(stored: Parts, previous: Snapshot | None = None,
+               whole: Callable[[], Parts | None] | None = None) -> Snapshot:
     """The snapshot of stored parts (static endpoints). With ``previous`` (itself made from parts), clusters and
-    cluster lists already prepared are reused. Its render document is made from the clusters on first use."""
+    cluster lists already prepared are reused. Its render document is made from the clusters on first use. Parts
+    with ``names`` give a lazy snapshot (only ``proxies`` materialized); its document is made from ``whole()``
+    (every proxy's parts, read for it; None: the materialized proxies only)."""
     old = previous.shared if previous is not None and previous.result is _PARTS else {}
     packed: dict[Digest, _Packed] = {}
     shared: dict[Any, Any] = {}
@@ -402,8 +417,15 @@ def from_parts(stored: Parts, previous: Snapshot | None = None) -> Snapshot:
         return {"proxies": out}
 
     shared_items = {id(res): items for items, res in shared.values()}
-    meshes = tuple(sorted({m for m, _ in proxies}, key=lambda m: (-len(m), m)))
-    return Snapshot(ordered, meshes, doc, datetime.now(UTC), {}, shared, {}, envoy_cluster.STATIC, _PARTS)
+    known = Catalog(stored.names) if stored.names is not None else None
+    meshes = tuple(sorted({m for m, _ in (known if known is not None else proxies)}, key=lambda m: (-len(m), m)))
+    made: Any = doc
+    if known is not None:
+        def made() -> dict[str, Any]:
+            every = whole() if whole is not None else None
+            return from_parts(every).document if every is not None else doc()
+    return Snapshot(ordered, meshes, made, datetime.now(UTC), {}, shared, {}, envoy_cluster.STATIC, _PARTS,
+                    known=known)
 
 
 _PARTS = object()  # Snapshot.result of a snapshot made from stored parts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,9 @@ class Stored:
     warnings: tuple[str, ...]
     clusters: Clusters = field(default_factory=dict)
     proxies: Proxies = field(default_factory=dict)
+    # Read for the connected proxies only (serve --render connected, :func:`read_connected`): every stored proxy
+    # with its cluster count; ``proxies`` then holds the connected ones and ``clusters`` what they refer to.
+    names: dict[tuple[str, str], int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +179,74 @@ async def read_async(conn: psycopg.AsyncConnection, revision: int, renderer: str
     return merge(held if since else None, head, clusters, proxies, keys)
 
 
+TAMPERED = "SELECT name FROM kumahc_rendered_clusters WHERE digest <> sha256(resource)"
+NAMES = "SELECT mesh, name, octet_length(clusters) / 32 FROM kumahc_rendered_proxies WHERE revision > %s"
+LISTS_OF = ("SELECT mesh, name, version, clusters FROM kumahc_rendered_proxies WHERE (mesh, name) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[]))")
+CLUSTERS_OF = "SELECT digest, name, version, resource FROM kumahc_rendered_clusters WHERE digest = ANY(%s)"
+
+
+def read_connected(conn: psycopg.Connection, revision: int, renderer: str, held: Stored | None,
+                   keys: Iterable[tuple[str, str]]) -> Stored | None:
+    """The parts of ``revision`` for the proxies ``keys`` only (inside the caller's REPEATABLE READ transaction,
+    which read ``revision``): every stored proxy's name and cluster count, the lists of ``keys``' proxies and the
+    clusters they refer to. From ``held`` (read the same way), only what was written since it is read: the names
+    and counts of the proxies written since, and the lists and clusters of those among ``keys`` (plus the keys
+    ``held`` did not hold). None as :func:`merge` (no usable parts, a missing or altered cluster)."""
+    with conn.cursor() as cur:
+        head = cur.execute(STATE).fetchone()
+        if not usable(head, revision, renderer):
+            return None
+        partial = held is not None and held.renderer == renderer and held.names is not None
+        since = held.revision if partial else 0
+        names = dict(held.names) if partial else {}
+        if not partial:
+            # A first read fetches few clusters: the server checks every one's bytes against its digest (no bytes
+            # travel), so altered parts are found at start as a full read finds them.
+            bad = [name for (name,) in cur.execute(TAMPERED)]
+            if bad:
+                _tampered(bad)
+                return None
+        written = cur.execute(NAMES, (since,)).fetchall()
+        names.update(((m, n), count) for m, n, count in written)
+        if since and cur.execute(COUNT).fetchone()[0] != len(names):  # some were deleted
+            present = set(cur.execute(KEYS).fetchall())
+            names = {k: c for k, c in names.items() if k in present}
+        changed = {(m, n) for m, n, _ in written}
+        kept = held.proxies if partial else {}
+        wanted = {k for k in keys if k in names}
+        proxies = {k: v for k, v in kept.items() if k in wanted and k not in changed}
+        need = sorted(wanted - proxies.keys())
+        if need:
+            for m, n, version, digests in cur.execute(LISTS_OF, ([m for m, _ in need], [n for _, n in need])):
+                proxies[(m, n)] = (version, bytes(digests))
+        referenced = {ks[i:i + DIGEST_BYTES] for _, ks in proxies.values() for i in range(0, len(ks), DIGEST_BYTES)}
+        old = held.clusters if partial else {}
+        clusters = {d: old[d] for d in referenced if d in old}
+        missing = sorted(referenced - clusters.keys())
+        fetched = cur.execute(CLUSTERS_OF, (missing,)).fetchall() if missing else []
+    out = merge(None, head, fetched, [], None, keep_unreferenced=True)
+    if out is None:
+        return None
+    clusters.update(out.clusters)
+    if not referenced <= clusters.keys():
+        return None
+    return Stored(head[0], head[1], tuple(head[2]), clusters, proxies, names)
+
+
+def _tampered(bad: list[str]) -> None:
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    log.error('store: rendered cluster "%s" does not match its SHA-256 digest%s; rendering the stored '
+              "resources here", bad[0], more)
+
+
 def _count_after(held: Stored | None, proxies: list) -> int:
     known = held.proxies if held is not None else {}
     return len(known) + sum(1 for m, n, *_ in proxies if (m, n) not in known)
 
 
-def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys: list | None) -> Stored | None:
+def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys: list | None,
+          keep_unreferenced: bool = False) -> Stored | None:
     """``held`` (None: nothing) brought to the parts of ``head`` by the rows written since: ``clusters`` and
     ``proxies`` rows, and ``keys`` (every stored proxy) when some proxy was deleted. Clusters no proxy refers to
     are dropped, as the writer drops them. None when some proxy refers to a cluster that is not there (parts not
@@ -196,15 +262,15 @@ def merge(held: Stored | None, head: tuple, clusters: list, proxies: list, keys:
             bad.append(name)
         out.clusters[d] = (name, version, resource)
     if bad:
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        log.error('store: rendered cluster "%s" does not match its SHA-256 digest%s; rendering the stored '
-                  "resources here", bad[0], more)
+        _tampered(bad)
         return None
     for m, n, version, digests, _ in proxies:
         out.proxies[(m, n)] = (version, bytes(digests))
     if keys is not None:
         present = {(m, n) for m, n in keys}
         out.proxies = {k: v for k, v in out.proxies.items() if k in present}
+    if keep_unreferenced:  # the caller checks the references (read_connected)
+        return out
     lists = {keys_ for _, keys_ in out.proxies.values()}  # proxies of one class share one list: few to walk
     referenced = {ks[i:i + DIGEST_BYTES] for ks in lists for i in range(0, len(ks), DIGEST_BYTES)}
     if not referenced <= out.clusters.keys():

@@ -41,6 +41,8 @@ class Replica:
         self.revision: int | None = None
         # The writer's rendered parts are what this replica would render only with default rendering options.
         self.serves_parts = options.protocol is None and not options.strict and endpoints == STATIC
+        # --render connected: read the parts of the connected proxies only (rendered.read_connected).
+        self.partial = lazy and self.serves_parts
         self.parts: rendered.Stored | None = None  # the rendered parts of ``revision``, when usable
         self._rows: tuple[Row, ...] = ()
         self._resources = ResourceCache()
@@ -55,17 +57,21 @@ class Replica:
     def rows(self) -> tuple[Row, ...]:
         return self._rows
 
-    def produce(self) -> Result | rendered.Stored:
+    def produce(self, keys: Iterable[tuple[str, str]] | None = None) -> Result | rendered.Stored:
         """The rendered parts of :attr:`revision` when the store holds usable ones (the writer rendered them:
         nothing to render here), else the rows of :attr:`revision` rendered. Raises :class:`FatalInputError` (one
         line) when the first read fails, :class:`~kumahc.diagnostics.InputError` when the stored state is invalid
-        under serve's options (``--strict``, ``--protocol``)."""
+        under serve's options (``--strict``, ``--protocol``). ``keys`` (``--render connected``): the proxies to
+        materialize; the parts are read for them only (and then only what changed since the last read)."""
         if self.revision is None:
             try:
-                snap = source.snapshot(self.url, parts=self.serves_parts)
+                snap = source.snapshot(self.url, parts=self.serves_parts, keys=set(keys or ()) if self.partial
+                                       else None)
             except StoreError as exc:
                 raise FatalInputError(str(exc)) from None
             self._rows, self.revision, self.parts = snap.rows, snap.revision, snap.parts
+        elif self.partial:
+            self.parts = self._read_connected(set(keys or ()))
         if self.parts is not None:
             return self.parts
         resources = tuple(self._resources.resources(self._rows))
@@ -74,6 +80,33 @@ class Replica:
             return Loaded((), resources, len(resources))
 
         return run(load, self.options, self._runs, self.lazy)
+
+    def _read_connected(self, keys: set[tuple[str, str]]) -> rendered.Stored | None:
+        """The parts of :attr:`revision` for ``keys``, from those held; None when the store is not at that revision
+        any more (the notification is on its way: the rows are rendered meanwhile) or cannot be read now."""
+        try:
+            with connection.session(self.url) as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                (revision,) = conn.execute("SELECT revision FROM kumahc_state WHERE id = 1").fetchone()
+                if revision != self.revision:
+                    return None
+                return rendered.read_connected(conn, revision, rendered.RENDERER, self.parts, keys)
+        except (StoreError, psycopg.Error):
+            return None
+
+    def whole(self) -> rendered.Stored | None:
+        """Every proxy's parts at :attr:`revision` (``/config_dump`` of a replica reading connected proxies only),
+        or None when the store moved on or cannot be read."""
+        try:
+            with connection.session(self.url) as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                (revision,) = conn.execute("SELECT revision FROM kumahc_state WHERE id = 1").fetchone()
+                if revision != self.revision:
+                    return None
+                stored = rendered.read(conn, revision, rendered.RENDERER, None)
+        except (StoreError, psycopg.Error):
+            return None
+        return stored
 
     async def catch_up(self, conn: psycopg.AsyncConnection, everything: bool = False) -> bool:
         """Read what was committed since :attr:`revision` on ``conn`` (one REPEATABLE READ snapshot): rows whose
@@ -101,8 +134,8 @@ class Replica:
                 cur = await conn.execute("SELECT id FROM kumahc_resources")
                 present = {i for (i,) in await cur.fetchall()}
                 kept = {i: row for i, row in kept.items() if i in present}
-            parts = None
-            if self.serves_parts:
+            parts = self.parts if self.partial else None  # partial: produce() reads what it needs
+            if self.serves_parts and not self.partial:
                 parts = await rendered.read_async(conn, revision, rendered.RENDERER, None if everything or since == 0
                                                   else self.parts)
         moved = revision != self.revision

@@ -72,9 +72,11 @@ class ResourceCache:
         return out
 
 
-def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False) -> State:
+def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False,
+         keys: set[tuple[str, str]] | None = None) -> State:
     """The rows (all, or those of ``kind``) and revision of one snapshot (REPEATABLE READ, read only); with
-    ``parts``, also the rendered parts of that revision when the store holds usable ones (``State.parts``)."""
+    ``parts``, also the rendered parts of that revision when the store holds usable ones (``State.parts``): with
+    ``keys``, those of these proxies only (``serve --render connected``)."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         revision, now = conn.execute("SELECT revision, now() FROM kumahc_state WHERE id = 1").fetchone()
@@ -84,7 +86,10 @@ def read(conn: psycopg.Connection, kind: str | None = None, parts: bool = False)
             else:
                 cur.execute(f"SELECT {records.COLUMNS} FROM kumahc_resources WHERE kind = %s ORDER BY id", (kind,))
             rows = tuple(cur.fetchall())
-        stored = rendered.read(conn, revision, rendered.RENDERER, None) if parts else None
+        stored = None
+        if parts:
+            stored = (rendered.read(conn, revision, rendered.RENDERER, None) if keys is None else
+                      rendered.read_connected(conn, revision, rendered.RENDERER, None, keys))
     return State(revision, rows, now, stored)
 
 

@@ -1,0 +1,207 @@
+"""``--bench connected``: what ``serve --render connected`` costs against ``--render all`` (issue 21's targets).
+
+Rows, each a ratio measured in one run:
+
+* reloads (one fresh process, ``python -m bench.connected reloads DIR K``): a one-policy edit and a Mesh-wide edit
+  reloaded as ``serve`` does (RunCache + previous snapshot), eagerly (every proxy) and lazily with K proxies
+  materialized, each ÷ a warm full render (``run`` + ``snapshot.build``) of the same process;
+* ``serve`` RSS with K of N proxies connected ÷ all N connected (real ``serve`` processes, real grpc clients: one
+  channel and one CDS SotW stream each, from ``bench.xds_clients`` workers);
+* ``serve`` start → ``/ready`` with no proxy connected ÷ ``kumahc validate`` of the same inputs;
+* first response to a proxy connecting to a warm ``serve`` (each connect a proxy not yet built): p50, p99 over
+  ``connects`` sequential connects.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+CLIENT_PROCS = 4
+
+
+def reloads(directory: str, connected: int) -> dict[str, Any]:
+    """In this process: a warm full render, then each edit (one, Mesh-wide; forward) reloaded eagerly and lazily."""
+    from bench.generator import Manifest, apply_edit
+    from kumahc.pipeline import RunCache, run
+    from kumahc.xds import snapshot
+    from kumahc.xds.materialize import snapshot_of
+
+    manifest = Manifest.read(directory)
+    out: dict[str, Any] = {}
+    run([directory])  # imports, memos: the reference below is a warm render
+    t0 = time.perf_counter()
+    snapshot.build(run([directory]))
+    out["full_s"] = time.perf_counter() - t0
+    eager_cache, lazy_cache = RunCache(), RunCache()
+    eager = snapshot.build(run([directory], cache=eager_cache))
+    keys = sorted(eager.proxies)
+    random.Random(7).shuffle(keys)
+    chosen = set(keys[:connected])
+    lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), None, "static", chosen)
+    for name, edit in (("one", manifest.edit_one), ("mesh", manifest.edit_mesh)):
+        apply_edit(directory, edit)
+        t0 = time.perf_counter()
+        after = snapshot.build(run([directory], cache=eager_cache), eager)
+        out[f"{name}_eager_s"] = time.perf_counter() - t0
+        out[f"{name}_changed"] = sum(1 for k, v in after.proxies.items() if eager.proxies[k].version != v.version)
+        eager = after
+        t0 = time.perf_counter()
+        lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), lazy, "static", chosen)
+        out[f"{name}_lazy_s"] = time.perf_counter() - t0
+        apply_edit(directory, edit, forward=False)
+        eager = snapshot.build(run([directory], cache=eager_cache), eager)
+        lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), lazy, "static", chosen)
+    out["proxies"] = len(keys)
+    return out
+
+
+def _serve(mesh: Path, *args: str) -> Any:
+    from bench.procs import Server
+
+    cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", str(mesh),
+           "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0", "--no-ui", *args]
+    return Server(cmd, "kumahc", 1200.0)
+
+
+def _connect_all(target: str, nodes: list[str], timeout: float = 1800.0) -> list[Any]:
+    """Client workers holding one stream per node; returned once every node got its first response."""
+    from bench.procs import client_worker, parse_event
+
+    sink: queue.Queue = queue.Queue()
+    workers = [client_worker(target, nodes[i::CLIENT_PROCS], i, sink) for i in range(CLIENT_PROCS)]
+    firsts = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while firsts < len(nodes):
+            _, _, line = sink.get(timeout=max(1.0, deadline - time.monotonic()))
+            if line is None:
+                raise RuntimeError("a client worker exited: " + " | ".join(w.stderr_text(5) for w in workers))
+            event = parse_event(line)
+            if event is not None and event.get("ev") == "first":
+                firsts += 1
+            elif event is not None and event.get("ev") == "error":
+                raise RuntimeError(f"client error: {event}")
+    except BaseException:
+        for w in workers:
+            w.stop()
+        raise
+    return workers
+
+
+def serve_rss(mesh: Path, nodes: list[str]) -> int:
+    """RSS (kB) of a ``serve`` (``--render connected``) once every one of ``nodes`` holds a stream."""
+    from bench.procs import rss_kb
+
+    server = _serve(mesh)
+    workers: list[Any] = []
+    try:
+        server.wait_ready()
+        workers = _connect_all(server.xds, nodes)
+        time.sleep(1.0)
+        return rss_kb(server.pid)
+    finally:
+        for w in workers:
+            w.stop()
+        server.stop()
+
+
+def start_vs_validate(mesh: Path) -> tuple[float, float]:
+    """(spawn → ``/ready`` of ``serve``, wall of ``kumahc validate``), in seconds."""
+    t0 = time.monotonic()
+    server = _serve(mesh)
+    try:
+        server.wait_ready()
+        ready = time.monotonic() - t0
+    finally:
+        server.stop()
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", "from kumahc.cli import main; main()", "validate", str(mesh)],
+                   check=True, capture_output=True)
+    return ready, time.monotonic() - t0
+
+
+def first_responses(mesh: Path, nodes: list[str], connects: int) -> list[float]:
+    """Seconds from opening a channel to the first Cluster response, for ``connects`` sequential connects to a
+    warm ``serve`` (each a proxy not built yet while the nodes last; the stream is closed after)."""
+    import grpc
+    from envoy.service.cluster.v3 import cds_pb2_grpc
+    from envoy.service.discovery.v3 import discovery_pb2
+
+    server = _serve(mesh, "--render-grace", "3600")
+    times = []
+    try:
+        server.wait_ready()
+        for i in range(connects):
+            req = discovery_pb2.DiscoveryRequest(type_url="type.googleapis.com/envoy.config.cluster.v3.Cluster")
+            req.node.id = nodes[i % len(nodes)]
+            t0 = time.monotonic()
+            with grpc.insecure_channel(server.xds, options=[("grpc.use_local_subchannel_pool", 1),
+                                                            ("grpc.max_receive_message_length", 1 << 28)]) as ch:
+                call = cds_pb2_grpc.ClusterDiscoveryServiceStub(ch).StreamClusters(iter([req]))
+                next(call)
+                times.append(time.monotonic() - t0)
+                call.cancel()
+    finally:
+        server.stop()
+    return times
+
+
+def connected_bench(mesh: Path, size: str, work: Path, connects: int = 1000) -> str:
+    from bench.generator import Manifest
+
+    manifest = Manifest.read(mesh)
+    nodes = list(manifest.proxies)
+    tenth = max(1, len(nodes) // 10)
+    copy = work / f"connected-{size}"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(mesh, copy)
+    try:
+        r = json.loads(subprocess.run([sys.executable, "-m", "bench.connected", "reloads", str(copy), str(tenth)],
+                                      check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    full = r["full_s"]
+    rows: list[list[object]] = [["full render (run + snapshot.build), warm", report.secs(full), "1.00x", "", ""]]
+    for name, label, target in (("one", "one-policy edit reload", "<= 4%"),
+                                ("mesh", "Mesh-wide edit reload", "<= 60%")):
+        rows.append([f"{label}, --render all ({r[name + '_changed']} proxies change)",
+                     report.secs(r[name + "_eager_s"]), f"{100 * r[name + '_eager_s'] / full:.1f}%", target, ""])
+        rows.append([f"{label}, --render connected, {tenth} of {r['proxies']} built",
+                     report.secs(r[name + "_lazy_s"]), f"{100 * r[name + '_lazy_s'] / full:.1f}%", target, ""])
+    sample = random.Random(11).sample(nodes, tenth)
+    some = serve_rss(mesh, sample)
+    every = serve_rss(mesh, nodes)
+    rows.append([f"serve RSS, {tenth} of {len(nodes)} connected ÷ all connected",
+                 f"{report.mb(some)} / {report.mb(every)}", f"{100 * some / every:.0f}%", "<= 40%", ""])
+    ready, validate = start_vs_validate(mesh)
+    rows.append(["serve start → /ready, no proxy ÷ validate", f"{report.secs(ready)} / {report.secs(validate)}",
+                 f"{ready / validate:.2f}x", "<= 1.2x", ""])
+    order = random.Random(13).sample(nodes, len(nodes))
+    times = sorted(first_responses(mesh, order, connects))
+    p50, p99 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+    rows.append([f"first response, {connects} sequential connects to a warm serve", f"p50 {report.ms(p50)}",
+                 f"p99 {report.ms(p99)}", "p99 <= 100 ms", f"max {report.ms(times[-1])}"])
+    notes = [f"size {size}: {len(nodes)} proxies; reload rows from one fresh process (bench.connected reloads); "
+             f"RSS rows: serve --render connected with {CLIENT_PROCS} bench.xds_clients workers, VmRSS 1 s after "
+             "every client got its first response",
+             "first response: one new channel + CDS SotW stream per connect, from this process, to proxies not "
+             "built yet (until every proxy was asked once)"]
+    return report.table(f"connected ({size})", ["measurement", "wall / value", "ratio", "target", ""], rows,
+                        notes)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "reloads":
+        print(json.dumps(reloads(sys.argv[2], int(sys.argv[3]))), flush=True)
+    else:
+        sys.exit(f"unknown measurement {sys.argv[1]!r}")
