@@ -117,6 +117,7 @@ class Classes:
         # Materializing (serve's event loop side) and a transient full walk (/config_dump) may run in threads.
         self.lock = threading.Lock()
         self.total: int | None = None  # clusters over every proxy (LazyClusters.cluster_total)
+        self.meshes: tuple[str, ...] | None = None  # LazyClusters.meshes
 
     def key(self, proxy: Proxy) -> tuple:
         return (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in self.families))
@@ -190,6 +191,14 @@ class LazyClusters(Mapping[tuple[str, str], tuple[ClusterResult, ...]]):
 
     def __contains__(self, key: object) -> bool:
         return key in self.index
+
+    @property
+    def meshes(self) -> tuple[str, ...]:
+        """The meshes with proxies, longest name first (node resolution's order)."""
+        found = self.classes.meshes
+        if found is None:
+            found = self.classes.meshes = tuple(sorted({m for m, _ in self.index}, key=lambda m: (-len(m), m)))
+        return found
 
     @property
     def cluster_total(self) -> int:

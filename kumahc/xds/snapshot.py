@@ -320,10 +320,15 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
                         la_cache={k: v[0] for k, v in la_by_result.items()})
 
     known = result.clusters if lazy else None
-    names = known if known is not None else proxies
-    meshes = tuple(sorted({m for m, _ in names}, key=lambda m: (-len(m), m)))
+    # A lazy result's meshes are those of its view: computed once, not on every materializing batch.
+    meshes = known.meshes if known is not None else _meshes(proxies)
     return Snapshot(proxies, meshes, doc, datetime.now(UTC), packed, shared, assignments, endpoints, result, lists,
                     known)
+
+
+def _meshes(keys: Any) -> tuple[str, ...]:
+    """The meshes of ``keys`` (mesh, proxy name), longest name first (node resolution's order)."""
+    return tuple(sorted({m for m, _ in keys}, key=lambda m: (-len(m), m)))
 
 
 # --- stored parts: a snapshot rendered once by the writer of a store, served by every replica -----------------
@@ -418,7 +423,7 @@ def from_parts(stored: Parts, previous: Snapshot | None = None,
 
     shared_items = {id(res): items for items, res in shared.values()}
     known = Catalog(stored.names) if stored.names is not None else None
-    meshes = tuple(sorted({m for m, _ in (known if known is not None else proxies)}, key=lambda m: (-len(m), m)))
+    meshes = _meshes(known if known is not None else proxies)
     made: Any = doc
     if known is not None:
         def made() -> dict[str, Any]:
