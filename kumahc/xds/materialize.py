@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from kumahc import gcpause
 from kumahc.diagnostics import Report, Severity
 from kumahc.pipeline import LazyClusters, Result
 from kumahc.xds import snapshot as snapshots
@@ -31,7 +32,8 @@ def snapshot_of(result: Result, previous: snapshots.Snapshot | None, endpoints: 
     precedence warning lines of the proxies newly built (as ``render`` reports them). Proxies whose clusters
     ``previous`` already holds (the same class results) are taken from it without packing."""
     assert isinstance(result.clusters, LazyClusters)
-    clusters, warned = result.clusters.materialize(keys)
+    with gcpause.paused():  # as a full render: collections over a large heap would cost more than the work
+        clusters, warned = result.clusters.materialize(keys)
     report = Report()
     for (mesh, name), warnings in warned:
         for cluster, message in warnings:
