@@ -7,6 +7,8 @@ Rows, each a ratio measured in one run:
   materialized, each ÷ a warm full render (``run`` + ``snapshot.build``) of the same process;
 * ``serve`` RSS with K of N proxies connected ÷ all N connected (real ``serve`` processes, real grpc clients: one
   channel and one CDS SotW stream each, from ``bench.xds_clients`` workers);
+* the same for a ``serve --store`` replica serving the parts ``kumahc apply`` stored (PostgreSQL started for
+  the run, :mod:`bench.pgserver`);
 * ``serve`` start → ``/ready`` with no proxy connected ÷ ``kumahc validate`` of the same inputs;
 * first response to a proxy connecting to a warm ``serve`` (each connect a proxy not yet built): p50, p99 over
   ``connects`` sequential connects.
@@ -65,10 +67,10 @@ def reloads(directory: str, connected: int) -> dict[str, Any]:
     return out
 
 
-def _serve(mesh: Path, *args: str) -> Any:
+def _serve(mesh: Path | None, *args: str) -> Any:
     from bench.procs import Server
 
-    cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", str(mesh),
+    cmd = [sys.executable, "-c", "from kumahc.cli import main; main()", "serve", *([str(mesh)] if mesh else []),
            "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0", "--no-ui", *args]
     return Server(cmd, "kumahc", 1200.0)
 
@@ -98,11 +100,12 @@ def _connect_all(target: str, nodes: list[str], timeout: float = 1800.0) -> list
     return workers
 
 
-def serve_rss(mesh: Path, nodes: list[str]) -> int:
-    """RSS (kB) of a ``serve`` (``--render connected``) once every one of ``nodes`` holds a stream."""
+def serve_rss(mesh: Path | None, nodes: list[str], *args: str) -> int:
+    """RSS (kB) of a ``serve`` (``--render connected``; of ``mesh``, or as ``args`` say) once every one of
+    ``nodes`` holds a stream."""
     from bench.procs import rss_kb
 
-    server = _serve(mesh)
+    server = _serve(mesh, *args)
     workers: list[Any] = []
     try:
         server.wait_ready()
@@ -183,6 +186,18 @@ def connected_bench(mesh: Path, size: str, work: Path, connects: int = 1000) -> 
     every = serve_rss(mesh, nodes)
     rows.append([f"serve RSS, {tenth} of {len(nodes)} connected ÷ all connected",
                  f"{report.mb(some)} / {report.mb(every)}", f"{100 * some / every:.0f}%", "<= 40%", ""])
+    from bench.pgserver import PgServer
+    from bench.store_serve import _store
+
+    pg = PgServer()
+    try:
+        url = _store(pg, "connected", mesh)
+        some_r = serve_rss(None, sample, "--store", url)
+        every_r = serve_rss(None, nodes, "--store", url)
+    finally:
+        pg.close()
+    rows.append([f"store replica RSS, {tenth} of {len(nodes)} connected ÷ all connected",
+                 f"{report.mb(some_r)} / {report.mb(every_r)}", f"{100 * some_r / every_r:.0f}%", "<= 30%", ""])
     ready, validate = start_vs_validate(mesh)
     rows.append(["serve start → /ready, no proxy ÷ validate", f"{report.secs(ready)} / {report.secs(validate)}",
                  f"{ready / validate:.2f}x", "<= 1.2x", ""])
