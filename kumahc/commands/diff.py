@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from kumahc.commands.options import limits_options, protocol_option, strict_option
-from kumahc.commands.output import fail, invalid_lines, stderr
+from kumahc.commands.options import format_option, limits_options, output_file_option, protocol_option, strict_option
+from kumahc.commands.output import REPORT_FORMATS, as_format, emit, fail, invalid_lines, stderr
 from kumahc.diagnostics import FatalInputError, InputError
 from kumahc.pipeline import Options, run
 from kumahc.render import NoProxyMatch
@@ -20,20 +20,20 @@ DIFF_NO_CHANGE, DIFF_CHANGES = 0, 3
 @click.command(epilog="""\b
 Examples:
   kumahc diff examples/diff/before examples/diff/after
-  kumahc diff examples/diff/before examples/diff/after --proxy web-01 --format json
+  kumahc diff examples/diff/before examples/diff/after --proxy web-01 -o json
 
 \b
 Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid input (either side), 2 usage.""")
 @click.argument("before", type=click.Path(readable=False), metavar="BEFORE")
 @click.argument("after", type=click.Path(readable=False), metavar="AFTER")
 @click.option("--proxy", metavar="NAME", help="Only proxies named NAME (any mesh) or MESH/NAME.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools.")
+@format_option(REPORT_FORMATS, "text", "text for people; json (or the same as yaml) for tools.")
+@output_file_option("the changes")
 @protocol_option
 @strict_option
 @limits_options
-def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | None, strict: bool,
-         limits: Limits) -> None:
+def diff(before: str, after: str, proxy: str | None, fmt: str, output_file: str | None, protocol: str | None,
+         strict: bool, limits: Limits) -> None:
     """Show what changes in the rendered clusters between two sets of inputs.
 
     BEFORE and AFTER are each a file, a directory or - (standard input). Both are rendered as `render` would;
@@ -63,6 +63,5 @@ def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | N
         found = differ.compare(results[0], results[1], proxy)
     except NoProxyMatch as exc:
         fail(str(exc))
-    sys.stdout.write(differ.text(found) if fmt == "text" else differ.as_json(found))
-    sys.stdout.flush()
+    emit(differ.text(found) if fmt == "text" else as_format(differ.as_json(found), fmt), output_file)
     sys.exit(DIFF_CHANGES if found.proxies else DIFF_NO_CHANGE)

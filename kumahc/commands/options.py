@@ -45,14 +45,6 @@ mesh_option = click.option("--mesh", metavar="M", help="Only resources of mesh M
 namespace_option = click.option("-n", "--namespace", metavar="NAMESPACE", help="Only resources in NAMESPACE.")
 
 
-def output_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``-o/--output FILE`` (being replaced by :func:`output_file_option` and :func:`format_option`)."""
-    return click.option(
-        "-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-        help=f"Write {what} to FILE (a regular file is replaced atomically, keeping its mode; a FIFO or device is "
-             "written in place) instead of stdout.")
-
-
 def output_file_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--output-file FILE``: write ``what`` (e.g. "the document") to FILE instead of stdout (see
     :func:`kumahc.commands.output.emit`). The command receives it as ``output_file``."""
@@ -71,10 +63,10 @@ def format_option(formats: tuple[str, ...], default: str,
     def check(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
         if value in formats:
             return value
+        # "-o -" is not a file named "-" (it used to be); stdout needs no option at all.
+        to_file = f"--output-file {value}" if value not in ("", "-") else "--output-file FILE (stdout is the default)"
         raise click.BadParameter(
-            f"{value!r} is not an output format (one of {', '.join(formats)}); to write to a file, use "
-            f"--output-file {value}" if value not in ("", "-") else
-            f"{value!r} is not an output format (one of {', '.join(formats)}); stdout is the default",
+            f"{value!r} is not an output format (one of {', '.join(formats)}); to write to a file, use {to_file}",
             param_hint="'-o' / '--output'")
 
     return click.option(

@@ -349,8 +349,8 @@ def test_render_validate_inspect_from_store_equal_files(store: str, tmp_path: Pa
         sources = [str(tmp_path / "small")]
     assert kumahc("apply", *(a for s in sources for a in ("-f", s)), "--store", store).code == 0
     for fmt in ("json", "yaml"):
-        from_files = kumahc("render", *sources, "--format", fmt)
-        from_store = kumahc("render", "--store", store, "--format", fmt)
+        from_files = kumahc("render", *sources, "-o", fmt)
+        from_store = kumahc("render", "--store", store, "-o", fmt)
         assert from_store.out == from_files.out and from_store.code == from_files.code == 0
     files_ok, store_ok = kumahc("validate", *sources), kumahc("validate", "--store", store)
     assert store_ok.out == re.sub(r" in \d+ files", " in store", files_ok.out)
@@ -359,8 +359,8 @@ def test_render_validate_inspect_from_store_equal_files(store: str, tmp_path: Pa
     assert proxies
     for proxy in proxies[:6]:
         for fmt in ("text", "json"):
-            a = kumahc("inspect", *sources, "--proxy", proxy, "--format", fmt)
-            b = kumahc("inspect", "--store", store, "--proxy", proxy, "--format", fmt)
+            a = kumahc("inspect", *sources, "--proxy", proxy, "-o", fmt)
+            b = kumahc("inspect", "--store", store, "--proxy", proxy, "-o", fmt)
             assert _where_free(b.out) == _where_free(a.out)
 
 
@@ -490,7 +490,7 @@ def test_inspect_policy_circuit_breakers_from_store(store: str) -> None:
         "contributes to 1 cluster on 1 proxy; selects 0 more without contributing"])
     for policy in ("MeshCircuitBreaker/kuma-system/db-limits", "CircuitBreaker/web-to-backend-limits"):
         for fmt in ("text", "json"):
-            a = kumahc("inspect", KUBERNETES, "--policy", policy, "--format", fmt)
-            b = kumahc("inspect", "--store", store, "--policy", policy, "--format", fmt)
+            a = kumahc("inspect", KUBERNETES, "--policy", policy, "-o", fmt)
+            b = kumahc("inspect", "--store", store, "--policy", policy, "-o", fmt)
             # the text heading's origin is asserted above; the rest (and every JSON field) must match the files'
             assert _where_free(b.out).splitlines()[1:] == _where_free(a.out).splitlines()[1:]
