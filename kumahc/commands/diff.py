@@ -27,7 +27,7 @@ Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid inp
 @click.argument("before", type=click.Path(readable=False), metavar="BEFORE")
 @click.argument("after", type=click.Path(readable=False), metavar="AFTER")
 @click.option("--proxy", metavar="NAME", help="Only proxies named NAME (any mesh) or MESH/NAME.")
-@format_option(REPORT_FORMATS, "text", "text for people; json (or the same as yaml) for tools.")
+@format_option(REPORT_FORMATS, "text", "text for people; json, or the same document as yaml, for tools.")
 @output_file_option("the changes")
 @protocol_option
 @strict_option

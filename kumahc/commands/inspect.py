@@ -35,7 +35,7 @@ Examples:
               help="Instead of a proxy: every proxy and cluster this policy reaches, and what it contributes "
                    f"there (KIND: {', '.join(KINDS[:-1])} or {KINDS[-1]}; e.g. MeshHealthCheck/web, "
                    "KongUpstreamPolicy/shop/backend-hc, MeshCircuitBreaker/kuma-system/backend-cb).")
-@format_option(REPORT_FORMATS, "text", "text for people; json (or the same as yaml) for tools.")
+@format_option(REPORT_FORMATS, "text", "text for people; json, or the same document as yaml, for tools.")
 @output_file_option("the explanation")
 @protocol_option
 @limits_options

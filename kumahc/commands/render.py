@@ -42,9 +42,9 @@ FORMATS = ("json", "yaml", "table", "wide", "name")
 @format_option(FORMATS, "json", "Envoy JSON or YAML; table (one line per cluster, for people), wide (table with the "
                                  "endpoint count, ejection timing and circuit-breaker limits) or name (one MESH/NAME "
                                  "per proxy).")
+@output_file_option("the document")
 @protocol_option
 @strict_option
-@output_file_option("the document")
 @endpoints_option
 @limits_options
 def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: str, protocol: str | None,
