@@ -66,7 +66,8 @@ class _NotJson(Exception):
 def _case_options(case_dir: str) -> dict:
     """The render options of a case: its ``args`` file (one line, split like a shell; spec 07 §6) read with
     ``render``'s own parser, without running any option's action. Raises :class:`_BadCase` for an option outside
-    :data:`CASE_OPTIONS` (``--help``, ``-o``, ``--store``, …), a PATH, or anything ``render`` would refuse."""
+    :data:`CASE_OPTIONS` (``--help``, ``--output-file``, ``--store``, …), a PATH, an ``-o`` other than ``json``, or
+    anything ``render`` would refuse."""
     args_file = os.path.join(case_dir, "args")
     if not os.path.exists(args_file):
         return _parse_case_args([])
