@@ -31,7 +31,7 @@ def rows(result: Result, proxy: str | None = None, wide: bool = False) -> list[t
     * PANIC: ``common_lb_config.healthy_panic_threshold`` in percent, ``fail`` added when traffic fails on panic;
     * OUTLIER: the set ``consecutive_*`` limits of ``outlier_detection`` (``5xx=3``), ``on`` when none is set;
     * POLICIES: ``KIND NAME`` of every policy in the cluster (:func:`kumahc.views.contributors.contributors`);
-    * wide only, ENDPOINTS: the number of ``lb_endpoints`` of the cluster's load assignment (``0`` when empty);
+    * wide only, ENDPOINTS: the number of ``lb_endpoints`` in the cluster's ``load_assignment`` (``-`` without one);
     * wide only, EJECTION: ``outlier_detection``'s ``interval/base_ejection_time`` and ``max N%`` when set;
     * wide only, LIMITS: the set ``max_*`` fields of the first ``circuit_breakers.thresholds`` entry, without the
       ``max_`` prefix (``connections=1024 pending_requests=128``).
