@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ MASK = "***"
 # Words that make an option's value a secret in --print-config unless the value is a path (metavar FILE): the
 # file holding a token is no secret, the token is.
 SECRET_WORDS = ("token", "password", "secret", "credential")
+# The password of any other URL's user information (scheme://user:password@host).
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):[^/@]*@")
 _META = "kumahc.settings"  # ctx.meta key: {"file": path or None, "given": {param name: value before callback}}
 _OWN = ("config", "print_config")  # the options this module adds: not settings themselves
 
@@ -145,8 +148,17 @@ def read_config(path: str, options: list[click.Option]) -> dict[str, Any]:
             raise click.UsageError(f"{path}: {key}: must be one value (a string, number or boolean), not "
                                    f"{_kind(value)}")
         assert param.name is not None
-        out[param.name] = value
+        out[param.name] = [_as_typed(v) for v in value] if isinstance(value, list) else _as_typed(value)
     return out
+
+
+def _as_typed(value: Any) -> str:
+    """A YAML scalar as the text a flag would hold, so the option's type parses it exactly as the flag's: ``1.5``
+    for an integer option is refused as on the command line (click would truncate the float), ``true`` stays a
+    boolean's text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
 
 
 def _config_callback(command: click.Command) -> Callable[[click.Context, click.Parameter, str | None], None]:
@@ -219,9 +231,9 @@ def _secret(param: click.Option) -> bool:
 
 
 def shown(param: click.Option, value: Any) -> Any:
-    """``value`` as ``--print-config`` shows it: a URL's password masked (``postgresql://kumahc:***@db/kumahc``,
-    ``?password=***``), the whole value of a token-, password- or secret-named option masked; paths and every
-    other value as they are."""
+    """``value`` as ``--print-config`` shows it: a store URL's password masked (``postgresql://kumahc:***@db/kumahc``,
+    ``?password=***``), as is the password of any other ``scheme://user:password@`` value; the whole value of a
+    token-, password- or secret-named option masked; paths and every other value as they are."""
     if value is None:
         return None
     if param.metavar == "URL" and isinstance(value, str):
@@ -230,7 +242,9 @@ def shown(param: click.Option, value: Any) -> Any:
         return redact(value)
     if _secret(param):
         return [MASK for _ in value] if isinstance(value, (list, tuple)) else MASK
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return [_USERINFO.sub(rf"\1:{MASK}@", v) if isinstance(v, str) else v for v in value]
+    return _USERINFO.sub(rf"\1:{MASK}@", value) if isinstance(value, str) else value
 
 
 def _yaml_value(value: Any) -> str:

@@ -189,6 +189,7 @@ def test_unknown_key_without_close_match_lists_the_settings(tmp_path: Path) -> N
     ("log-format: xml\n", "Invalid value for {path}: log-format: 'xml' is not one of 'text', 'json'."),
     ("xds-address: nope\n", 'Invalid value for {path}: xds-address: "nope" is not HOST:PORT'),
     ("max-documents: 0\n", "Invalid value for {path}: max-documents: 0 is not in the range x>=1."),
+    ("max-documents: 1.5\n", "Invalid value for {path}: max-documents: '1.5' is not a valid integer range."),
     ("max-file-size: 1 TB\n", "Invalid value for {path}: max-file-size: "),
     ("strict: maybe\n", "Invalid value for {path}: strict: 'maybe' is not a valid boolean."),
     ("admin-allowed-host: a.test\n", "{path}: admin-allowed-host: must be a list of values (one per "
@@ -278,20 +279,23 @@ def test_an_added_option_is_a_setting_and_a_token_is_masked(tmp_path: Path) -> N
     @click.option("--api-token", metavar="TOKEN")
     @click.option("--api-token-file", metavar="FILE")
     @click.option("--render", type=click.Choice(["all", "connected"]), default="all")
-    def cmd(api_token: str | None, api_token_file: str | None, render: str) -> None:
-        click.echo(f"{api_token} {api_token_file} {render}")
+    @click.option("--collector", metavar="ADDRESS")
+    def cmd(api_token: str | None, api_token_file: str | None, render: str, collector: str | None) -> None:
+        click.echo(f"{api_token} {api_token_file} {render} {collector}")
 
-    path = config(tmp_path, "render: connected\napi-token-file: /run/token\n")
+    path = config(tmp_path, "render: connected\napi-token-file: /run/token\n"
+                            "collector: https://otel:p4ss@127.0.0.1:4318/v1\n")
     runner = CliRunner()
     result = runner.invoke(cmd, ["--config", path, "--print-config"], env={"KUMAHC_API_TOKEN": "t0ps3cret"},
                            prog_name="cmd")
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout.splitlines()[2:] == [
-        "api-token: '***'            # $KUMAHC_API_TOKEN",
-        f"api-token-file: /run/token  # {path}",
-        f"render: connected           # {path}"]
+        "api-token: '***'                               # $KUMAHC_API_TOKEN",
+        f"api-token-file: /run/token                     # {path}",
+        f"render: connected                              # {path}",
+        f"collector: https://otel:***@127.0.0.1:4318/v1  # {path}"]
     ran = runner.invoke(cmd, ["--config", path], env={"KUMAHC_API_TOKEN": "t0ps3cret"})
-    assert (ran.exit_code, ran.stdout) == (0, "t0ps3cret /run/token connected\n")
+    assert (ran.exit_code, ran.stdout) == (0, "t0ps3cret /run/token connected https://otel:p4ss@127.0.0.1:4318/v1\n")
 
 
 # --- a real server ---------------------------------------------------------------------------------------------------
