@@ -301,19 +301,20 @@ def test_an_added_option_is_a_setting_and_a_token_is_masked(tmp_path: Path) -> N
 # --- a real server ---------------------------------------------------------------------------------------------------
 
 def test_a_real_server_takes_each_setting_from_where_it_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The file names an xDS port (1) the flag overrides, a Host name the admin port then accepts, and a text log
-    format the environment overrides with JSON: the server listens, checks Host and logs as the winners say."""
+    """The file names an xDS address the flag overrides (192.0.2.1, a documentation address no host has: serve
+    could not start on it), a Host name the admin port then accepts, and a text log format the environment
+    overrides with JSON: the server listens, checks Host and logs as the winners say."""
     inputs = write_mesh(tmp_path, web_and_backend(web_labels="{app: web}"), backend_http_check("10s",
                                                                                                         WEB_ONLY))
     path = config(tmp_path, """\
-        xds-address: 127.0.0.1:1
+        xds-address: 192.0.2.1:0
         admin-allowed-host: [kumahc.test]
         log-format: text
         """)
     monkeypatch.setenv("KUMAHC_CONFIG", path)
     monkeypatch.setenv("KUMAHC_LOG_FORMAT", "json")
     with serve(str(inputs)) as s:
-        assert s.xds_port != 1
+        assert s.xds.startswith("127.0.0.1:")
         assert s.get("/ready", {"Host": "kumahc.test"})[0] == 200
         assert s.get("/ready", {"Host": "other.test"})[0] == 403
         lines = s.wait_log('"msg":"loaded: ').splitlines()
