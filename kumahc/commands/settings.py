@@ -24,6 +24,7 @@ import click
 import yaml
 from click.core import ParameterSource
 
+from kumahc.resources.yaml.errors import TooLarge
 from kumahc.resources.yaml.loaders import Loader
 
 ENV_PREFIX = "KUMAHC_"
@@ -102,6 +103,8 @@ def _load(path: str) -> Any:
                     raise click.UsageError(f"{path}:{key.start_mark.line + 1}: {key.value}: given twice")
                 seen.add(key.value if isinstance(key, yaml.ScalarNode) else None)
         return loader.construct_document(node) if node is not None else None
+    except TooLarge as exc:
+        raise click.UsageError(f"{path}:{exc.line}: not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path

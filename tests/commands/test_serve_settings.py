@@ -198,6 +198,8 @@ def test_unknown_key_without_close_match_lists_the_settings(tmp_path: Path) -> N
     ("- log-format\n", "{path}: must be a mapping of settings (option: value), not a list"),
     ("log-level: debug\nlog-level: info\n", "{path}:2: log-level: given twice"),
     ("log-level: [debug\n", "{path}:2: not valid YAML: "),
+    ("log-level: info\n---\nlog-level: debug\n", "{path}:2: not valid YAML: but found another document"),
+    ("log-level: " + "[" * 70 + "]" * 70 + "\n", "{path}:1: not valid YAML: nesting deeper than 64 levels"),
 ])
 def test_bad_file_is_a_usage_error_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = config(tmp_path, text)
