@@ -16,6 +16,7 @@ from kumahc.commands.options import (
     store_url,
     strict_option,
 )
+from kumahc.commands.settings import SettingsCommand
 from kumahc.resources.files import Limits
 
 
@@ -28,7 +29,7 @@ def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command(epilog="""\b
+@click.command(cls=SettingsCommand, epilog="""\b
 Examples:
   kumahc serve examples/complete/mesh
   kumahc serve examples/complete/mesh --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
@@ -45,7 +46,13 @@ and every metric.
 
 \b
 With --store URL (or $KUMAHC_STORE and no PATH) it serves the PostgreSQL store instead and follows its
-commits (LISTEN/NOTIFY); any number of replicas on one store serve identical versions (docs/store.md).""")
+commits (LISTEN/NOTIFY); any number of replicas on one store serve identical versions (docs/store.md).
+
+\b
+Every option can also come from $KUMAHC_<OPTION> (--xds-address: $KUMAHC_XDS_ADDRESS) or from --config FILE
+(YAML, keys as the option names: xds-address: 127.0.0.1:18000); a flag beats the environment, which beats the
+file, which beats the default. --print-config shows what applies and where it came from:
+  kumahc serve --config examples/serve/kumahc.yaml --print-config""")
 @source_paths_argument
 @store_option
 @click.option("--xds-address", default="127.0.0.1:18000", show_default=True, callback=_address, metavar="HOST:PORT",

@@ -24,6 +24,7 @@ from kumahc.xds import snapshot as snapshots
 from kumahc.xds.address import Address
 from kumahc.xds.admin import ADMIN_MAX_CONNECTIONS, AdminGuard, AdminSite, make_app, make_runner
 from kumahc.xds.cache import SnapshotCache
+from kumahc.xds.listen import ListenError, bind_quietly
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.reloads import ServeLog
 from kumahc.xds.server import XdsServer, make_server
@@ -237,13 +238,12 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     xds_addr, admin_addr = config.xds, config.admin
     try:
         if tls is not None:
-            xds_port = server.add_secure_port(xds_addr.show(), tls.credentials())
+            credentials = tls.credentials()
+            xds_port = bind_quietly(lambda where: server.add_secure_port(where, credentials), xds_addr)
         else:
-            xds_port = server.add_insecure_port(xds_addr.show())
-        if not xds_port:
-            raise RuntimeError("address in use or unavailable")
-    except RuntimeError as exc:
-        print(f"error: cannot listen on {xds_addr.show()}: {exc}", file=sys.stderr)
+            xds_port = bind_quietly(server.add_insecure_port, xds_addr)
+    except ListenError as exc:
+        _listen_failed(config, "xds", exc)
         return 1
     store = None if replica is None else replica.where  # /status names the store, its password masked
     served = ServeLog()
@@ -260,7 +260,7 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        print(f"error: cannot listen on {admin_addr.show()}: {exc.strerror or exc}", file=sys.stderr)
+        _listen_failed(config, "admin", ListenError(admin_addr, str(exc.strerror or exc)))
         return 1
     await server.start()
     admin_port = site.port
@@ -319,6 +319,17 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await watcher
     await shutdown()
     return 0
+
+
+def _listen_failed(config: ServeConfig, listener: str, exc: ListenError) -> None:
+    """The one line of a listener that cannot bind: ``error: cannot listen on ADDR: REASON`` as every start-up
+    failure prints it, or under ``--log-format json`` one ERROR object with ``event=listen_failed``,
+    ``listener`` (xds|admin), ``address`` and ``reason``."""
+    if config.log_format == "json":
+        log.error(str(exc), extra={"fields": {"event": "listen_failed", "listener": listener,
+                                              "address": exc.address.show(), "reason": exc.reason}})
+    else:
+        print(f"error: {exc}", file=sys.stderr)
 
 
 def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, seconds: float) -> None:
