@@ -218,7 +218,8 @@ def test_apply_checks_the_whole_resulting_state(store: str, tmp_path: Path) -> N
 
 def test_dry_run_writes_nothing(store: str) -> None:
     r = kumahc("apply", "-f", KUBERNETES, "--dry-run", "--store", store)
-    assert r.out.splitlines() == [f"{line} (dry run)" for line in APPLIED_KUBERNETES]
+    assert r.out.splitlines() == [*(f"{line} (dry run)" for line in APPLIED_KUBERNETES),
+                                  "8 clusters on 3 proxies change (dry run)"]
     assert revision(store) == 0
     assert kumahc("get", "meshes", "--store", store).lines == ["no Mesh resources found"]
 
