@@ -1,12 +1,16 @@
-"""``kumahc apply``: create or replace resources in the store, all or none (spec 07; docs/store.md)."""
+"""``kumahc apply``: create or replace resources in the store, all or none (spec 07; docs/store.md). Also what an
+apply would change without writing, which ``diff --store`` shows cluster by cluster and ``apply --dry-run`` sums
+up: both read the files as apply does and plan on one snapshot of the store (:func:`kumahc.apply.preview`)."""
 
 from __future__ import annotations
 
 import click
 
 from kumahc.commands.options import required_store_option
-from kumahc.commands.output import fail_invalid, stderr
-from kumahc.diagnostics import InputError
+from kumahc.commands.output import fail, fail_invalid, stderr
+from kumahc.diagnostics import FatalInputError, InputError, Report
+from kumahc.pipeline import Options, Result
+from kumahc.resources.loader import Loaded
 
 
 @click.command("apply", epilog="""\b
@@ -32,7 +36,6 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
     metadata.creationTimestamp in the files are ignored: the store records the real times.
     """
     from kumahc.apply import apply, preview
-    from kumahc.commands.plan import read_applied
     from kumahc.sources import files
     from kumahc.sources.store import connection, schema
 
@@ -58,3 +61,46 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
     stderr(outcome.result.report.lines())
     for change in outcome.changes:
         click.echo(change.line())
+
+
+# diff's own --store: explicit only (no $KUMAHC_STORE), since `kumahc diff BEFORE AFTER` must stay a diff of files.
+diff_store_option = click.option(
+    "--store", metavar="URL",
+    help="Compare PATH... applied to the PostgreSQL store against what it holds: what `kumahc apply -f PATH...` "
+         "would change (nothing is written).")
+
+
+def read_applied(paths: list[str], stdin: str | None) -> tuple[Loaded, Report]:
+    """The resources of ``paths`` as ``apply -f`` reads them, and their reading problems (printed with the
+    resulting state's). No file found, or no resource at all: one ``error:`` line, exit 1."""
+    from kumahc.sources import files
+
+    report = Report()
+    try:
+        loaded = files.read(paths, report, stdin)
+    except FatalInputError as exc:
+        fail(str(exc))
+    if not loaded.resources and not report.has_errors():
+        stderr(report.lines())
+        fail("no resources to apply")
+    return loaded, report
+
+
+def store_sides(url: str, paths: tuple[str, ...], options: Options) -> tuple[Result, Result]:
+    """(the store rendered, the store with ``paths`` applied rendered), from one snapshot; the resulting state's
+    errors are the failure printer's lines, exit 1, as for apply."""
+    if not paths:
+        raise click.UsageError("Missing argument 'PATH...': the files to compare with the store.")
+    from kumahc.apply import preview
+    from kumahc.sources import files
+    from kumahc.sources.store import connection, schema
+
+    with files.stdin_file(list(paths)) as stdin:
+        loaded, report = read_applied(list(paths), stdin)
+        with connection.session(url) as conn:
+            schema.check(conn, connection.redact(url))
+            try:
+                found = preview(conn, loaded, report, options)
+            except InputError as exc:
+                fail_invalid(exc)
+    return found.before, found.after

@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from kumahc.commands.apply import diff_store_option, store_sides
 from kumahc.commands.options import limits_options, protocol_option, strict_option
 from kumahc.commands.output import fail, invalid_lines, stderr
-from kumahc.commands.plan import diff_store_option, store_sides
 from kumahc.diagnostics import FatalInputError, InputError
 from kumahc.pipeline import Options, Result, run
 from kumahc.render import NoProxyMatch
