@@ -4,6 +4,9 @@ database, old and newer schema, a role without grants, a read-only role's write 
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,3 +208,54 @@ def test_password_from_pgpassword(server: PasswordServer, monkeypatch: pytest.Mo
     db = server.database()
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     assert lines("--store", f"postgresql://{READER}@127.0.0.1:{server.pg.port}/{db}", "--read-only")[0] == 0
+
+
+@contextlib.contextmanager
+def not_postgresql() -> Iterator[int]:
+    """A 127.0.0.1 port whose listener answers every connection with an HTTP error and closes it."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield listener.getsockname()[1]
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+
+
+def test_something_else_listening() -> None:
+    with not_postgresql() as port:
+        code, out, err = lines("--store", f"postgresql://{WRITER}:{PASSWORD}@127.0.0.1:{port}/kumahc")
+    assert (code, err) == (1, "")
+    assert out[0] == (f'reachability: failed: connection failed: connection to server at "127.0.0.1", port {port} '
+                      "failed: received invalid response to SSL negotiation: H; is it PostgreSQL that listens at "
+                      f"127.0.0.1:{port}? fix HOST:PORT in the URL")
+    assert out[1] == "authentication: skipped (reachability failed)"
+
+
+def test_unix_socket(server: PasswordServer, tmp_path: Path) -> None:
+    """Through the server's Unix socket (its directory as the host): reachable; a directory without the socket is
+    not."""
+    db = server.database()
+    url = f"postgresql://{WRITER}@/{db}?host={server.pg.root}&port={server.pg.port}"
+    code, out, _ = lines("--read-only", "--store", url)
+    assert (code, out[:2]) == (0, [f"reachability: ok (Unix socket {server.pg.root})", f"authentication: ok (user "
+                                                                                       f"{WRITER})"])
+    code, out, _ = lines("--store", f"postgresql://{WRITER}@/{db}?host={tmp_path}&port={server.pg.port}")
+    assert (code, out[0]) == (1, f'reachability: failed: connection is bad: connection to server on socket '
+                                 f'"{tmp_path}/.s.PGSQL.{server.pg.port}" failed: No such file or directory; start '
+                                 "PostgreSQL or fix the socket directory (host) and PORT in the URL")

@@ -30,7 +30,7 @@ WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE")
 # libpq's and the server's words for a connection that got no further than authentication (SQLSTATE 28000 and
 # 28P01 do not reach libpq's caller before a session exists, so the text is all there is).
 _AUTH_WORDS = ("password authentication failed", "no password supplied", "authentication failed",
-               "no pg_hba.conf entry", "pg_hba.conf rejects", "role \"", "password is required", "SSL")
+               "no pg_hba.conf entry", "pg_hba.conf rejects", "role \"", "password is required")
 _DB_WORDS = ("database \"", "does not exist")
 
 
@@ -138,6 +138,10 @@ def _connect_failure(detail: str, where: str, user: str, dbname: str, tcp: bool)
     if not tcp and ("No such file or directory" in detail or "Connection refused" in detail):
         yield Finding("reachability", "failed", f"{message}; start PostgreSQL or fix the socket directory (host) "
                                                 "and PORT in the URL")
+        return
+    if "FATAL:" not in detail:  # not the server's refusal: whatever answered did not speak PostgreSQL's protocol
+        yield Finding("reachability", "failed", f"{message}; is it PostgreSQL that listens at {where}? fix HOST:PORT "
+                                                "in the URL")
         return
     yield Finding("reachability", "ok", where)
     if all(word in message for word in _DB_WORDS) and "role" not in message:
