@@ -20,11 +20,13 @@ from kumahc.commands.output import fail
 
 if TYPE_CHECKING:
     from kumahc.sources.store.records import Row
+    from kumahc.sources.store.selectors import Requirement
 
 FORMATS = ("table", "wide", "yaml", "json", "name")
 
 
-def _selector(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple | None:
+def _selector(_ctx: click.Context, _param: click.Parameter, value: str | None
+              ) -> tuple[Requirement, ...] | None:
     if value is None:
         return None
     from kumahc.sources.store import selectors
@@ -41,7 +43,8 @@ Examples:
   kumahc get dataplanes -A -o wide -l app=web
   kumahc get meshhealthcheck web-to-backend --mesh default -o yaml
   kumahc get dataplanes -n kuma-demo -o json
-  kumahc get meshcircuitbreakers -o name --no-headers""")
+  kumahc get meshcircuitbreakers -o name
+  kumahc get meshhealthchecks --no-headers -l team!=platform""")
 @kind_argument
 @click.argument("name", metavar="[NAME]", required=False)
 @mesh_option
@@ -58,7 +61,7 @@ Examples:
                "`kumahc apply -f -` accepts unchanged); json; name: KIND/NAME lines.")
 @required_store_option
 def get(kind: str, name: str | None, mesh: str | None, namespace: str | None, all_meshes: bool,
-        selector: tuple | None, no_headers: bool, fmt: str, store: str) -> None:
+        selector: tuple[Requirement, ...] | None, no_headers: bool, fmt: str, store: str) -> None:
     """Print stored resources of KIND (all, or the one named NAME), from every mesh and namespace unless --mesh
     or -n narrows them.
 
