@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -201,8 +201,8 @@ def prepare(conn: psycopg.Connection, loaded: Loaded, load_report: Report, optio
 
 
 def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
-             options: Options | None, dry_run: bool) -> Prepared:
-    snapshot = state.read(conn)
+             options: Options | None, dry_run: bool, snapshot: state.State | None = None) -> Prepared:
+    snapshot = snapshot or state.read(conn)
     plan = attempt(snapshot)
 
     def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
@@ -219,6 +219,60 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
         # attempt is redone, so a difference against newer parts is never written.
         render = _render(result, options, diagnostics, rendered.index(conn))
     return Prepared(snapshot.revision, plan, result, render)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What an apply would do now, written nowhere: its output lines, the stored state rendered (``before``) and
+    the validated resulting state (``after``), both from one snapshot (``kumahc diff --store``, ``apply
+    --dry-run``)."""
+
+    changes: tuple[Change, ...]
+    before: Result
+    after: Result
+
+
+def preview(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None
+            ) -> Preview:
+    """:func:`apply`'s planning and validation on one snapshot, and that snapshot rendered, without writing.
+    Raises :class:`InputError` when the resulting state (or the stored one) is invalid, :class:`StoreError` on a
+    store problem."""
+    attempt, diagnostics = _applying(loaded, load_report)
+    snapshot = state.read(conn)
+    prepared = _prepare(conn, attempt, diagnostics, options, True, snapshot)
+    before = run(snapshot.loader(), options or Options())
+    return Preview(tuple(prepared.plan.changes), before, prepared.result)
+
+
+class NotFound(StoreError):
+    """Resources a ``delete -f`` names that the store does not hold: one line each (``lines``)."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+def delete_named(conn: psycopg.Connection, named: Sequence[Resource], ignore_not_found: bool = False,
+                 options: Options | None = None) -> Outcome:
+    """Delete the stored resources with the identities of ``named`` (read from files: only kind, mesh,
+    namespace and name count), all or none, if the state left passes validation. A named resource the store
+    does not hold raises :class:`NotFound` (nothing deleted) unless ``ignore_not_found``, which skips it. Raises
+    :class:`InputError` when the state left would be invalid."""
+    wanted = list({res.identity: res for res in named}.values())  # a resource named twice is deleted once
+
+    def attempt(snapshot: state.State) -> Plan:
+        stored = {row.key: row for row in snapshot.rows}
+        missing = [res for res in wanted if res.identity not in stored]
+        if missing and not ignore_not_found:
+            raise NotFound([f"{res.src.where}: {res.kind.lower()} {records.display_of(res)} not found"
+                            for res in missing])
+        gone = {res.identity for res in wanted if res.identity in stored}
+        rest = [records.resource(row) for row in snapshot.rows if row.key not in gone]
+        changes = [Change(res.kind, stored[res.identity].display, "deleted") for res in wanted
+                   if res.identity in gone]
+        return Plan(rest, changes, [], [res.identity for res in wanted if res.identity in gone])
+
+    return _commit(conn, attempt, [], options, False)
 
 
 def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import kumahc.pipeline
+import kumahc.sources.store.check
 import kumahc.sources.store.connection
 import kumahc.xds.app
 from kumahc.cli import main
@@ -39,6 +40,7 @@ COMMANDS: dict[str, tuple[tuple[Any, str], list[str]]] = {
     "get": (SESSION, ["get", "meshes", "--store", STORE]),
     "delete": (SESSION, ["delete", "mesh", "default", "--store", STORE]),
     "store migrate": (SESSION, ["store", "migrate", "--store", STORE]),
+    "store check": ((kumahc.sources.store.check, "run"), ["store", "check", "--store", STORE]),
 }
 
 
