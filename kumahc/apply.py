@@ -19,7 +19,7 @@ from typing import NamedTuple
 import psycopg
 
 from kumahc.diagnostics import Diagnostic, Location, Report
-from kumahc.pipeline import Options, Result, run
+from kumahc.pipeline import Options, Progress, Result, run
 from kumahc.resources.loader import Loaded, drop_duplicates
 from kumahc.resources.model import Resource
 from kumahc.sources.store import records, rendered, state
@@ -50,12 +50,13 @@ class Outcome:
 
 
 def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None,
-          dry_run: bool = False) -> Outcome:
+          dry_run: bool = False, progress: Progress | None = None) -> Outcome:
     """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
     :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
-    problem or when conflicts outlast the retries."""
+    problem or when conflicts outlast the retries. ``progress``: told how far validating the resulting state is
+    (:func:`kumahc.pipeline.run`'s)."""
     attempt, diagnostics = _applying(loaded, load_report)
-    return _commit(conn, attempt, diagnostics, options, dry_run)
+    return _commit(conn, attempt, diagnostics, options, dry_run, progress)
 
 
 def _applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.State], Plan], list[Diagnostic]]:
@@ -201,7 +202,7 @@ def prepare(conn: psycopg.Connection, loaded: Loaded, load_report: Report, optio
 
 
 def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
-             options: Options | None, dry_run: bool) -> Prepared:
+             options: Options | None, dry_run: bool, progress: Progress | None = None) -> Prepared:
     snapshot = state.read(conn)
     plan = attempt(snapshot)
 
@@ -211,7 +212,7 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
         return Loaded((), kept, len(kept))
 
     # keep_documents: a retried attempt validates the same loaded resources again.
-    result = run(load, replace(options or Options(), keep_documents=True))
+    result = run(load, replace(options or Options(), keep_documents=True), progress=progress)
     render = None
     if not dry_run and (plan.puts or plan.deletes):
         # Read only when there is something to write (a re-apply of unchanged files reads no parts). Read after
@@ -222,9 +223,9 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
 
 
 def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
-            options: Options | None, dry_run: bool) -> Outcome:
+            options: Options | None, dry_run: bool, progress: Progress | None = None) -> Outcome:
     for number in range(1, ATTEMPTS + 1):
-        prepared = _prepare(conn, attempt, diagnostics, options, dry_run)
+        prepared = _prepare(conn, attempt, diagnostics, options, dry_run, progress)
         changes = tuple(prepared.plan.changes)
         if dry_run or not prepared.writes:
             return Outcome(changes, prepared.result, None, number)

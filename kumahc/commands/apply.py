@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import required_store_option
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError, Report
@@ -34,7 +35,8 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
     with files.stdin_file(list(paths)) as stdin:
         load_report = Report()
         try:
-            loaded = files.read(list(paths), load_report, stdin)
+            with progress.shown() as report:
+                loaded = files.read(list(paths), load_report, stdin, progress=report)
         except FatalInputError as exc:
             fail(str(exc))
         if not loaded.resources and not load_report.has_errors():
@@ -43,7 +45,8 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
         with connection.session(store) as conn:
             schema.check(conn, connection.redact(store))
             try:
-                outcome = apply(conn, loaded, load_report, dry_run=dry_run)
+                with progress.shown() as report:
+                    outcome = apply(conn, loaded, load_report, dry_run=dry_run, progress=report)
             except InputError as exc:
                 fail_invalid(exc)
     stderr(outcome.result.report.lines())

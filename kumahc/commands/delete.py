@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands.completion import stored_names
 from kumahc.commands.options import kind_argument, mesh_option, namespace_option, parse_kind, required_store_option
 from kumahc.commands.output import fail_invalid, stderr
 from kumahc.diagnostics import InputError
@@ -14,7 +15,7 @@ Examples:
   kumahc delete meshhealthcheck web-to-backend --mesh default
   kumahc delete dataplane web-01 -n kuma-demo""")
 @kind_argument
-@click.argument("name", metavar="NAME")
+@click.argument("name", metavar="NAME", shell_complete=stored_names)
 @mesh_option
 @namespace_option
 @required_store_option

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from kumahc.commands import progress
+from kumahc.commands.completion import proxy_names
 from kumahc.commands.options import limits_options, protocol_option, strict_option
 from kumahc.commands.output import fail, invalid_lines, stderr
 from kumahc.diagnostics import FatalInputError, InputError
@@ -26,7 +28,8 @@ Examples:
 Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid input (either side), 2 usage.""")
 @click.argument("before", type=click.Path(readable=False), metavar="BEFORE")
 @click.argument("after", type=click.Path(readable=False), metavar="AFTER")
-@click.option("--proxy", metavar="NAME", help="Only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
+              help="Only proxies named NAME (any mesh) or MESH/NAME.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people, json for tools.")
 @protocol_option
@@ -49,7 +52,9 @@ def diff(before: str, after: str, proxy: str | None, fmt: str, protocol: str | N
     for path in (before, after):
         # Both sides are read before failing, so one run shows the errors of each.
         try:
-            results.append(run([path], Options(protocol=protocol, strict=strict, limits=limits)))
+            with progress.shown() as report:  # erased before this side's errors are printed
+                results.append(run([path], Options(protocol=protocol, strict=strict, limits=limits),
+                                   progress=report))
         except FatalInputError as exc:
             click.echo(f"error: {path}: {exc}", err=True)
             failed = True

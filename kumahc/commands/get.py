@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from kumahc.commands.completion import stored_names
 from kumahc.commands.options import kind_argument, mesh_option, namespace_option, parse_kind, required_store_option
 from kumahc.commands.output import fail
 
@@ -16,7 +17,7 @@ Examples:
   kumahc get meshhealthcheck web-to-backend --mesh default --format yaml
   kumahc get dataplanes -n kuma-demo --format json""")
 @kind_argument
-@click.argument("name", metavar="[NAME]", required=False)
+@click.argument("name", metavar="[NAME]", required=False, shell_complete=stored_names)
 @mesh_option
 @namespace_option
 @click.option("--format", "fmt", type=click.Choice(["table", "yaml", "json"]), default="table", show_default=True,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands import progress
+from kumahc.commands.completion import proxy_names
 from kumahc.commands.options import (
     endpoints_option,
     limits_options,
@@ -32,7 +34,8 @@ and one destination per referenced service, so a single policy file shows what i
 @click.command(epilog=EPILOG)
 @source_paths_argument
 @store_option
-@click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
+              help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml", "table"]), default="json", show_default=True,
               help="Output format: Envoy JSON or YAML, or table (one line per cluster, for people).")
 @protocol_option
@@ -57,7 +60,7 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
 
             text = table.text(table.rows(result, proxy))
         elif fmt == "json" and endpoints == "static":
-            text = json_chunks(result, proxy)
+            text = progress.written(json_chunks(result, proxy), len(result.view.proxies))
         else:
             doc = document(result, proxy, endpoints=endpoints)
             text = to_json(doc) if fmt == "json" else to_yaml(doc)

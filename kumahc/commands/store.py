@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import required_store_option
 
 
@@ -23,6 +24,6 @@ def store_migrate(store: str) -> None:
     """
     from kumahc.sources.store import connection, schema
 
-    with connection.session(store) as conn:
-        before, after = schema.migrate(conn)
+    with connection.session(store) as conn, progress.shown() as report:
+        before, after = schema.migrate(conn, progress=report)
     click.echo(f"store schema at version {after} (was {before})")
