@@ -149,6 +149,15 @@ def test_zsh_and_fish_scripts_load(shell: str, load: str) -> None:
     assert "_kumahc_completion" in done.stdout
 
 
+def test_fish_completes_a_proxy_name() -> None:
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed")
+    load = "kumahc completion fish | source; and complete -C 'kumahc render examples/complete/mesh --proxy w'"
+    done = subprocess.run(["fish", "-c", load], capture_output=True, text=True, env=_env(), cwd=REPO,
+                          timeout=WAIT_S, stdin=subprocess.DEVNULL)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "web-01\n", "")
+
+
 def test_unknown_shell_is_a_usage_error() -> None:
     done = subprocess.run([BIN / "kumahc", "completion", "powershell"], capture_output=True, text=True, env=_env())
     assert (done.returncode, done.stdout) == (2, "")
