@@ -216,9 +216,10 @@ def stored_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -
 
 @click.command(epilog="""\b
 Examples:
-  kumahc completion bash > ~/.local/share/bash-completion/completions/kumahc
-  echo 'eval "$(kumahc completion zsh)"' >> ~/.zshrc
-  kumahc completion fish > ~/.config/fish/completions/kumahc.fish""")
+  source <(kumahc completion bash)
+  echo 'source <(kumahc completion bash)' >> ~/.bashrc
+  echo 'autoload -U compinit; compinit; source <(kumahc completion zsh)' >> ~/.zshrc
+  echo 'kumahc completion fish | source' >> ~/.config/fish/config.fish""")
 @click.argument("shell", type=click.Choice(SHELLS), metavar="SHELL")
 @click.pass_context
 def completion(ctx: click.Context, shell: str) -> None:
