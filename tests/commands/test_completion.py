@@ -5,57 +5,25 @@ large inputs give no candidates and nothing on stderr."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from helpers import REPO, refusing_port
+from shellrun import BIN, WAIT_S, complete, venv_env
 
 from kumahc.commands import completion
-
-BIN = Path(sys.prefix) / "bin"
-WAIT_S = 300  # generous: the machine may be loaded; a hang still ends the test
-# Load the script, set the words as bash does on TAB (the last word is the one being completed), call the function
-# `complete -p` names for kumahc, print the candidates one per line.
-DRIVER = """\
-source <(kumahc completion bash) || exit 9
-COMP_WORDS=("$@")
-COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
-COMPREPLY=()
-function=$(complete -p kumahc | sed -E 's/.* -F ([^ ]+) .*/\\1/')
-"$function" kumahc "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-printf '%s\\n' "${COMPREPLY[@]}"
-"""
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "KUMAHC_STORE"}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra)
-    return env
-
-
-def complete(*words: str, cwd: Path = REPO, **env: str) -> list[str]:
-    """The candidates bash offers for ``kumahc WORDS…`` (the last word is being completed); asserts that nothing
-    was printed on stderr and that the completion function succeeded."""
-    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", DRIVER, "bash", "kumahc", *words], cwd=cwd,
-                          env=_env(**env), capture_output=True, text=True, timeout=WAIT_S,
-                          stdin=subprocess.DEVNULL)
-    assert (done.returncode, done.stderr) == (0, "")
-    return [line for line in done.stdout.splitlines() if line]
 
 
 def test_bash_script_is_clicks_and_registers_the_function() -> None:
     script = subprocess.run([BIN / "kumahc", "completion", "bash"], capture_output=True, text=True, check=True,
-                            env=_env()).stdout
+                            env=venv_env()).stdout
     # The same script click itself prints for _KUMAHC_COMPLETE=bash_source.
     assert script == subprocess.run([BIN / "kumahc"], capture_output=True, text=True, check=True,
-                                    env=_env(_KUMAHC_COMPLETE="bash_source")).stdout
+                                    env=venv_env(_KUMAHC_COMPLETE="bash_source")).stdout
     load = "source <(kumahc completion bash) && complete -p kumahc"
-    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", load], capture_output=True, text=True, env=_env(),
+    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", load], capture_output=True, text=True, env=venv_env(),
                           timeout=WAIT_S)
     assert (done.returncode, done.stdout, done.stderr) == (0, "complete -o nosort -F _kumahc_completion kumahc\n", "")
 
@@ -129,11 +97,11 @@ def test_inputs_over_the_limits_give_no_candidates(tmp_path: Path) -> None:
 
 def test_zsh_and_fish_scripts_are_printed() -> None:
     for shell, first in (("zsh", "#compdef kumahc\n"), ("fish", "function _kumahc_completion;\n")):
-        done = subprocess.run([BIN / "kumahc", "completion", shell], capture_output=True, text=True, env=_env())
+        done = subprocess.run([BIN / "kumahc", "completion", shell], capture_output=True, text=True, env=venv_env())
         assert (done.returncode, done.stderr) == (0, "")
         assert done.stdout.startswith(first)
         assert done.stdout == subprocess.run([BIN / "kumahc"], capture_output=True, text=True, check=True,
-                                             env=_env(_KUMAHC_COMPLETE=f"{shell}_source")).stdout
+                                             env=venv_env(_KUMAHC_COMPLETE=f"{shell}_source")).stdout
 
 
 @pytest.mark.parametrize("shell,load", [
@@ -143,7 +111,7 @@ def test_zsh_and_fish_scripts_are_printed() -> None:
 def test_zsh_and_fish_scripts_load(shell: str, load: str) -> None:
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} is not installed")
-    done = subprocess.run([shell, "-c", load], capture_output=True, text=True, env=_env(), timeout=WAIT_S,
+    done = subprocess.run([shell, "-c", load], capture_output=True, text=True, env=venv_env(), timeout=WAIT_S,
                           stdin=subprocess.DEVNULL)
     assert (done.returncode, done.stderr) == (0, "")
     assert "_kumahc_completion" in done.stdout
@@ -153,13 +121,13 @@ def test_fish_completes_a_proxy_name() -> None:
     if shutil.which("fish") is None:
         pytest.skip("fish is not installed")
     load = "kumahc completion fish | source; and complete -C 'kumahc render examples/complete/mesh --proxy w'"
-    done = subprocess.run(["fish", "-c", load], capture_output=True, text=True, env=_env(), cwd=REPO,
+    done = subprocess.run(["fish", "-c", load], capture_output=True, text=True, env=venv_env(), cwd=REPO,
                           timeout=WAIT_S, stdin=subprocess.DEVNULL)
     assert (done.returncode, done.stdout, done.stderr) == (0, "web-01\n", "")
 
 
 def test_unknown_shell_is_a_usage_error() -> None:
-    done = subprocess.run([BIN / "kumahc", "completion", "powershell"], capture_output=True, text=True, env=_env())
+    done = subprocess.run([BIN / "kumahc", "completion", "powershell"], capture_output=True, text=True, env=venv_env())
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.endswith("Error: Invalid value for 'SHELL': 'powershell' is not one of 'bash', 'zsh', "
                                 "'fish'.\n")

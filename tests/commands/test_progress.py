@@ -6,28 +6,22 @@ The mesh is generated (bench/generator.py) large enough that each run lasts well
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 import threading
 from pathlib import Path
 
 import pytest
 from helpers import REPO, SKIPPED
+from shellrun import KUMAHC, WAIT_S, on_pipe, on_terminal, open_terminal, screen
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.generator import generate, with_size  # noqa: E402
 
-KUMAHC = [sys.executable, "-m", "kumahc"]
-WAIT_S = 900  # generous: the machine may be loaded; a hang still ends the test
 ERASE = re.compile(rb"\r {20,}\r")  # tqdm erasing its line (leave=False): spaces over the bar
 EXTRA = "kind: ConfigMap\napiVersion: v1\nmetadata: {name: x}\n"  # a skipped document: one warning line
 
@@ -46,64 +40,6 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, Path]:
     extra = root / "extra.yaml"
     extra.write_text(EXTRA)
     return root / "mesh", manifest.counts["dataplanes"], extra
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def screen(err: bytes) -> bytes:
-    """What a terminal shows after ``err``: on each line, text after a carriage return overwrites the line from its
-    first column (in characters: the bars draw with multi-byte block characters); trailing spaces (an erased bar)
-    are not seen."""
-    lines = []
-    for line in err.decode().split("\n"):
-        shown: list[str] = []
-        for part in line.split("\r"):
-            shown[:len(part)] = part
-        lines.append("".join(shown).rstrip(" "))
-    return "\n".join(lines).encode()
-
-
-def on_pipe(*args: str) -> tuple[int, str, bytes]:
-    """Exit code, stdout's SHA-256 and stderr of ``kumahc ARGS`` with both streams on pipes."""
-    done = subprocess.run([*KUMAHC, *args], capture_output=True, cwd=REPO, stdin=subprocess.DEVNULL,
-                          timeout=WAIT_S)
-    return done.returncode, _digest(done.stdout), done.stderr
-
-
-def on_terminal(*args: str) -> tuple[int, str, bytes]:
-    """As :func:`on_pipe`, with stderr on a 100x30 pseudo-terminal (stdout stays a pipe). The terminal's output
-    processing turns "\\n" into "\\r\\n": undone here, so the bytes compare with a pipe's."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    err = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the last writer closed the terminal
-                return
-            if not data:
-                return
-            err.extend(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    proc = subprocess.Popen([*KUMAHC, *args], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                            cwd=REPO)
-    os.close(slave)
-    reader.start()
-    try:
-        out, _ = proc.communicate(timeout=WAIT_S)
-        reader.join(WAIT_S)
-        assert not reader.is_alive()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return proc.returncode, _digest(out), bytes(err).replace(b"\r\n", b"\n")
 
 
 def test_render_shows_progress_on_a_terminal_and_erases_it_before_warnings(mesh: tuple[Path, int, Path]) -> None:
@@ -145,3 +81,61 @@ def test_validate_and_diff_show_progress_too(mesh: tuple[Path, int, Path]) -> No
     assert code == 0
     assert len(_bar("proxies rendered", "proxies", proxies).findall(err)) >= 2  # once per side
     assert on_pipe("diff", str(directory), str(directory)) == (0, out, b"")
+
+
+def _serve_until_ready(directory: Path, stderr_on_terminal: bool) -> bytes:
+    """stderr of ``kumahc serve DIRECTORY`` from its start until its first load is logged (then SIGTERM)."""
+    args = [*KUMAHC, "serve", str(directory), "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"]
+    if stderr_on_terminal:
+        read_fd, write_target = open_terminal()
+    else:
+        read_fd, write_fd = os.pipe()
+        write_target = write_fd
+    err = bytearray()
+    ready = threading.Event()
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            err.extend(data)
+            if b"; ready" in err:
+                ready.set()
+        ready.set()
+
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=write_target, stdin=subprocess.DEVNULL, cwd=REPO)
+    os.close(write_target)
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(WAIT_S)
+        proc.terminate()
+        assert proc.wait(WAIT_S) == 0
+        reader.join(WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(read_fd)
+    return bytes(err).replace(b"\r\n", b"\n")
+
+
+def test_serve_shows_progress_of_its_first_load_only_on_a_terminal(mesh: tuple[Path, int, Path]) -> None:
+    directory, proxies, _ = mesh
+    log_line = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO .*")
+    piped = _serve_until_ready(directory, stderr_on_terminal=False)
+    assert b"\r" not in piped and b"proxies rendered" not in piped
+    err = _serve_until_ready(directory, stderr_on_terminal=True)
+    assert _bar("proxies rendered", "proxies", proxies).search(err), err[-2000:]
+    # Erased before the first load is logged; what the terminal shows is log lines only, as in the pipe.
+    loaded = err.index(b"INFO loaded: ")
+    stamp = len("2026-01-01T00:00:00Z ")
+    assert any(m.end() == loaded - stamp for m in ERASE.finditer(err)), err[loaded - 300:loaded + 50]
+    shown = screen(err).decode().splitlines()
+    assert shown and all(log_line.fullmatch(line) for line in shown), shown
+    assert [line[stamp:].split(" in ")[0] for line in shown] == [
+        line[stamp:].split(" in ")[0] for line in piped.decode().splitlines()]  # "loaded: … in 1.23 s" varies
