@@ -137,6 +137,21 @@ def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int,
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stages "files read", "resources validated", "proxies rendered" (counts)."""
 
+
+def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
+    """``tick(n)``: ``n`` more items of ``stage`` are done, told to ``progress``; None without progress."""
+    if progress is None:
+        return None
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(stage, done, total)
+
+    return tick
+
+
 Loader = Callable[[Report], Loaded]
 """A source other than PATH arguments (the store): adds its load diagnostics to the report and returns the
 resources, structurally valid, in input order."""
@@ -172,14 +187,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, pr
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))
     kept: dict = {}
-    tick = None
-    if progress is not None:
-        validated = [0]
-
-        def tick(n: int) -> None:
-            validated[0] += n
-            progress("resources validated", validated[0], len(loaded.resources))
-
+    tick = _counter(progress, "resources validated", len(loaded.resources))
     dataplanes = _typed(core.dataplane, by_kind.get("Dataplane", []), report, cache, kept, tick)
     if not options.keep_documents:
         for dp in dataplanes:

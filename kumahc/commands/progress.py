@@ -106,18 +106,20 @@ class Bars:
 
 
 @contextlib.contextmanager
-def shown(stream: IO[str] | None = None) -> Iterator[Report | None]:
-    """The progress callback to pass to the pipeline while the block runs, or None (:func:`wanted`). The bar is
-    erased when the block ends, however it ends."""
-    stream = sys.stderr if stream is None else stream
-    if not wanted(stream):
-        yield None
-        return
-    bars = Bars(stream)
+def drawn(stream: IO[str] | None = None) -> Iterator[Report]:
+    """A progress callback drawing on ``stream`` (standard error by default) while the block runs, whatever
+    :func:`wanted` says (for a caller that asked it before: ``serve`` loads in another thread). The bar is erased
+    when the block ends, however it ends."""
+    bars = Bars(sys.stderr if stream is None else stream)
     try:
         yield bars
     finally:
         bars.close()
+
+
+def shown(stream: IO[str] | None = None) -> contextlib.AbstractContextManager[Report | None]:
+    """:func:`drawn` when progress is :func:`wanted`, else a block that gives None (nothing to report to)."""
+    return drawn(stream) if wanted(stream) else contextlib.nullcontext(None)
 
 
 def written(chunks: Iterable[str], proxies: int) -> Iterator[str]:

@@ -105,5 +105,6 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
                          admin_token_file, log_format, log_level, endpoints, limits, store=store_url(paths, store),
                          ui=is_loopback(admin_address.host) if ui is None else ui,
-                         progress=progress.shown if progress.wanted() else None)
+                         # decided here: the first load runs in another thread, outside click's context
+                         progress=progress.drawn if progress.wanted() else None)
     sys.exit(run_server(config))

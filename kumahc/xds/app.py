@@ -68,7 +68,7 @@ class ServeConfig:
     store: str | None = None  # --store URL: serve the PostgreSQL store instead of PATH arguments
     ui: bool = True  # --ui/--no-ui: the operator pages under /ui/ on the admin port (kumahc.ui)
     # The first load's progress display (the command line's, on a terminal): a context manager factory giving the
-    # pipeline's progress callback (kumahc.commands.progress.shown). None: no progress.
+    # pipeline's progress callback (kumahc.commands.progress.drawn). None: no progress.
     progress: Callable[[], contextlib.AbstractContextManager[Progress | None]] | None = None
 
 
@@ -87,10 +87,11 @@ def file_source(paths: list[str], options: Options, watcher: Watcher | None = No
     run_cache = RunCache()
     if watcher is not None:
         run_cache.files.held = watcher.being_written
-    pending = [first_progress]
+    first = first_progress
 
     def produce() -> Result:
-        shown = pending.pop() if pending else None
+        nonlocal first
+        shown, first = first, None
         if shown is None:
             return run(paths, options, run_cache)
         with shown() as report:  # erased before the first load's warnings or errors are logged
