@@ -47,8 +47,10 @@ class CompletingGroup(GuardedGroup):
     def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
         try:
             super()._main_shell_completion(ctx_args, prog_name, complete_var)
-        except (SystemExit, KeyboardInterrupt):
+        except SystemExit:
             raise
+        except KeyboardInterrupt:  # Ctrl-C during a TAB: no traceback either
+            sys.exit(130)
         except BaseException:  # noqa: BLE001 - the shell shows whatever we print: show nothing
             sys.exit(0)
 
