@@ -116,8 +116,9 @@ class RunCache:
 
 
 def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
-           cache: RunCache | None, kept: dict) -> list:
-    """Validate and type core resources, reusing earlier results (and replaying their diagnostics) per object."""
+           cache: RunCache | None, kept: dict, tick: Callable[[int], None] | None = None) -> list:
+    """Validate and type core resources, reusing earlier results (and replaying their diagnostics) per object.
+    ``tick(1)`` after each one."""
     out = []
     for _, res in items:
         hit = cache.typed.get(res) if cache is not None else None
@@ -128,7 +129,27 @@ def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int,
         report.extend(hit[1])
         if hit[0] is not None:
             out.append(hit[0])
+        if tick is not None:
+            tick(1)
     return out
+
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stages "files read", "resources validated", "proxies rendered" (counts)."""
+
+
+def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
+    """``tick(n)``: ``n`` more items of ``stage`` are done, told to ``progress``; None without progress."""
+    if progress is None:
+        return None
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(stage, done, total)
+
+    return tick
 
 
 Loader = Callable[[Report], Loaded]
@@ -136,23 +157,26 @@ Loader = Callable[[Report], Loaded]
 resources, structurally valid, in input order."""
 
 
-def run(paths: list[str] | Loader, options: Options = Options(), cache: RunCache | None = None) -> Result:
+def run(paths: list[str] | Loader, options: Options = Options(), cache: RunCache | None = None,
+        progress: Progress | None = None) -> Result:
     """Run the whole pipeline on PATH arguments, or on what a :data:`Loader` gives (already loaded resources:
     no file reading, no YAML, no schema). ``cache`` (serve's reloads) makes a run reuse what the previous one
-    computed from unchanged inputs; the result is the same as without it.
+    computed from unchanged inputs; the result is the same as without it. ``progress`` (:data:`Progress`) is told
+    how far each stage is (for the command line's progress bars); it changes nothing else.
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
     with gcpause.paused():
-        return _run(paths, options, cache)
+        return _run(paths, options, cache, progress)
 
 
-def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) -> Result:
+def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, progress: Progress | None) -> Result:
     report = Report()
     if callable(paths):
         loaded = paths(report)
     else:
-        loaded = load(paths, report, cache.files if cache is not None else None, options.limits)
+        loaded = load(paths, report, cache.files if cache is not None else None, options.limits,
+                      progress=progress)
         if cache is not None:
             if cache.files.unchanged and cache.last is not None and cache.last[0] == options:
                 return cache.last[1]  # same files, same contents, same options: the same result
@@ -163,16 +187,23 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))
     kept: dict = {}
-    dataplanes = _typed(core.dataplane, by_kind.get("Dataplane", []), report, cache, kept)
+    tick = _counter(progress, "resources validated", len(loaded.resources))
+    dataplanes = _typed(core.dataplane, by_kind.get("Dataplane", []), report, cache, kept, tick)
     if not options.keep_documents:
         for dp in dataplanes:
             dp.res.src.doc.release()
     preview = not by_kind.get("Dataplane")
-    mesh_services = _typed(core.mesh_service, by_kind.get("MeshService", []), report, cache, kept)
-    services = _typed(core.service, by_kind.get("Service", []), report, cache, kept)
+    mesh_services = _typed(core.mesh_service, by_kind.get("MeshService", []), report, cache, kept, tick)
+    services = _typed(core.service, by_kind.get("Service", []), report, cache, kept, tick)
     if cache is not None:
         cache.typed = kept
-    families: list[PolicyFamily] = [f.load(by_kind.get(f.KIND, []), report, preview, services) for f in FAMILIES]
+    families: list[PolicyFamily] = []
+    for f in FAMILIES:
+        families.append(f.load(by_kind.get(f.KIND, []), report, preview, services))
+        if tick is not None:
+            tick(len(by_kind.get(f.KIND, ())))
+    if progress is not None:
+        progress("resources validated", len(loaded.resources), len(loaded.resources))  # Mesh resources too
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
 
@@ -210,7 +241,7 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
     previous_clusters = cache.clusters if reuse else {}
     by_content: dict[tuple, tuple[ClusterResult, list[str]]] = {}
     classes: dict[tuple, tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
-    for proxy in view.proxies:
+    for number, proxy in enumerate(view.proxies, 1):
         key = (proxy.mesh, proxy.destinations, tuple(f.proxy_key(proxy) for f in families))
         found_class = classes.get(key) or previous.get(key)
         if found_class is None:
@@ -221,6 +252,8 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None) ->
         for name, message in warnings:
             report.add(Severity.WARNING, message, ("proxy", proxy.mesh, proxy.name, name))
         clusters[(proxy.mesh, proxy.name)] = results
+        if progress is not None:
+            progress("proxies rendered", number, len(view.proxies))
     if reuse:
         cache.classes, cache.clusters = classes, by_content
     for f in families:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import required_store_option
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError, Report
@@ -44,10 +45,11 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
         with connection.session(store) as conn:
             schema.check(conn, connection.redact(store))
             try:
-                if dry_run:
-                    planned = preview(conn, loaded, load_report)
-                else:
-                    outcome = apply(conn, loaded, load_report)
+                with progress.shown() as report:
+                    if dry_run:
+                        planned = preview(conn, loaded, load_report, progress=report)
+                    else:
+                        outcome = apply(conn, loaded, load_report, progress=report)
             except InputError as exc:
                 fail_invalid(exc)
     if dry_run:
@@ -77,7 +79,8 @@ def read_applied(paths: list[str], stdin: str | None) -> tuple[Loaded, Report]:
 
     report = Report()
     try:
-        loaded = files.read(paths, report, stdin)
+        with progress.shown() as shown:
+            loaded = files.read(paths, report, stdin, progress=shown)
     except FatalInputError as exc:
         fail(str(exc))
     if not loaded.resources and not report.has_errors():

@@ -7,7 +7,9 @@ import sys
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.apply import diff_store_option, store_sides
+from kumahc.commands.completion import proxy_names
 from kumahc.commands.options import format_option, limits_options, output_file_option, protocol_option, strict_option
 from kumahc.commands.output import REPORT_FORMATS, as_format, emit, fail, invalid_lines, stderr
 from kumahc.diagnostics import FatalInputError, InputError
@@ -27,7 +29,8 @@ Examples:
 \b
 Exit codes (for CI): 0 no cluster changes, 3 some cluster changes, 1 invalid input (either side), 2 usage.""")
 @click.argument("paths", nargs=-1, type=click.Path(readable=False), metavar="BEFORE AFTER | --store URL PATH...")
-@click.option("--proxy", metavar="NAME", help="Only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
+              help="Only proxies named NAME (any mesh) or MESH/NAME.")
 @format_option(REPORT_FORMATS, "text", "text for people; json, or the same document as yaml, for tools.")
 @output_file_option("the changes")
 @protocol_option
@@ -72,7 +75,9 @@ def file_sides(paths: tuple[str, ...], protocol: str | None, strict: bool, limit
     for path in (before, after):
         # Both sides are read before failing, so one run shows the errors of each.
         try:
-            results.append(run([path], Options(protocol=protocol, strict=strict, limits=limits)))
+            with progress.shown() as report:  # erased before this side's errors are printed
+                results.append(run([path], Options(protocol=protocol, strict=strict, limits=limits),
+                                   progress=report))
         except FatalInputError as exc:
             click.echo(f"error: {path}: {exc}", err=True)
             failed = True

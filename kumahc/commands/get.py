@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kumahc.commands.completion import stored_names
 from kumahc.commands.options import (
     format_option,
     kind_argument,
@@ -46,7 +47,7 @@ Examples:
   kumahc get meshcircuitbreakers -o name
   kumahc get meshhealthchecks --no-headers -l team!=platform""")
 @kind_argument
-@click.argument("name", metavar="[NAME]", required=False)
+@click.argument("name", metavar="[NAME]", required=False, shell_complete=stored_names)
 @mesh_option
 @namespace_option
 @click.option("-A", "--all-meshes", is_flag=True,

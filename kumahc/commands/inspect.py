@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands.completion import policy_names, proxy_names
 from kumahc.commands.options import (
     format_option,
     limits_options,
@@ -29,9 +30,10 @@ Examples:
   kumahc inspect examples/circuitbreaker/precedence.yaml --policy CircuitBreaker/web-to-backend""")
 @source_paths_argument
 @store_option
-@click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
+              help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
-@click.option("--policy", metavar="KIND/NAME",
+@click.option("--policy", metavar="KIND/NAME", shell_complete=policy_names,
               help="Instead of a proxy: every proxy and cluster this policy reaches, and what it contributes "
                    f"there (KIND: {', '.join(KINDS[:-1])} or {KINDS[-1]}; e.g. MeshHealthCheck/web, "
                    "KongUpstreamPolicy/shop/backend-hc, MeshCircuitBreaker/kuma-system/backend-cb).")

@@ -10,6 +10,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from kumahc.commands import progress
+from kumahc.commands.completion import kind_names
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
@@ -40,7 +42,7 @@ endpoints_option = click.option(
     help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS whose endpoints come "
          "as ClusterLoadAssignments over ADS (Envoy's bootstrap needs ads_config); an endpoint change then updates "
          "the hosts in place instead of replacing the cluster.")
-kind_argument = click.argument("kind", metavar="KIND")
+kind_argument = click.argument("kind", metavar="KIND", shell_complete=kind_names)
 mesh_option = click.option("--mesh", metavar="M", help="Only resources of mesh M.")
 namespace_option = click.option("-n", "--namespace", metavar="NAMESPACE", help="Only resources in NAMESPACE.")
 
@@ -124,12 +126,15 @@ def inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
 
 def pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store: str | None = None,
              limits: Limits = DEFAULT_LIMITS) -> Result:
-    """Run the pipeline on PATHs or on the store at ``store`` (see :func:`inputs`) and print its warnings and notes
-    to stderr; a fatal input error is one ``error:`` line, invalid input goes to the failure printer
-    (:func:`kumahc.commands.output.fail_invalid`): both exit 1."""
+    """Run the pipeline on PATHs or on the store at ``store`` (see :func:`inputs`), with progress on a terminal
+    (:mod:`kumahc.commands.progress`), and print its warnings and notes to stderr; a fatal input error is one
+    ``error:`` line, invalid input goes to the failure printer (:func:`kumahc.commands.output.fail_invalid`): both
+    exit 1."""
     source = inputs(paths, store)
     try:
-        result = run(source, Options(protocol=protocol, strict=strict, limits=limits))
+        # The bars are erased when this block ends: before any warning or error below is printed.
+        with progress.shown() as report:
+            result = run(source, Options(protocol=protocol, strict=strict, limits=limits), progress=report)
     except FatalInputError as exc:
         fail(str(exc))
     except InputError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from kumahc.commands import progress
+from kumahc.commands.completion import proxy_names
 from kumahc.commands.options import (
     endpoints_option,
     format_option,
@@ -38,7 +40,8 @@ FORMATS = ("json", "yaml", "table", "wide", "name")
 @click.command(epilog=EPILOG)
 @source_paths_argument
 @store_option
-@click.option("--proxy", metavar="NAME", help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
+              help="Keep only proxies named NAME (any mesh) or MESH/NAME.")
 @format_option(FORMATS, "json", "Envoy JSON or YAML; table (one line per cluster, for people), wide (table with the "
                                  "endpoint count, ejection timing and circuit-breaker limits) or name (one MESH/NAME "
                                  "per proxy).")
@@ -69,7 +72,7 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
 
             text = table.names(result, proxy)
         elif fmt == "json" and endpoints == "static":
-            text = json_chunks(result, proxy)
+            text = progress.written(json_chunks(result, proxy), len(result.view.proxies))
         else:
             doc = document(result, proxy, endpoints=endpoints)
             text = to_json(doc) if fmt == "json" else to_yaml(doc)

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import (
     endpoints_option,
     limits_options,
@@ -110,5 +111,7 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
     tls = TlsFiles(xds_tls_cert, xds_tls_key, xds_client_ca) if xds_tls_cert and xds_tls_key else None
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
                          admin_token_file, log_format, log_level, endpoints, limits, store=store_url(paths, store),
-                         ui=is_loopback(admin_address.host) if ui is None else ui)
+                         ui=is_loopback(admin_address.host) if ui is None else ui,
+                         # decided here: the first load runs in another thread, outside click's context
+                         progress=progress.drawn if progress.wanted() else None)
     sys.exit(run_server(config))

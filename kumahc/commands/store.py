@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import required_store_option
 
 
@@ -30,8 +31,8 @@ def store_migrate(store: str) -> None:
     """
     from kumahc.sources.store import connection, schema
 
-    with connection.session(store) as conn:
-        before, after = schema.migrate(conn)
+    with connection.session(store) as conn, progress.shown() as report:
+        before, after = schema.migrate(conn, progress=report)
     click.echo(f"store schema at version {after} (was {before})")
 
 

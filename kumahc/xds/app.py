@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
-from kumahc.pipeline import Options, Result, RunCache, run
+from kumahc.pipeline import Options, Progress, Result, RunCache, run
 from kumahc.resources.files import Limits
 from kumahc.resources.watch import Watcher
 from kumahc.sources.store.errors import StoreError
@@ -68,6 +68,9 @@ class ServeConfig:
     limits: Limits | None = None
     store: str | None = None  # --store URL: serve the PostgreSQL store instead of PATH arguments
     ui: bool = True  # --ui/--no-ui: the operator pages under /ui/ on the admin port (kumahc.ui)
+    # The first load's progress display (the command line's, on a terminal): a context manager factory giving the
+    # pipeline's progress callback (kumahc.commands.progress.drawn). None: no progress.
+    progress: Callable[[], contextlib.AbstractContextManager[Progress | None]] | None = None
 
 
 # The source seam: a function that renders the newest inputs into a pipeline result (raising InputError /
@@ -76,13 +79,26 @@ class ServeConfig:
 Produce = Callable[[], "Result | Stored"]
 
 
-def file_source(paths: list[str], options: Options, watcher: Watcher | None = None) -> Produce:
+def file_source(paths: list[str], options: Options, watcher: Watcher | None = None,
+                first_progress: Callable[[], contextlib.AbstractContextManager[Progress | None]] | None = None
+                ) -> Produce:
     """Render the PATH arguments; the RunCache lets each reload redo only what changed. With ``watcher``, a file
-    still open for writing is never read half-written (the reload waits for its close)."""
+    still open for writing is never read half-written (the reload waits for its close). ``first_progress``: the
+    progress display of the first load (:attr:`ServeConfig.progress`); reloads show none."""
     run_cache = RunCache()
     if watcher is not None:
         run_cache.files.held = watcher.being_written
-    return lambda: run(paths, options, run_cache)
+    first = first_progress
+
+    def produce() -> Result:
+        nonlocal first
+        shown, first = first, None
+        if shown is None:
+            return run(paths, options, run_cache)
+        with shown() as report:  # erased before the first load's warnings or errors are logged
+            return run(paths, options, run_cache, progress=report)
+
+    return produce
 
 
 def store_source(url: str, options: Options, endpoints: str = "static") -> Replica:
@@ -140,7 +156,7 @@ def serve(config: ServeConfig) -> int:
     paths = list(config.paths)
     # Watch before loading: a change made while kumahc starts then brings a reload.
     seen = Watcher(paths)
-    produce = file_source(paths, options, seen)
+    produce = file_source(paths, options, seen, config.progress)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
