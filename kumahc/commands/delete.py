@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from kumahc.commands.completion import stored_names
+from kumahc.commands.completion import kind_names, stored_names
 from kumahc.commands.options import mesh_option, namespace_option, parse_kind, required_store_option
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError, Report
@@ -18,7 +18,7 @@ Examples:
   kumahc delete dataplane web-01 -n kuma-demo
   kumahc delete -f examples/meshhealthcheck/http-kuma-2.10.yaml
   kumahc get meshhealthcheck -l team=web -o yaml | kumahc delete -f - --ignore-not-found""")
-@click.argument("kind", metavar="[KIND NAME]", required=False)
+@click.argument("kind", metavar="[KIND NAME]", required=False, shell_complete=kind_names)
 @click.argument("name", metavar="", required=False, shell_complete=stored_names)
 @click.option("-f", "--filename", "paths", multiple=True, metavar="PATH",
               help="Delete the resources this file or directory names (kind, mesh, namespace, name; the rest of "
