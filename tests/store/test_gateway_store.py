@@ -36,3 +36,30 @@ def test_gateway_kinds_round_trip(store: str, tmp_path: Path) -> None:
     assert (r.code, r.out) == (0, "meshhttproute default/edge-to-web deleted\n")
     r = kumahc("render", "--store", store, "--proxy", "edge-gateway", "--format", "table")
     assert [line.split()[1] for line in r.out.splitlines()[1:]] == ["default_db___msvc_5432-fce5ec0a8444a947"]
+
+
+def _served_clusters(*args: str) -> list[dict]:
+    """The first CDS response ``kumahc serve ARGS`` sends the gateway's node, as render's JSON (real grpcio)."""
+    import asyncio
+
+    from google.protobuf import json_format
+    from kumahc_serve import first_response, serve
+
+    with serve(args=args) as s:
+        response = asyncio.run(first_response(f"127.0.0.1:{s.xds_port}", "default.edge-gateway"))
+    return [json_format.MessageToDict(r, preserving_proto_field_name=True) for r in response.resources]
+
+
+def test_serve_from_store_equals_serve_from_files(store: str, tmp_path: Path) -> None:
+    """``serve --store`` (the writer's stored parts, and --endpoints eds rendering the stored resources) sends the
+    gateway node the clusters ``serve PATH`` sends."""
+    inputs = tmp_path / "in.yaml"
+    inputs.write_text(MESH + "---\n" + (EXAMPLE / "mesh.yaml").read_text() + "---\n"
+                      + (EXAMPLE / "policy.yaml").read_text(), encoding="utf-8")
+    assert kumahc("apply", "-f", str(inputs), "--store", store).code == 0
+    for extra in ((), ("--endpoints", "eds")):
+        from_files = _served_clusters(str(inputs), *extra)
+        from_store = _served_clusters("--store", store, *extra)
+        assert [c["name"] for c in from_files] == ["default_db___msvc_5432-fce5ec0a8444a947", "web-fee5f77c12f90381"]
+        assert from_store == from_files
+        assert {c["type"] for c in from_files} == ({"EDS"} if extra else {"STATIC"})
