@@ -144,8 +144,9 @@ def _destination(mesh: str, name: str, ref: BackendRef, backend: Backend, host: 
         labels = {"kuma.io/mesh": mesh, "kuma.io/display-name": ref.name}
         base = Destination(mesh, name, ref.name, ref.namespace, ref.port, None, labels, backend.protocol,
                            "gateway route", (), (), None)
+    # A KongUpstreamPolicy configures Kong's upstreams, not a Kuma gateway's clusters.
     return replace(base, name=name, protocol=backend.protocol, protocol_source="gateway route",
-                   host_tags=host, backend=backend.service)
+                   upstream_policies=(), host_tags=host, backend=backend.service)
 
 
 def subset_endpoints(dataplanes: Iterable[Dataplane], mesh: str, tags: Mapping[str, str]

@@ -221,3 +221,60 @@ def test_delegated_example(ws: Workspace) -> None:
     assert r.out.splitlines()[1:] == [
         "default/kong-gateway  web      http /health  10s/2s            unhealthy 3, healthy 1  -      -        "
         "MeshHealthCheck kong-checks-web"]
+
+
+KONG = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, annotations: {konghq.com/upstream-policy: web-hc}}
+spec: {ports: [{port: 80, appProtocol: http}]}
+---
+apiVersion: configuration.konghq.com/v1beta1
+kind: KongUpstreamPolicy
+metadata: {name: web-hc, namespace: shop}
+spec: {healthchecks: {active: {type: http, httpPath: /h, healthy: {interval: 5, successes: 1},
+                                unhealthy: {interval: 5, httpFailures: 2}}}}
+---
+apiVersion: kuma.io/v1alpha1
+kind: Dataplane
+metadata: {name: web-0, namespace: shop}
+spec:
+  networking:
+    address: 10.0.0.2
+    inbound: [{port: 8080, tags: {kuma.io/service: web_shop_svc_80, kuma.io/protocol: http}}]
+---
+apiVersion: kuma.io/v1alpha1
+kind: Dataplane
+metadata: {name: edge-0, namespace: kong}
+spec:
+  networking:
+    address: 10.0.0.9
+    gateway: {type: BUILTIN, tags: {kuma.io/service: edge_kong_svc}}
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshGateway
+metadata: {name: edge}
+spec:
+  selectors: [{match: {kuma.io/service: edge_kong_svc}}]
+  conf: {listeners: [{port: 80, protocol: HTTP}]}
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshHTTPRoute
+metadata: {name: edge-route, namespace: kuma-system}
+spec:
+  targetRef: {kind: MeshGateway, name: edge}
+  to:
+  - targetRef: {kind: Mesh}
+    rules:
+    - default: {backendRefs: [{kind: MeshService, name: web_shop_svc_80}]}
+"""
+
+
+def test_kong_upstream_policy_stays_with_kong(ws: Workspace) -> None:
+    # The KongUpstreamPolicy of a Service configures Kong's upstream: the sidecar's cluster of that Service, never
+    # a Kuma builtin gateway's cluster of it.
+    ws.write("k.yaml", KONG)
+    doc = ws.ok("render", "k.yaml").json
+    checked = {(p["name"], c["name"]): "health_checks" in c for p in doc["proxies"] for c in p["clusters"]}
+    assert checked == {("edge-0.kong", "web_shop_svc_80-6ab97f21e30f9a11"): False,
+                       ("web-0.shop", "web_shop_svc_80"): True}
