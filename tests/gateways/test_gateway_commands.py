@@ -278,3 +278,17 @@ def test_kong_upstream_policy_stays_with_kong(ws: Workspace) -> None:
     checked = {(p["name"], c["name"]): "health_checks" in c for p in doc["proxies"] for c in p["clusters"]}
     assert checked == {("edge-0.kong", "web_shop_svc_80-6ab97f21e30f9a11"): False,
                        ("web-0.shop", "web_shop_svc_80"): True}
+
+
+def test_more_listener_tags_win_the_merge(ws: Workspace) -> None:
+    # Kuma orders MeshGateway policies by their number of listener tags before their names: the tagged policy
+    # is merged last (wins) although its name would sort it first.
+    conf = "{interval: %s, timeout: 1s, unhealthyThreshold: 2, healthyThreshold: 1, http: {path: /h}}\n"
+    tagged = policy("MeshHealthCheck", "zzz-tagged", "{kind: MeshGateway, name: sample-gateway, "
+                    "tags: {protocol: http}}", "{kind: Mesh}", conf % "3s")
+    plain = policy("MeshHealthCheck", "aaa-plain", "{kind: MeshGateway, name: sample-gateway}", "{kind: Mesh}",
+                   conf % "9s")
+    ws.write("a.yaml", docs(GATEWAY_DP, BACKEND_DP, MHC_GATEWAY, http_route(), tagged, plain))
+    doc = ws.ok("render", "a.yaml", "--proxy", "sample-gateway").json
+    (cluster,) = doc["proxies"][0]["clusters"]
+    assert cluster["health_checks"][0]["interval"] == "3s"
