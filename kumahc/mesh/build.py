@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from kumahc.diagnostics import Report, Severity
 from kumahc.mesh.destinations import DestinationDraft, add_mesh_service_port, finish
 from kumahc.mesh.endpoints import Inbounds
-from kumahc.mesh.gateways import gateway_clusters, listener_tags, select_gateway
+from kumahc.mesh.gateways import gateway_clusters, listener_tags, route_warnings, select_gateway
 from kumahc.mesh.model import Destination, MeshView, PreviewDestination, PreviewProxy, Proxy, union_tags
 from kumahc.mesh.preview import synthesise_destinations, synthesise_proxies
 from kumahc.resources.core import Dataplane, MeshService, Service
@@ -83,6 +83,7 @@ def build(
     proxies = [_proxy(dp, by_mesh, services_by_name, report) for dp in dataplanes if dp.gateway is None
                or dp.gateway.type != "BUILTIN"]
     ordinary = dict(built)
+    route_warnings(routes, gateways, services_by_name, report)
     for dp in dataplanes:
         if dp.gateway is not None and dp.gateway.type == "BUILTIN":
             proxies.append(_builtin(dp, dp.gateway.tags, gateways, routes, services_by_name, ordinary, dataplanes,

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from kumahc.diagnostics import Report
 from kumahc.mesh import protocol as proto
 from kumahc.mesh.model import Destination
 from kumahc.resources.core import Dataplane, MeshService
@@ -160,3 +161,27 @@ def subset_endpoints(dataplanes: Iterable[Dataplane], mesh: str, tags: Mapping[s
             if all(ib.tags.get(k) == v for k, v in tags.items()) and (ib.address, ib.port) not in out:
                 out.append((ib.address, ib.port))
     return tuple(out)
+
+
+def route_warnings(routes: Iterable[Route], gateways: Sequence[MeshGateway],
+                   services: Mapping[tuple[str, str, str], MeshService], report: Report) -> None:
+    """Warn about a route naming a MeshGateway the inputs lack, and a backendRef to a MeshService resource without
+    a port it needs (several ports) or with a port it lacks: no cluster comes of them (as for Dataplane outbounds,
+    01 §6.4)."""
+    names = {(g.res.mesh, g.res.name) for g in gateways}
+    for route in routes:
+        res = route.res
+        if route.gateway is None:
+            continue
+        if (res.mesh, route.gateway) not in names:
+            res.src.warning(report, res.at("targetRef", "name"), f'references unknown MeshGateway "{route.gateway}"')
+        for ref in route.backends:
+            ms = services.get((res.mesh, ref.namespace, ref.name))
+            if ms is None or ref.kind != "MeshService":
+                continue
+            shown = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+            if ref.port is None and len(ms.ports) != 1:
+                res.src.warning(report, (*ref.path, "port"),
+                                f'must be set when MeshService "{shown}" has several ports; skipped')
+            elif ref.port is not None and all(p.port != ref.port for p in ms.ports):
+                res.src.warning(report, (*ref.path, "port"), f'MeshService "{shown}" has no port {ref.port}; skipped')

@@ -70,6 +70,7 @@ class BackendRef:
     port: int | None
     tags: dict[str, str]
     weight: int
+    path: tuple = ()  # from the document root, for messages
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -201,7 +202,7 @@ def route(res: Resource, report: Report) -> Route | None:
             if not refs:
                 check.error(path, "must be defined")
             for k, ref in enumerate(refs):
-                backend = _backend(check, (*path, k), ref, res.namespace, k)
+                backend = _backend(check, (*path, k), ref, res.namespace, k, res.at(*path, k))
                 if backend is not None:
                     backends.append(backend)
     if check.failed:
@@ -222,8 +223,8 @@ def _ref(check: DocumentChecker, path: tuple, ref: dict[str, Any], kinds: tuple[
             check.error((*path, "tags") if key is None else (*path, "tags", key), message)
 
 
-def _backend(check: DocumentChecker, path: tuple, ref: dict[str, Any], namespace: str, index: int
-             ) -> BackendRef | None:
+def _backend(check: DocumentChecker, path: tuple, ref: dict[str, Any], namespace: str, index: int,
+             full: tuple) -> BackendRef | None:
     kind = ref.get("kind")
     if kind not in BACKEND_KINDS:
         check.error((*path, "kind"), f"value '{kind}' is not supported (allowed: {', '.join(BACKEND_KINDS)})")
@@ -241,4 +242,4 @@ def _backend(check: DocumentChecker, path: tuple, ref: dict[str, Any], namespace
         check.warning(path, "not applied by kumahc (only MeshService backends by name give clusters)")
         return None
     return BackendRef(index, kind, ref["name"], ref.get("namespace", namespace), port,
-                      dict(ref.get("tags") or {}), weight)
+                      dict(ref.get("tags") or {}), weight, full)

@@ -171,3 +171,17 @@ def test_kubernetes_forms(ws: Workspace) -> None:
     # resource in the inputs).
     assert [(p["name"], [c["name"] for c in p["clusters"]]) for p in r.json["proxies"]] == [
         ("edge-0.kong", ["web_shop_svc_80-6ab97f21e30f9a11"])]
+
+
+def test_routes_to_nothing_warn(ws: Workspace) -> None:
+    multi = "type: MeshService\nmesh: default\nname: multi\nspec:\n  ports: [{port: 80}, {port: 81}]\n"
+    refs = "[{kind: MeshService, name: multi}, {kind: MeshService, name: multi, port: 82}]"
+    ws.write("a.yaml", docs(multi, route(top="{kind: MeshGateway, name: nope}", refs=refs)))
+    r = ws.ok("validate", "a.yaml")
+    w = "warning: a.yaml:{}: MeshHTTPRoute r: spec."
+    assert r.lines == [
+        w.format(11) + 'targetRef.name: references unknown MeshGateway "nope"',
+        w.format(15) + 'to[0].rules[0].default.backendRefs[0].port: must be set when MeshService "multi" has several '
+        "ports; skipped",
+        w.format(15) + 'to[0].rules[0].default.backendRefs[1].port: MeshService "multi" has no port 82; skipped',
+    ]
