@@ -131,7 +131,8 @@ def test_valid_universal_gateway_set(ws: Workspace) -> None:
 def test_external_backends_are_accepted_and_not_applied(ws: Workspace) -> None:
     ws.write("a.yaml", docs(route(refs="[{kind: MeshExternalService, name: e}]"), mesh_gateway()))
     r = ws.ok("validate", "a.yaml")
-    assert r.lines == ["warning: a.yaml:9: MeshHTTPRoute r: spec.to[0].rules[0].default.backendRefs[0]: not applied "
+    assert r.lines == ["info: preview mode: no Dataplane in the inputs; synthesised proxies: default/g",
+                       "warning: a.yaml:9: MeshHTTPRoute r: spec.to[0].rules[0].default.backendRefs[0]: not applied "
                        "by kumahc (only MeshService backends by name give clusters)"]
 
 
