@@ -10,6 +10,7 @@
     python -m bench run --bench store-fanout              # 2 serve --store replicas x 1,000 clients vs the bare floor
     python -m bench run --size large --bench store-startup  # serve --store vs serve PATH start-up
     python -m bench run --size large --bench ui            # the operator pages' server time at 10,000 proxies
+    python -m bench run --size medium --bench gateways    # per-proxy render cost with a few builtin gateways
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -24,7 +25,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup", "ui")
+           "store-fanout", "store-startup", "ui", "gateways")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--size", choices=sorted(SIZES), required=True)
     gen.add_argument("--out", required=True, help="directory to create")
     gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--gateways", type=int, default=0, help="add N builtin gateways with routes (default 0)")
     run = sub.add_parser("run", help="run benchmarks and print tables")
     run.add_argument("--size", default="medium", help="comma-separated sizes for generation/incremental/profile "
                      f"({', '.join(SIZES)}); default medium")
@@ -74,14 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--serve-edits", type=int, default=10,
                      help="edits before serve's RSS is read in the inputs bench (0: skip that row)")
     run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--gateways", type=int, default=5, help="builtin gateways of the gateways bench (default 5)")
     run.add_argument("--keep", metavar="DIR", default=None, help="work in DIR and keep it (default: a temporary "
                      "directory, removed at the end)")
     args = parser.parse_args(argv)
 
     if args.command == "generate":
-        from bench.generator import generate
+        from bench.generator import generate, with_size
 
-        m = generate(args.out, args.size, args.seed)
+        m = generate(args.out, with_size(args.size, gateways=args.gateways), args.seed)
         print(f"wrote {m.files} files to {args.out}: {m.counts}")
         return 0
 
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for size in sizes:
             if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
-                    "ui"} & set(benches):
+                    "ui", "gateways"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -156,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.ui_bench import ui_bench
 
                 section(f"ui {size}", lambda m=mesh, s=size: ui_bench(m, s, args.repeat or 20))
+            if "gateways" in benches:
+                from bench.gateways_bench import gateways_bench
+
+                section(f"gateways {size}", lambda s=size: gateways_bench(s, args.gateways, args.repeat or 5,
+                                                                         args.seed, work))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

@@ -20,7 +20,7 @@ from kumahc.mesh.model import Destination, MeshView, Proxy
 from kumahc.policies.combine import Combined, combine
 from kumahc.policies.contract import PolicyFamily
 from kumahc.policies.registry import FAMILIES
-from kumahc.resources import core
+from kumahc.resources import core, gateways
 from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
@@ -195,6 +195,9 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, pr
     preview = not by_kind.get("Dataplane")
     mesh_services = _typed(core.mesh_service, by_kind.get("MeshService", []), report, cache, kept, tick)
     services = _typed(core.service, by_kind.get("Service", []), report, cache, kept, tick)
+    mesh_gateways = _typed(gateways.mesh_gateway, by_kind.get("MeshGateway", []), report, cache, kept, tick)
+    routes = _typed(gateways.route, sorted(by_kind.get("MeshHTTPRoute", []) + by_kind.get("MeshTCPRoute", []),
+                                           key=lambda item: item[0]), report, cache, kept, tick)
     if cache is not None:
         cache.typed = kept
     families: list[PolicyFamily] = []
@@ -218,14 +221,16 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, pr
 
     # Outside preview mode the view depends only on the core resources (and --protocol).
     view_inputs = None if preview else (tuple(dp.res for dp in dataplanes), tuple(m.res for m in mesh_services),
-                                        tuple(s.res for s in services), options.protocol)
+                                        tuple(s.res for s in services), options.protocol,
+                                        tuple(g.res for g in mesh_gateways), tuple(r.res for r in routes))
     if cache is not None and view_inputs is not None and cache.view_inputs == view_inputs:
         view = cache.view
         report.extend(cache.view_diagnostics)
     else:
         sub = Report()
         view = mesh_build.build(dataplanes, mesh_services, services, options.protocol, sub,
-                               [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol)
+                               [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol,
+                               mesh_gateways, routes)
         report.extend(sub.items)
         if cache is not None:
             cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)

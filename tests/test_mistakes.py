@@ -14,8 +14,8 @@ from kumahc.cli import main
 
 MESH = REPO / "examples" / "complete" / "mesh"
 STREAM = (MESH / "dataplanes.yaml").read_text() + "---\n" + (MESH / "policy.yaml").read_text()
-READS_KUMA = ("kumahc reads CircuitBreaker, Dataplane, HealthCheck, Mesh, MeshCircuitBreaker, MeshHealthCheck, "
-              "MeshService")
+READS_KUMA = ("kumahc reads CircuitBreaker, Dataplane, HealthCheck, Mesh, MeshCircuitBreaker, MeshGateway, "
+              "MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute")
 
 
 @pytest.mark.parametrize("text, expected", [

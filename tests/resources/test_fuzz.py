@@ -979,4 +979,4 @@ def test_regression_control_characters_in_a_skipped_kind(ws) -> None:
     r = ws.ok("validate", "f.yaml")
     assert r.lines == ['warning: f.yaml:2: document 1: kind: skipped kind "Deploy\\rment\\x1b" (kumahc reads '
                        "CircuitBreaker, Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshCircuitBreaker, "
-                       "MeshHealthCheck, MeshService, Service)"]
+                       "MeshGateway, MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute, Service)"]
