@@ -26,7 +26,7 @@ def test_generated_gateways(tmp_path: Path) -> None:
     r = run("validate", str(tmp_path / "gw"))
     assert (r.code, r.lines) == (0, [])
     for proxy in ("gw-00-0.gateways", "gw-01-0.gateways"):
-        r = run("render", str(tmp_path / "gw"), "--proxy", proxy, "--format", "table")
+        r = run("render", str(tmp_path / "gw"), "--proxy", proxy, "-o", "table")
         rows = [line.split() for line in r.out.splitlines()[1:]]
         assert {row[0] for row in rows} == {f"default/{proxy}"}
         assert len(rows) == 8

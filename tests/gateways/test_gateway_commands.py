@@ -16,7 +16,7 @@ CHECK = "{interval: 5s, timeout: 1s, unhealthyThreshold: 2, healthyThreshold: 1,
 
 
 def test_render_table(ws: Workspace) -> None:
-    r = ws.ok("render", BUILTIN, "--format", "table", "--proxy", "edge-gateway")
+    r = ws.ok("render", BUILTIN, "-o", "table", "--proxy", "edge-gateway")
     assert r.out.splitlines() == [
         "PROXY                 CLUSTER                                  CHECKER        INTERVAL/TIMEOUT  THRESHOLDS"
         "              PANIC  OUTLIER  POLICIES",
@@ -31,7 +31,7 @@ def test_render_json_and_yaml_agree(ws: Workspace) -> None:
     import yaml
 
     as_json = ws.ok("render", BUILTIN, "--proxy", "edge-gateway").json
-    as_yaml = yaml.safe_load(ws.ok("render", BUILTIN, "--format", "yaml", "--proxy", "edge-gateway").out)
+    as_yaml = yaml.safe_load(ws.ok("render", BUILTIN, "-o", "yaml", "--proxy", "edge-gateway").out)
     assert as_json == as_yaml
     (proxy,) = as_json["proxies"]
     web = next(c for c in proxy["clusters"] if c["name"] == WEB)
@@ -56,7 +56,7 @@ def test_inspect_gateway_lines(ws: Workspace) -> None:
     assert lines[-1] == ("  result: health check <- MeshHealthCheck edge-health; panic settings <- none; outlier "
                          "detection <- MeshCircuitBreaker edge-public-limits; circuit breakers <- MeshCircuitBreaker "
                          "edge-public-limits")
-    doc = ws.ok("inspect", BUILTIN, "--proxy", "edge-gateway", "--cluster", WEB, "--format", "json").json
+    doc = ws.ok("inspect", BUILTIN, "--proxy", "edge-gateway", "--cluster", WEB, "-o", "json").json
     (proxy,) = doc["proxies"]
     assert proxy["gateway"] == {"type": "BUILTIN", "mesh_gateway": "edge"}
     assert proxy["clusters"][0]["listener_tags"] == {"kuma.io/service": "edge-gateway", "listener": "public"}
@@ -88,7 +88,7 @@ def test_preview_mode_synthesises_the_gateway(ws: Workspace) -> None:
     ws.write("p.yaml", docs(MHC_GATEWAY, http_route(),
                             policy("MeshHealthCheck", "hc", "{kind: MeshGateway, name: sample-gateway}",
                                    "{kind: MeshService, name: backend}", CHECK)))
-    r = ws.ok("render", "p.yaml", "--format", "table")
+    r = ws.ok("render", "p.yaml", "-o", "table")
     assert r.lines == ["info: preview mode: no Dataplane in the inputs; synthesised proxies: default/sample-gateway"]
     assert r.out.splitlines()[1:] == [
         "default/sample-gateway  backend-89287678764ce0c5  http /h  5s/1s             unhealthy 2, healthy 1  -      "
@@ -217,7 +217,7 @@ def test_migrate_keeps_the_listener_selection(ws: Workspace) -> None:
 
 
 def test_delegated_example(ws: Workspace) -> None:
-    r = ws.ok("render", DELEGATED, "--format", "table")
+    r = ws.ok("render", DELEGATED, "-o", "table")
     assert r.out.splitlines()[1:] == [
         "default/kong-gateway  web      http /health  10s/2s            unhealthy 3, healthy 1  -      -        "
         "MeshHealthCheck kong-checks-web"]

@@ -24,7 +24,7 @@ def test_gateway_kinds_round_trip(store: str, tmp_path: Path) -> None:
         "meshtcproute default/edge-to-db created", "meshhealthcheck default/edge-health created",
         "meshcircuitbreaker default/edge-public-limits created"])
     for kind, name in (("meshgateways", "edge"), ("meshhttproutes", "edge-to-web"), ("meshtcproutes", "edge-to-db")):
-        r = kumahc("get", kind, "--store", store, "--format", "yaml")
+        r = kumahc("get", kind, "--store", store, "-o", "yaml")
         assert r.code == 0 and f"name: {name}\n" in r.out, r.out
     from_store = kumahc("render", "--store", store, "--proxy", "edge-gateway")
     from_files = kumahc("render", str(inputs), "--proxy", "edge-gateway")
@@ -34,7 +34,7 @@ def test_gateway_kinds_round_trip(store: str, tmp_path: Path) -> None:
     # Deleting the HTTP route takes its cluster away; the TCP route's stays.
     r = kumahc("delete", "meshhttproute", "edge-to-web", "--store", store)
     assert (r.code, r.out) == (0, "meshhttproute default/edge-to-web deleted\n")
-    r = kumahc("render", "--store", store, "--proxy", "edge-gateway", "--format", "table")
+    r = kumahc("render", "--store", store, "--proxy", "edge-gateway", "-o", "table")
     assert [line.split()[1] for line in r.out.splitlines()[1:]] == ["default_db___msvc_5432-fce5ec0a8444a947"]
 
 
