@@ -175,7 +175,11 @@ def policy_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -
 
 
 def _plural(kind: str) -> str:
-    return kind.lower() + ("es" if kind.endswith("sh") else "s")
+    """The plural kubectl would complete: ``meshes``, ``kongupstreampolicies``, ``dataplanes``."""
+    lower = kind.lower()
+    if lower.endswith("sh"):
+        return lower + "es"
+    return lower[:-1] + "ies" if lower.endswith("cy") else lower + "s"
 
 
 @guarded

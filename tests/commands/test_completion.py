@@ -49,13 +49,17 @@ def test_policy_names_for_inspect() -> None:
 
 
 def test_kinds_in_any_case_and_plural() -> None:
-    assert complete("get", "meshh") == ["meshhealthcheck", "meshhealthchecks"]
-    assert complete("get", "MeshH") == ["MeshHealthCheck"]
-    assert complete("get", "MESHH") == ["meshhealthcheck", "meshhealthchecks"]
+    assert complete("get", "meshh") == ["meshhealthcheck", "meshhealthchecks", "meshhttproute", "meshhttproutes"]
+    assert complete("get", "MeshH") == ["MeshHTTPRoute", "MeshHealthCheck"]
+    assert complete("get", "MESHH") == ["meshhealthcheck", "meshhealthchecks", "meshhttproute", "meshhttproutes"]
     assert complete("delete", "mesh") == ["mesh", "meshcircuitbreaker", "meshcircuitbreakers", "meshes",
-                                          "meshhealthcheck", "meshhealthchecks", "meshservice", "meshservices"]
-    assert complete("get", "") == ["circuitbreakers", "dataplanes", "healthchecks", "kongupstreampolicys",
-                                   "meshcircuitbreakers", "meshes", "meshhealthchecks", "meshservices", "services"]
+                                          "meshgateway", "meshgateways", "meshhealthcheck", "meshhealthchecks",
+                                          "meshhttproute", "meshhttproutes", "meshservice", "meshservices",
+                                          "meshtcproute", "meshtcproutes"]
+    assert complete("get", "kong") == ["kongupstreampolicies", "kongupstreampolicy"]
+    assert complete("get", "") == ["circuitbreakers", "dataplanes", "healthchecks", "kongupstreampolicies",
+                                   "meshcircuitbreakers", "meshes", "meshgateways", "meshhealthchecks",
+                                   "meshhttproutes", "meshservices", "meshtcproutes", "services"]
 
 
 def test_commands_and_options() -> None:

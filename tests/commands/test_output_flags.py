@@ -109,7 +109,7 @@ def test_render_wide(repo: Path) -> None:
 
 
 SKIPPED_KIND = ("skipped kind \\\"ConfigMap\\\" (kumahc reads CircuitBreaker, Dataplane, HealthCheck, "
-                "KongUpstreamPolicy, Mesh, MeshCircuitBreaker, MeshHealthCheck, MeshService, Service)")
+                "KongUpstreamPolicy, Mesh, MeshCircuitBreaker, MeshGateway, MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute, Service)")
 WITH_A_WARNING = """\
 apiVersion: v1
 kind: ConfigMap

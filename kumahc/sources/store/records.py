@@ -199,7 +199,8 @@ def document(row: Row) -> dict[str, Any]:
 
 
 _KIND_NAMES = {**{k.lower(): k for k in KINDS}, **{k.lower() + "s": k for k in KINDS},
-               "meshservices": "MeshService", "services": "Service", "meshes": "Mesh"}
+               "meshservices": "MeshService", "services": "Service", "meshes": "Mesh",
+               "kongupstreampolicies": "KongUpstreamPolicy"}  # the CRD's plural
 
 
 def parse_kind(text: str) -> str | None:
