@@ -109,7 +109,8 @@ def test_render_wide(repo: Path) -> None:
 
 
 SKIPPED_KIND = ("skipped kind \\\"ConfigMap\\\" (kumahc reads CircuitBreaker, Dataplane, HealthCheck, "
-                "KongUpstreamPolicy, Mesh, MeshCircuitBreaker, MeshGateway, MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute, Service)")
+                "KongUpstreamPolicy, Mesh, MeshCircuitBreaker, MeshGateway, MeshHTTPRoute, MeshHealthCheck, "
+                "MeshService, MeshTCPRoute, Service)")
 WITH_A_WARNING = """\
 apiVersion: v1
 kind: ConfigMap
