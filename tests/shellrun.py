@@ -80,9 +80,11 @@ def on_pipe(*args: str) -> tuple[int, str, bytes]:
     return done.returncode, digest(done.stdout), done.stderr
 
 
-def on_terminal(*args: str) -> tuple[int, str, bytes]:
+def on_terminal(*args: str, delay: str = "0") -> tuple[int, str, bytes]:
     """As :func:`on_pipe`, with stderr on a 100x30 pseudo-terminal (stdout stays a pipe). The terminal's output
-    processing turns "\\n" into "\\r\\n": undone here, so the bytes compare with a pipe's."""
+    processing turns "\\n" into "\\r\\n": undone here, so the bytes compare with a pipe's. ``delay``: the
+    progress bars' wait (``$KUMAHC_PROGRESS_DELAY``); 0 by default, so whether a bar is drawn never depends on how
+    fast this machine is."""
     master, slave = open_terminal()
     err = bytearray()
 
@@ -98,7 +100,7 @@ def on_terminal(*args: str) -> tuple[int, str, bytes]:
 
     reader = threading.Thread(target=drain, daemon=True)
     proc = subprocess.Popen([*KUMAHC, *args], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                            cwd=REPO)
+                            cwd=REPO, env={**os.environ, "KUMAHC_PROGRESS_DELAY": delay})
     os.close(slave)
     reader.start()
     try:

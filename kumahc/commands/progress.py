@@ -33,6 +33,15 @@ UNITS = {FILES_READ: "files", RESOURCES_VALIDATED: "resources", PROXIES_RENDERED
          MIGRATIONS_APPLIED: "migrations", PROXIES_WRITTEN: "proxies"}
 
 DELAY_S = 0.5  # a run that ends sooner shows nothing: no flicker on small inputs
+DELAY_ENV = "KUMAHC_PROGRESS_DELAY"  # seconds; 0 draws every bar at once (what the tests use: no race with a clock)
+
+
+def _delay() -> float:
+    """:data:`DELAY_S`, or ``$KUMAHC_PROGRESS_DELAY`` (seconds, ≥ 0) when it is a number."""
+    try:
+        return max(0.0, float(os.environ.get(DELAY_ENV, DELAY_S)))
+    except ValueError:
+        return DELAY_S
 DEFAULT_SIZE = os.terminal_size((80, 24))
 REFRESH_S = 0.2  # at most five redraws a second (tqdm's mininterval)
 QUIET = "kumahc.quiet"  # the click context's meta key (meta is shared by the group's and the command's contexts)
@@ -71,7 +80,7 @@ def _sized(stream: IO[str]) -> bool:
 
 class Bars:
     """One tqdm bar at a time on ``stream``, for the stage being reported; a new stage erases the previous bar
-    (``leave=False``). Nothing is drawn before :data:`DELAY_S` after creation."""
+    (``leave=False``). Nothing is drawn before :data:`DELAY_S` (or ``$KUMAHC_PROGRESS_DELAY``) after creation."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
@@ -90,7 +99,7 @@ class Bars:
                                      else {"ncols": DEFAULT_SIZE.columns, "nrows": DEFAULT_SIZE.lines})
             self._bar = tqdm(total=total, desc=stage, unit=f" {UNITS.get(stage, 'items')}", file=self._stream,
                              leave=False, mininterval=REFRESH_S, **width,
-                             delay=max(0.0, self._start + DELAY_S - time.monotonic()))
+                             delay=max(0.0, self._start + _delay() - time.monotonic()))
         bar = self._bar
         if bar.total != total:
             bar.total = total

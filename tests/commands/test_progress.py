@@ -70,6 +70,18 @@ def test_quiet_shows_nothing(mesh: tuple[Path, int, Path], quiet: list[str]) -> 
     assert on_terminal(*quiet, str(directory)) == (0, out, b"")
 
 
+def test_a_run_shorter_than_the_delay_draws_nothing() -> None:
+    """Bars wait (half a second by default; ``$KUMAHC_PROGRESS_DELAY``) so a quick run does not flicker: with a
+    wait no run reaches nothing is drawn, with none every stage is."""
+    example = "examples/complete/mesh"
+    out = on_pipe("render", example)[1]
+    assert on_terminal("render", example, delay="3600") == (0, out, b"")
+    code, tty_out, err = on_terminal("render", example, delay="0")
+    assert (code, tty_out) == (0, out)
+    assert b"files read" in err and b"proxies rendered" in err
+    assert screen(err) == b""
+
+
 def test_validate_and_diff_show_progress_too(mesh: tuple[Path, int, Path]) -> None:
     directory, proxies, _ = mesh
     code, out, err = on_terminal("validate", str(directory))
@@ -107,7 +119,8 @@ def _serve_until_ready(directory: Path, stderr_on_terminal: bool) -> bytes:
                 ready.set()
         ready.set()
 
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=write_target, stdin=subprocess.DEVNULL, cwd=REPO)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=write_target, stdin=subprocess.DEVNULL, cwd=REPO,
+                            env={**os.environ, "KUMAHC_PROGRESS_DELAY": "0"})
     os.close(write_target)
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()

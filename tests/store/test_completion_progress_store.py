@@ -46,8 +46,7 @@ def test_apply_shows_progress_on_a_terminal(store: str, tmp_path: Path) -> None:
     tty_code, tty_out, tty_err = on_terminal(*args)
     assert (tty_code, tty_out) == (0, out)
     proxies = manifest.counts["dataplanes"]
-    # Reading the files, then validating and rendering the state the store would hold (each part is drawn once
-    # it has lasted half a second: here validating a state already read may be quicker than that).
+    # Reading the files, then validating and rendering the state the store would hold.
     for stage in (rb"files read: +\d+%", rf"proxies rendered: +\d+%\|[^|]*\| *\d+/{proxies} ".encode()):
         assert re.search(stage, tty_err), (stage, tty_err[-2000:])
     assert screen(tty_err) == b""
