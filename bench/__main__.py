@@ -11,6 +11,7 @@
     python -m bench run --size large --bench store-startup  # serve --store vs serve PATH start-up
     python -m bench run --size large --bench ui            # the operator pages' server time at 10,000 proxies
     python -m bench run --size medium --bench connected    # --render connected vs all: reloads, RSS, first response
+    python -m bench run --size medium --bench gateways    # per-proxy render cost with a few builtin gateways
     python -m bench generate --size medium --out /tmp/mesh  # only write the inputs
 """
 
@@ -25,7 +26,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup", "ui", "connected")
+           "store-fanout", "store-startup", "ui", "connected", "gateways")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--size", choices=sorted(SIZES), required=True)
     gen.add_argument("--out", required=True, help="directory to create")
     gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--gateways", type=int, default=0, help="add N builtin gateways with routes (default 0)")
     run = sub.add_parser("run", help="run benchmarks and print tables")
     run.add_argument("--size", default="medium", help="comma-separated sizes for generation/incremental/profile "
                      f"({', '.join(SIZES)}); default medium")
@@ -75,14 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--serve-edits", type=int, default=10,
                      help="edits before serve's RSS is read in the inputs bench (0: skip that row)")
     run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--gateways", type=int, default=5, help="builtin gateways of the gateways bench (default 5)")
     run.add_argument("--keep", metavar="DIR", default=None, help="work in DIR and keep it (default: a temporary "
                      "directory, removed at the end)")
     args = parser.parse_args(argv)
 
     if args.command == "generate":
-        from bench.generator import generate
+        from bench.generator import generate, with_size
 
-        m = generate(args.out, args.size, args.seed)
+        m = generate(args.out, with_size(args.size, gateways=args.gateways), args.seed)
         print(f"wrote {m.files} files to {args.out}: {m.counts}")
         return 0
 
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for size in sizes:
             if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
-                    "ui", "connected"} & set(benches):
+                    "ui", "connected", "gateways"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -161,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.connected import connected_bench
 
                 section(f"connected {size}", lambda m=mesh, s=size: connected_bench(m, s, work))
+            if "gateways" in benches:
+                from bench.gateways_bench import gateways_bench
+
+                section(f"gateways {size}", lambda s=size: gateways_bench(s, args.gateways, args.repeat or 5,
+                                                                         args.seed, work))
             if not args.keep:
                 shutil.rmtree(mesh, ignore_errors=True)
         if "fanout" in benches:

@@ -43,7 +43,7 @@ def diff_bench(mesh: Path, size: str, repeat: int, work: Path) -> str:
         renders, diffs = [], []
         summary = ""
         for _ in range(repeat):
-            t, code, _ = _timed(["render", str(mesh), "-o", str(work / "render.json")], work / "render.out")
+            t, code, _ = _timed(["render", str(mesh), "--output-file", str(work / "render.json")], work / "render.out")
             if code != 0:
                 raise RuntimeError(f"render exited {code}")
             renders.append(t)

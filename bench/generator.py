@@ -72,6 +72,7 @@ class Size:
     loopback: bool = False
     client_outbounds: int = 0
     mesh_wide_http: bool = False
+    gateways: int = 0
 
 
 SIZES: dict[str, Size] = {
@@ -190,6 +191,56 @@ class _Mesh:
                              "ports": [{"port": port, "targetPort": port_name, "name": port_name,
                                         "appProtocol": app_protocol}]}})
         return docs
+
+    def gateway_docs(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """``size.gateways`` builtin gateways (namespace ``gateways``): per gateway a Dataplane, a MeshGateway with
+        an HTTP and a TCP listener, a MeshHTTPRoute to 4 HTTP services and a MeshTCPRoute to 2 TCP ones (reached
+        services, every replica's port), and one MeshHealthCheck targeting the MeshGateway. Returns (documents,
+        proxy node ids)."""
+        http = [s for s in self.services if s.role == "kuma" and s.protocol == "http" and s.index in self.reached]
+        tcp = [s for s in self.services if s.role == "kuma" and s.protocol == "tcp" and s.index in self.reached]
+        docs: list[dict[str, Any]] = []
+        proxies = []
+
+        def backend(s: Service) -> dict[str, Any]:
+            if s.mesh_service:
+                return {"kind": "MeshService", "name": s.name, "namespace": s.namespace, "port": s.port}
+            return {"kind": "MeshService", "name": s.destination}
+
+        meta = {"labels": {"kuma.io/mesh": MESH}}
+        for g in range(self.size.gateways):
+            name = f"gw-{g:02d}"
+            service = f"{name}_gateways_svc_80"
+            address, _ = _address(self.size.dataplanes + 1 + g, self.size)
+            docs.append({"apiVersion": "kuma.io/v1alpha1", "kind": "Dataplane", "mesh": MESH,
+                         "metadata": {"name": f"{name}-0", "namespace": "gateways"},
+                         "spec": {"networking": {"address": address, "gateway": {
+                             "type": "BUILTIN", "tags": {"kuma.io/service": service}}}}})
+            proxies.append(f"{MESH}.{name}-0.gateways")
+            docs.append({"apiVersion": "kuma.io/v1alpha1", "kind": "MeshGateway", "mesh": MESH,
+                         "metadata": {"name": name}, "spec": {
+                             "selectors": [{"match": {"kuma.io/service": service}}],
+                             "conf": {"listeners": [{"port": 80, "protocol": "HTTP", "tags": {"listener": "http"}},
+                                                    {"port": 5432, "protocol": "TCP", "tags": {"listener": "tcp"}}]}}})
+            picks = [(http, "MeshHTTPRoute", 4), (tcp, "MeshTCPRoute", 2)]
+            for pool, kind, n in picks:
+                if not pool:
+                    continue
+                chosen = [pool[(g * n + k) % len(pool)] for k in range(min(n, len(pool)))]
+                rule: dict[str, Any] = {"default": {"backendRefs": [backend(s) for s in chosen]}}
+                if kind == "MeshHTTPRoute":
+                    rule["matches"] = [{"path": {"type": "PathPrefix", "value": "/"}}]
+                docs.append({"apiVersion": "kuma.io/v1alpha1", "kind": kind,
+                             "metadata": {"name": f"{name}-{kind.lower()}", "namespace": "kuma-system", **meta},
+                             "spec": {"targetRef": {"kind": "MeshGateway", "name": name},
+                                      "to": [{"targetRef": {"kind": "Mesh"}, "rules": [rule]}]}})
+            docs.append({"apiVersion": "kuma.io/v1alpha1", "kind": "MeshHealthCheck",
+                         "metadata": {"name": f"{name}-checks", "namespace": "kuma-system", **meta},
+                         "spec": {"targetRef": {"kind": "MeshGateway", "name": name}, "to": [
+                             {"targetRef": {"kind": "Mesh"}, "default": {
+                                 "interval": "5s", "timeout": "2s", "unhealthyThreshold": 2, "healthyThreshold": 1,
+                                 "http": {"path": "/healthz"}, "tcp": {}}}]}})
+        return docs, proxies
 
     def _outbound(self, target: Service) -> dict[str, Any]:
         if target.mesh_service:
@@ -408,6 +459,10 @@ def generate(directory: str | os.PathLike[str], size: Size | str, seed: int = 1)
             edit_mesh = Edit(rel, 0, old, _other_interval(old))
     assert edit_mesh is not None
     edit_one = edit_one or edit_mesh
+    if size.gateways:
+        gateway_docs, gateway_proxies = mesh.gateway_docs()
+        files["mesh/gateways.yaml"] = _dump_all(gateway_docs)
+        proxies += gateway_proxies
     hcs = mesh.healthcheck_docs()
     if hcs:
         files["policies/healthchecks.yaml"] = _dump_all(hcs)
@@ -417,7 +472,7 @@ def generate(directory: str | os.PathLike[str], size: Size | str, seed: int = 1)
     counts = {"services": size.services, "mesh_services": sum(s.mesh_service for s in mesh.services),
               "dataplanes": len(proxies), "meshhealthchecks": len(mhcs), "healthchecks": len(hcs),
               "kong_policies": len(kongs), "outbounds_per_dataplane": size.outbounds,
-              "kong_services": size.kong, "legacy_services": size.healthchecks}
+              "kong_services": size.kong, "legacy_services": size.healthchecks, "gateways": size.gateways}
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ in one run, in fresh ``python -m bench.measure`` processes where memory is repor
 
 * native floor: whole render (``run`` + ``snapshot.build``) ÷ (yaml-rs parse of every file + jsonschema-rs
   validation of every document + the construct floor of :mod:`bench.floor`);
-* CLI: ``kumahc render DIR -o FILE`` ÷ ``kumahc validate DIR`` in wall time and peak RSS (fresh processes,
+* CLI: ``kumahc render DIR --output-file FILE`` ÷ ``kumahc validate DIR`` in wall time and peak RSS (fresh processes,
   interleaved);
 * reloads: a no-op reload and a one-policy edit reload ÷ a warm full render (``serve``'s RunCache and previous
   snapshot, :func:`bench.measure.incremental`);
@@ -35,7 +35,7 @@ def _cli(mesh: Path, work: Path, repeat: int) -> tuple[list[str], list[dict[str,
         for cmd in ("render", "validate"):
             args = [sys.executable, "-c", "from kumahc.cli import main; main()", cmd, str(mesh)]
             if cmd == "render":
-                args += ["-o", str(out)]
+                args += ["--output-file", str(out)]
             started = time.perf_counter()
             proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             _, status, usage = os.wait4(proc.pid, 0)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import psycopg
 
 from kumahc.diagnostics import Diagnostic, Location, Report
-from kumahc.pipeline import Options, Result, run
+from kumahc.pipeline import Options, Progress, Result, run
 from kumahc.resources.loader import Loaded, drop_duplicates
 from kumahc.resources.model import Resource
 from kumahc.sources.store import records, rendered, state
@@ -50,12 +50,13 @@ class Outcome:
 
 
 def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None,
-          dry_run: bool = False) -> Outcome:
+          dry_run: bool = False, progress: Progress | None = None) -> Outcome:
     """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
     :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
-    problem or when conflicts outlast the retries."""
+    problem or when conflicts outlast the retries. ``progress``: told how far validating the resulting state is
+    (:func:`kumahc.pipeline.run`'s)."""
     attempt, diagnostics = _applying(loaded, load_report)
-    return _commit(conn, attempt, diagnostics, options, dry_run)
+    return _commit(conn, attempt, diagnostics, options, dry_run, progress)
 
 
 def _applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.State], Plan], list[Diagnostic]]:
@@ -201,8 +202,9 @@ def prepare(conn: psycopg.Connection, loaded: Loaded, load_report: Report, optio
 
 
 def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
-             options: Options | None, dry_run: bool) -> Prepared:
-    snapshot = state.read(conn)
+             options: Options | None, dry_run: bool, snapshot: state.State | None = None,
+             progress: Progress | None = None) -> Prepared:
+    snapshot = snapshot or state.read(conn)
     plan = attempt(snapshot)
 
     def load(report: Report, resources: list[Resource] = plan.resources) -> Loaded:
@@ -211,7 +213,7 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
         return Loaded((), kept, len(kept))
 
     # keep_documents: a retried attempt validates the same loaded resources again.
-    result = run(load, replace(options or Options(), keep_documents=True))
+    result = run(load, replace(options or Options(), keep_documents=True), progress=progress)
     render = None
     if not dry_run and (plan.puts or plan.deletes):
         # Read only when there is something to write (a re-apply of unchanged files reads no parts). Read after
@@ -221,10 +223,64 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
     return Prepared(snapshot.revision, plan, result, render)
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What an apply would do now, written nowhere: its output lines, the stored state rendered (``before``) and
+    the validated resulting state (``after``), both from one snapshot (``kumahc diff --store``, ``apply
+    --dry-run``)."""
+
+    changes: tuple[Change, ...]
+    before: Result
+    after: Result
+
+
+def preview(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None,
+            progress: Progress | None = None) -> Preview:
+    """:func:`apply`'s planning and validation on one snapshot, and that snapshot rendered, without writing.
+    Raises :class:`InputError` when the resulting state (or the stored one) is invalid, :class:`StoreError` on a
+    store problem."""
+    attempt, diagnostics = _applying(loaded, load_report)
+    snapshot = state.read(conn)
+    prepared = _prepare(conn, attempt, diagnostics, options, True, snapshot, progress)
+    before = run(snapshot.loader(), options or Options())
+    return Preview(tuple(prepared.plan.changes), before, prepared.result)
+
+
+class NotFound(StoreError):
+    """Resources a ``delete -f`` names that the store does not hold: one line each (``lines``)."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+def delete_named(conn: psycopg.Connection, named: Sequence[Resource], ignore_not_found: bool = False,
+                 options: Options | None = None) -> Outcome:
+    """Delete the stored resources with the identities of ``named`` (read from files: only kind, mesh,
+    namespace and name count), all or none, if the state left passes validation. A named resource the store
+    does not hold raises :class:`NotFound` (nothing deleted) unless ``ignore_not_found``, which skips it. Raises
+    :class:`InputError` when the state left would be invalid."""
+    wanted = list({res.identity: res for res in named}.values())  # a resource named twice is deleted once
+
+    def attempt(snapshot: state.State) -> Plan:
+        stored = {row.key: row for row in snapshot.rows}
+        missing = [res for res in wanted if res.identity not in stored]
+        if missing and not ignore_not_found:
+            raise NotFound([f"{res.src.where}: {res.kind.lower()} {records.display_of(res)} not found"
+                            for res in missing])
+        gone = {res.identity for res in wanted if res.identity in stored}
+        rest = [records.resource(row) for row in snapshot.rows if row.key not in gone]
+        changes = [Change(res.kind, stored[res.identity].display, "deleted") for res in wanted
+                   if res.identity in gone]
+        return Plan(rest, changes, [], [res.identity for res in wanted if res.identity in gone])
+
+    return _commit(conn, attempt, [], options, False)
+
+
 def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
-            options: Options | None, dry_run: bool) -> Outcome:
+            options: Options | None, dry_run: bool, progress: Progress | None = None) -> Outcome:
     for number in range(1, ATTEMPTS + 1):
-        prepared = _prepare(conn, attempt, diagnostics, options, dry_run)
+        prepared = _prepare(conn, attempt, diagnostics, options, dry_run, progress=progress)
         changes = tuple(prepared.plan.changes)
         if dry_run or not prepared.writes:
             return Outcome(changes, prepared.result, None, number)

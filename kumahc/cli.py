@@ -8,18 +8,20 @@ import click
 
 from kumahc import __version__
 from kumahc.commands.apply import apply_command
+from kumahc.commands.completion import CompletingGroup, completion
 from kumahc.commands.delete import delete
 from kumahc.commands.diff import diff
 from kumahc.commands.get import get
 from kumahc.commands.golden import golden
-from kumahc.commands.guard import GuardedGroup
 from kumahc.commands.inspect import inspect
 from kumahc.commands.migrate import migrate
 from kumahc.commands.options import CONTEXT_SETTINGS
+from kumahc.commands.progress import quiet_option
 from kumahc.commands.render import render
 from kumahc.commands.serve import serve
-from kumahc.commands.store import store_group
+from kumahc.commands.store import store_group, store_migrate
 from kumahc.commands.validate import validate
+from kumahc.commands.version import version
 from kumahc.policies.registry import KINDS
 
 HELP = f"""kumahc: health-check and circuit-breaker policies ({", ".join(KINDS)}) to Envoy clusters.
@@ -31,10 +33,12 @@ Exit codes: 0 ok (warnings allowed), 1 invalid input, 2 usage error, 3 (diff onl
 """
 
 
-@click.group(cls=GuardedGroup, context_settings=CONTEXT_SETTINGS, help=HELP)
+@click.group(cls=CompletingGroup, context_settings=CONTEXT_SETTINGS, help=HELP)
 @click.version_option(__version__, prog_name="kumahc", message="%(prog)s %(version)s")
+@quiet_option
 def main() -> None:
-    """The ``kumahc`` group; every command runs under :class:`~kumahc.commands.guard.GuardedGroup`'s guard."""
+    """The ``kumahc`` group; every command runs under :class:`~kumahc.commands.guard.GuardedGroup`'s guard, and a
+    TAB never fails (:class:`~kumahc.commands.completion.CompletingGroup`)."""
 
 
 main.add_command(render)
@@ -48,6 +52,13 @@ main.add_command(get)
 main.add_command(delete)
 main.add_command(store_group)
 main.add_command(golden)
+main.add_command(completion)
+main.add_command(version)
+
+# -q/--quiet is accepted before the command (kumahc -q render …) and, like kubectl's global flags, after it, on
+# every command that shows progress (kumahc.commands.progress).
+for _command in (render, validate, diff, inspect, migrate, apply_command, store_migrate, serve):
+    quiet_option(_command)
 
 if __name__ == "__main__":
     main()

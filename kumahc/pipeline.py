@@ -21,7 +21,7 @@ from kumahc.mesh.model import Destination, MeshView, Proxy
 from kumahc.policies.combine import Combined, combine
 from kumahc.policies.contract import PolicyFamily
 from kumahc.policies.registry import FAMILIES
-from kumahc.resources import core
+from kumahc.resources import core, gateways
 from kumahc.resources.files import Limits
 from kumahc.resources.loader import FileCache, Loaded, load
 from kumahc.resources.model import Resource
@@ -254,8 +254,9 @@ class RunCache:
 
 
 def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
-           cache: RunCache | None, kept: dict) -> list:
-    """Validate and type core resources, reusing earlier results (and replaying their diagnostics) per object."""
+           cache: RunCache | None, kept: dict, tick: Callable[[int], None] | None = None) -> list:
+    """Validate and type core resources, reusing earlier results (and replaying their diagnostics) per object.
+    ``tick(1)`` after each one."""
     out = []
     for _, res in items:
         hit = cache.typed.get(res) if cache is not None else None
@@ -266,7 +267,27 @@ def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int,
         report.extend(hit[1])
         if hit[0] is not None:
             out.append(hit[0])
+        if tick is not None:
+            tick(1)
     return out
+
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stages "files read", "resources validated", "proxies rendered" (counts)."""
+
+
+def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int], None] | None:
+    """``tick(n)``: ``n`` more items of ``stage`` are done, told to ``progress``; None without progress."""
+    if progress is None:
+        return None
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(stage, done, total)
+
+    return tick
 
 
 Loader = Callable[[Report], Loaded]
@@ -275,26 +296,29 @@ resources, structurally valid, in input order."""
 
 
 def run(paths: list[str] | Loader, options: Options = Options(), cache: RunCache | None = None,
-        lazy: bool = False) -> Result:
+        lazy: bool = False, progress: Progress | None = None) -> Result:
     """Run the whole pipeline on PATH arguments, or on what a :data:`Loader` gives (already loaded resources:
     no file reading, no YAML, no schema). ``cache`` (serve's reloads) makes a run reuse what the previous one
     computed from unchanged inputs; the result is the same as without it. ``lazy`` (``serve --render
     connected``): everything is loaded and validated, but no proxy's clusters are built; ``Result.clusters`` is
     a :class:`LazyClusters` whose proxies are built when asked for (their precedence warnings then come from
-    :meth:`LazyClusters.materialize`, not the report).
+    :meth:`LazyClusters.materialize`, not the report). ``progress`` (:data:`Progress`) is told how far each stage
+    is (for the command line's progress bars); it changes nothing else.
 
     Raises :class:`InputError` (carrying every error, and the warnings found before) when the inputs are invalid,
     or when ``options.strict`` and any warning was reported."""
     with gcpause.paused():
-        return _run(paths, options, cache, lazy)
+        return _run(paths, options, cache, lazy, progress)
 
 
-def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, lazy: bool = False) -> Result:
+def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, lazy: bool = False,
+         progress: Progress | None = None) -> Result:
     report = Report()
     if callable(paths):
         loaded = paths(report)
     else:
-        loaded = load(paths, report, cache.files if cache is not None else None, options.limits)
+        loaded = load(paths, report, cache.files if cache is not None else None, options.limits,
+                      progress=progress)
         if cache is not None:
             if cache.files.unchanged and cache.last is not None and cache.last[0] == (options, lazy):
                 return cache.last[1]  # same files, same contents, same options: the same result
@@ -305,16 +329,26 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, la
     for order, res in enumerate(loaded.resources):
         by_kind.setdefault(res.kind, []).append((order, res))
     kept: dict = {}
-    dataplanes = _typed(core.dataplane, by_kind.get("Dataplane", []), report, cache, kept)
+    tick = _counter(progress, "resources validated", len(loaded.resources))
+    dataplanes = _typed(core.dataplane, by_kind.get("Dataplane", []), report, cache, kept, tick)
     if not options.keep_documents:
         for dp in dataplanes:
             dp.res.src.doc.release()
     preview = not by_kind.get("Dataplane")
-    mesh_services = _typed(core.mesh_service, by_kind.get("MeshService", []), report, cache, kept)
-    services = _typed(core.service, by_kind.get("Service", []), report, cache, kept)
+    mesh_services = _typed(core.mesh_service, by_kind.get("MeshService", []), report, cache, kept, tick)
+    services = _typed(core.service, by_kind.get("Service", []), report, cache, kept, tick)
+    mesh_gateways = _typed(gateways.mesh_gateway, by_kind.get("MeshGateway", []), report, cache, kept, tick)
+    routes = _typed(gateways.route, sorted(by_kind.get("MeshHTTPRoute", []) + by_kind.get("MeshTCPRoute", []),
+                                           key=lambda item: item[0]), report, cache, kept, tick)
     if cache is not None:
         cache.typed = kept
-    families: list[PolicyFamily] = [f.load(by_kind.get(f.KIND, []), report, preview, services) for f in FAMILIES]
+    families: list[PolicyFamily] = []
+    for f in FAMILIES:
+        families.append(f.load(by_kind.get(f.KIND, []), report, preview, services))
+        if tick is not None:
+            tick(len(by_kind.get(f.KIND, ())))
+    if progress is not None:
+        progress("resources validated", len(loaded.resources), len(loaded.resources))  # Mesh resources too
     if report.has_errors(options.strict):
         raise InputError(report, options.strict)
 
@@ -329,14 +363,16 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, la
 
     # Outside preview mode the view depends only on the core resources (and --protocol).
     view_inputs = None if preview else (tuple(dp.res for dp in dataplanes), tuple(m.res for m in mesh_services),
-                                        tuple(s.res for s in services), options.protocol)
+                                        tuple(s.res for s in services), options.protocol,
+                                        tuple(g.res for g in mesh_gateways), tuple(r.res for r in routes))
     if cache is not None and view_inputs is not None and cache.view_inputs == view_inputs:
         view = cache.view
         report.extend(cache.view_diagnostics)
     else:
         sub = Report()
         view = mesh_build.build(dataplanes, mesh_services, services, options.protocol, sub,
-                               [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol)
+                               [r for _, r in preview_proxies], [r for _, r in preview_dests], preview_protocol,
+                               mesh_gateways, routes)
         report.extend(sub.items)
         if cache is not None:
             cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)
@@ -350,10 +386,12 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, la
         clusters = LazyClusters(classes, {})
     else:
         clusters = {}
-        for proxy in view.proxies:
+        for number, proxy in enumerate(view.proxies, 1):
             results, warnings = classes.proxy(proxy)
             _warn(report, proxy, warnings)
             clusters[(proxy.mesh, proxy.name)] = results
+            if progress is not None:
+                progress("proxies rendered", number, len(view.proxies))
     if reuse:
         # Lazily materialized proxies add to these same dicts later: the next run reuses what was materialized.
         cache.classes, cache.clusters = classes.classes, classes.by_content

@@ -1,5 +1,5 @@
 """The rendered document (spec 05 §2): ``{"proxies": [{"mesh", "name", "clusters": [...]}]}`` as JSON or YAML,
-byte-stable, and atomic writing of ``-o FILE``."""
+byte-stable, and atomic writing of ``--output-file FILE``."""
 
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ def to_yaml(doc: dict[str, Any]) -> str:
 
 
 def write_atomic(path: str, text: str | Iterable[str]) -> None:
-    """Write ``text`` (a string, or pieces of one) to ``path`` (``-o FILE``), never leaving it half-written and
+    """Write ``text`` (a string, or pieces of one) to ``path``, never leaving it half-written and
     never replacing what is not a regular file:
 
     * a FIFO, a character device or anything else that is not a regular file (``/dev/null``, ``/dev/stdout``) is

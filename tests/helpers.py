@@ -31,7 +31,7 @@ spec:
     default: {{interval: 10s, tcp: {{}}}}
 """
 SKIPPED = ("kumahc reads CircuitBreaker, Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshCircuitBreaker, "
-           "MeshHealthCheck, MeshService, Service")
+           "MeshGateway, MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute, Service")
 
 
 @dataclass(frozen=True)

@@ -223,14 +223,18 @@ def test_golden_update_refuses_a_case_directory_linked_outside(ws: Workspace, go
     assert run("golden", "check", "g").out == "golden: 1 passed, 0 failed\n"
 
 
-ALLOWED = "--proxy, --format, --protocol, --strict, --endpoints are"
+ALLOWED = "--proxy, --output, --protocol, --strict, --endpoints are"
+NOT_A_FORMAT = ("Invalid value for '-o' / '--output': 'out.json' is not an output format (one of json, yaml, table, "
+                "wide, name); to write to a file, use --output-file out.json")
 
 
 @pytest.mark.parametrize(("args", "message"), [
     ("--help", f"-h/--help is not allowed in a golden case ({ALLOWED})"),
     ("--proxy web-01 -h", f"-h/--help is not allowed in a golden case ({ALLOWED})"),
-    ("--proxy web-01 -o out.json", f"-o/--output is not allowed in a golden case ({ALLOWED})"),
-    ("--output=out.json", f"-o/--output is not allowed in a golden case ({ALLOWED})"),
+    ("--proxy web-01 -o out.json", NOT_A_FORMAT),
+    ("--output=out.json", NOT_A_FORMAT),
+    ("--output-file out.json", f"--output-file is not allowed in a golden case ({ALLOWED})"),
+    ("-o table", "-o table: a golden case is rendered as JSON (expected.json): only -o json is allowed"),
     ("--store postgresql://kumahc@127.0.0.1:1/kumahc", f"--store is not allowed in a golden case ({ALLOWED})"),
     ("--max-documents 1", f"--max-documents is not allowed in a golden case ({ALLOWED})"),
     ("--version", "No such option '--version'."),
@@ -280,7 +284,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
 def test_render_into_head_ends_quietly(mesh: Path, tmp_path: Path, fmt: str) -> None:
     err = tmp_path / "err.txt"
-    command = " ".join([*KUMAHC[:2], repr(KUMAHC[2]), "render", str(mesh), "--format", fmt])
+    command = " ".join([*KUMAHC[:2], repr(KUMAHC[2]), "render", str(mesh), "-o", fmt])
     # The output (hundreds of KiB) is far larger than a pipe's buffer: head has gone long before it is written.
     script = f'{command} 2>{err} | head -1; echo "status=${{PIPESTATUS[0]}}"'
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=TIMEOUT, env=_env())
@@ -297,7 +301,7 @@ def test_render_output_is_larger_than_a_pipe(mesh: Path) -> None:
 
 CLOSED_STDOUT = {
     "validate": ["validate", "{mesh}"],
-    "render": ["render", "{mesh}", "--format", "table"],
+    "render": ["render", "{mesh}", "-o", "table"],
     "inspect": ["inspect", "{mesh}", "--policy", "MeshHealthCheck/kuma-system/mesh-000"],
     "migrate": ["migrate", str(REPO / "examples" / "healthcheck" / "seed001-http-universal.yaml")],
     "diff": ["diff", "{mesh}", str(REPO / "examples" / "complete" / "mesh")],

@@ -1,8 +1,9 @@
 """Examples that run: every ```sh block of README.md and docs/*.md is executed from the repository root, and
 where the next block is ```text or ```json it must equal the block's combined stdout and stderr (2>&1).
 
-A block without a shown output must write a file with ``-o FILE`` (FILE a key of :data:`WRITTEN`), print nothing
-and exit 0, and FILE must equal its golden byte for byte: every block's result is checked, not only its exit code.
+A block without a shown output must write a file with ``--output-file FILE`` (FILE a key of :data:`WRITTEN`), print
+nothing and exit 0, and FILE must equal its golden byte for byte: every block's result is checked, not only its exit
+code.
 Blocks run in a scratch directory that links every top-level entry of the repository, and ``.venv`` to the
 virtualenv running the tests (``sys.prefix``: the interpreter under test, never another one), so a command that
 writes a file leaves the checkout untouched.
@@ -49,9 +50,10 @@ def blocks(path: Path) -> list[tuple[str, int, str, str | None]]:
 CASES = [b for p in DOCS for b in blocks(p)]
 
 
-# The files the blocks without a shown output write (``-o FILE``, in the scratch directory), and their goldens.
+# The files the blocks without a shown output write (``--output-file FILE``, in the scratch directory), and their
+# goldens.
 WRITTEN = {"web-01.json": REPO / "tests" / "data" / "complete-web-01.json"}
-OUTPUT_FILE = re.compile(r"(?:^|\s)-o\s+(\S+)")
+OUTPUT_FILE = re.compile(r"(?:^|\s)--output-file[\s=]+(\S+)")
 
 
 def _venv() -> Path:
@@ -83,8 +85,9 @@ def test_docs_have_runnable_examples() -> None:
 def test_shell_block(scratch: Path, doc: str, line: int, script: str, expected: str | None) -> None:
     written = OUTPUT_FILE.findall(script)
     if expected is None:
-        assert len(written) == 1 and written[0] in WRITTEN, \
-            f"{doc}:{line}: show the output in a ```text block after it, or write one file of WRITTEN with -o"
+        assert len(written) == 1 and written[0] in WRITTEN, (
+            f"{doc}:{line}: show the output in a ```text block after it, or write one file of WRITTEN with "
+            "--output-file")
         (scratch / written[0]).unlink(missing_ok=True)
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
     proc = subprocess.run(["bash", "-c", "set -eo pipefail\n" + script], cwd=scratch, env=env, timeout=600,
@@ -116,7 +119,8 @@ def _help_texts() -> dict[str, str]:
     return out
 
 
-VALUED = {"--proxy", "--cluster", "--policy", "--format", "--protocol", "-o", "--output", "--xds-address",
+VALUED = {"--proxy", "--cluster", "--policy", "--format", "--protocol", "-o", "--output", "--output-file",
+          "--xds-address",
           "--admin-address", "--store", "--mesh", "-n", "--namespace", "--log-format", "--log-level", "--endpoints",
           "--max-file-size", "--max-documents", "--admin-allowed-host",
           # files the example makes on the line before it (envoy-testbed/certs.py)

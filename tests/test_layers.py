@@ -141,9 +141,9 @@ ENTRY = ("kumahc.cli", "kumahc.__main__")  # the entry points: the click group a
 
 def test_the_commands_are_found() -> None:
     assert sorted(m for m in MODULES if _under(m, COMMANDS)) == [
-        COMMANDS, *(f"{COMMANDS}.{m}" for m in ("apply", "delete", "diff", "get", "golden", "guard", "inspect",
-                                                 "migrate", "options", "output", "render", "serve", "store",
-                                                 "validate"))]
+        COMMANDS, *(f"{COMMANDS}.{m}" for m in ("apply", "completion", "delete", "diff", "get", "golden", "guard",
+                                                 "inspect", "migrate", "options", "output", "progress", "render",
+                                                 "serve", "settings", "store", "validate", "version"))]
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if _under(m, COMMANDS)))

@@ -14,8 +14,8 @@ from kumahc.cli import main
 
 MESH = REPO / "examples" / "complete" / "mesh"
 STREAM = (MESH / "dataplanes.yaml").read_text() + "---\n" + (MESH / "policy.yaml").read_text()
-READS_KUMA = ("kumahc reads CircuitBreaker, Dataplane, HealthCheck, Mesh, MeshCircuitBreaker, MeshHealthCheck, "
-              "MeshService")
+READS_KUMA = ("kumahc reads CircuitBreaker, Dataplane, HealthCheck, Mesh, MeshCircuitBreaker, MeshGateway, "
+              "MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -130,10 +130,10 @@ def test_stdin_errors_name_stdin() -> None:
 
 
 def test_stdin_through_a_real_pipe() -> None:
-    proc = subprocess.run([sys.executable, "-m", "kumahc", "render", "-", "--proxy", "web-01", "--format", "yaml"],
+    proc = subprocess.run([sys.executable, "-m", "kumahc", "render", "-", "--proxy", "web-01", "-o", "yaml"],
                           input=STREAM, capture_output=True, text=True, timeout=60, check=False)
     assert (proc.returncode, proc.stderr) == (0, "")
-    files = CliRunner().invoke(main, ["render", str(MESH), "--proxy", "web-01", "--format", "yaml"])
+    files = CliRunner().invoke(main, ["render", str(MESH), "--proxy", "web-01", "-o", "yaml"])
     assert proc.stdout == files.stdout
 
 

@@ -22,7 +22,11 @@ from kumahc.resources.files import walk_directory
 @click.group(epilog="""\b
 Examples:
   kumahc golden check golden/
-  kumahc golden update golden/""")
+  kumahc golden update golden/
+
+\b
+A case is a directory DIR/CASE/ holding input files, an optional `args` file (render options on one line:
+--proxy, --protocol, --strict, --endpoints) and expected.json. Exit codes: 0 every case passes, 1 otherwise.""")
 def golden() -> None:
     """Golden files: each subdirectory of DIR is a case (input files, optional `args`, expected.json)."""
 
@@ -44,9 +48,10 @@ def _cases(directory: str) -> list[str]:
     return cases
 
 
-# Options an ``args`` file may hold: those the harness applies to the render (and --format, which it ignores:
-# expected.json is always JSON). Anything else would be ignored silently, write files, or end the run before any
-# comparison (--help exits 0): a case must never pass by not being rendered.
+# Options an ``args`` file may hold: those the harness applies to the render (and -o json, which changes nothing:
+# expected.json is always JSON; any other -o is refused). Anything else would be ignored silently, write files
+# (--output-file), or end the run before any comparison (--help exits 0): a case must never pass by not being
+# rendered.
 CASE_OPTIONS = ("protocol", "strict", "proxy", "endpoints", "fmt")
 
 
@@ -54,10 +59,15 @@ class _BadCase(Exception):
     """A case the harness refuses; the message names its path."""
 
 
+class _NotJson(Exception):
+    """An ``args`` file asks for an output format other than JSON; the message is the format."""
+
+
 def _case_options(case_dir: str) -> dict:
     """The render options of a case: its ``args`` file (one line, split like a shell; spec 07 §6) read with
     ``render``'s own parser, without running any option's action. Raises :class:`_BadCase` for an option outside
-    :data:`CASE_OPTIONS` (``--help``, ``-o``, ``--store``, …), a PATH, or anything ``render`` would refuse."""
+    :data:`CASE_OPTIONS` (``--help``, ``--output-file``, ``--store``, …), a PATH, an ``-o`` other than ``json``, or
+    anything ``render`` would refuse."""
     args_file = os.path.join(case_dir, "args")
     if not os.path.exists(args_file):
         return _parse_case_args([])
@@ -86,6 +96,9 @@ def _case_options(case_dir: str) -> dict:
         return _parse_case_args(args)
     except click.ClickException as exc:
         raise _BadCase(f"{args_file}: {exc.format_message()}") from None
+    except _NotJson as exc:
+        raise _BadCase(f"{args_file}: -o {exc}: a golden case is rendered as JSON (expected.json): only -o json is "
+                       "allowed") from None
 
 
 def _inside(path: str, root: str) -> bool:
@@ -140,11 +153,21 @@ def _parse_case_args(args: list[str]) -> dict:
     # The same help option names as under ``kumahc``: click keeps the first help option it builds for a command,
     # so a context with other names would change ``render``'s own -h for the rest of the process.
     ctx = render.make_context("render", [*args, "."], resilient_parsing=False, **CONTEXT_SETTINGS)
+    if ctx.params["fmt"] != "json":
+        raise _NotJson(ctx.params["fmt"])
     return {"protocol": ctx.params["protocol"], "strict": ctx.params["strict"], "proxy": ctx.params["proxy"],
             "endpoints": ctx.params["endpoints"]}
 
 
-@golden.command("check")
+@golden.command("check", epilog="""\b
+Examples:
+  kumahc golden check golden/
+  kumahc golden check golden/ | tail -1
+
+\b
+Prints a unified diff (expected.json against the render) for each case that differs, then the summary
+"golden: P passed, F failed". Exit codes: 0 every case matches, 1 a difference, a case that does not render,
+or a refused args file (nothing is rendered then).""")
 @click.argument("directory", metavar="DIR", type=click.Path())
 def golden_check(directory: str) -> None:
     """Render every case and diff it against its expected.json; exit 1 on any difference."""
@@ -174,7 +197,15 @@ def golden_check(directory: str) -> None:
     sys.exit(1 if failed else 0)
 
 
-@golden.command("update")
+@golden.command("update", epilog="""\b
+Examples:
+  kumahc golden update golden/
+  kumahc golden update golden/ && git diff --stat golden/
+
+\b
+Writes only the expected.json files whose bytes change (atomically, only inside DIR) and prints "updated CASE"
+for each, then "golden: N cases, U updated". Review the changes before committing them. Exit codes: 0 every
+case rendered, 1 a case that does not render or a refused args file (nothing is written then).""")
 @click.argument("directory", metavar="DIR", type=click.Path())
 def golden_update(directory: str) -> None:
     """Write expected.json for every case that renders; print the cases whose bytes changed."""

@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from kumahc.commands.options import limits_options, pipeline, protocol_option, source_paths_argument, store_option
-from kumahc.commands.output import fail
+from kumahc.commands.completion import policy_names, proxy_names
+from kumahc.commands.options import (
+    format_option,
+    limits_options,
+    output_file_option,
+    pipeline,
+    protocol_option,
+    source_paths_argument,
+    store_option,
+)
+from kumahc.commands.output import REPORT_FORMATS, as_format, emit, fail
 from kumahc.policies.registry import KINDS
 from kumahc.render import NoProxyMatch
 from kumahc.resources.files import Limits
@@ -17,24 +24,25 @@ from kumahc.resources.files import Limits
 @click.command(epilog="""\b
 Examples:
   kumahc inspect examples/complete/mesh --proxy web-01
-  kumahc inspect examples/complete/mesh --proxy default/web-01 --cluster backend --format json
+  kumahc inspect examples/complete/mesh --proxy default/web-01 --cluster backend -o json
   kumahc inspect examples/kong/mesh-precedence.yaml --policy KongUpstreamPolicy/shop/backend-hc
   kumahc inspect examples/meshcircuitbreaker/mesh-precedence.yaml --policy MeshCircuitBreaker/web-backend-cb
   kumahc inspect examples/circuitbreaker/precedence.yaml --policy CircuitBreaker/web-to-backend""")
 @source_paths_argument
 @store_option
-@click.option("--proxy", metavar="NAME", help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
+@click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
+              help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
-@click.option("--policy", metavar="KIND/NAME",
+@click.option("--policy", metavar="KIND/NAME", shell_complete=policy_names,
               help="Instead of a proxy: every proxy and cluster this policy reaches, and what it contributes "
                    f"there (KIND: {', '.join(KINDS[:-1])} or {KINDS[-1]}; e.g. MeshHealthCheck/web, "
                    "KongUpstreamPolicy/shop/backend-hc, MeshCircuitBreaker/kuma-system/backend-cb).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools.")
+@format_option(REPORT_FORMATS, "text", "text for people; json, or the same document as yaml, for tools.")
+@output_file_option("the explanation")
 @protocol_option
 @limits_options
 def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluster: str | None, policy: str | None,
-            fmt: str, protocol: str | None, limits: Limits) -> None:
+            fmt: str, output_file: str | None, protocol: str | None, limits: Limits) -> None:
     """Explain why a proxy gets the health checks it gets, or where a policy applies (--policy).
 
     For each cluster: the destination's protocol and where it came from, the MeshHealthCheck entries that matched
@@ -57,10 +65,11 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
             found_policy = policyview.view(result, policy)
         except policyview.NoPolicy as exc:
             fail(str(exc))
-        sys.stdout.write(policyview.text(found_policy) if fmt == "text" else policyview.as_json(found_policy))
+        emit(policyview.text(found_policy) if fmt == "text" else as_format(policyview.as_json(found_policy), fmt),
+             output_file)
         return
     try:
         found = explain.explain(result, proxy, cluster)
     except (NoProxyMatch, explain.NoCluster) as exc:
         fail(str(exc))
-    sys.stdout.write(explain.text(found) if fmt == "text" else explain.as_json(found))
+    emit(explain.text(found) if fmt == "text" else as_format(explain.as_json(found), fmt), output_file)

@@ -10,6 +10,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from kumahc.commands import progress
+from kumahc.commands.completion import kind_names
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
@@ -40,17 +42,9 @@ endpoints_option = click.option(
     help="static: endpoints inline in each cluster (type STATIC). eds: clusters of type EDS whose endpoints come "
          "as ClusterLoadAssignments over ADS (Envoy's bootstrap needs ads_config); an endpoint change then updates "
          "the hosts in place instead of replacing the cluster.")
-kind_argument = click.argument("kind", metavar="KIND")
+kind_argument = click.argument("kind", metavar="KIND", shell_complete=kind_names)
 mesh_option = click.option("--mesh", metavar="M", help="Only resources of mesh M.")
 namespace_option = click.option("-n", "--namespace", metavar="NAMESPACE", help="Only resources in NAMESPACE.")
-
-
-def output_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``-o/--output FILE`` (being replaced by :func:`output_file_option` and :func:`format_option`)."""
-    return click.option(
-        "-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-        help=f"Write {what} to FILE (a regular file is replaced atomically, keeping its mode; a FIFO or device is "
-             "written in place) instead of stdout.")
 
 
 def output_file_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -71,10 +65,10 @@ def format_option(formats: tuple[str, ...], default: str,
     def check(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
         if value in formats:
             return value
+        # "-o -" is not a file named "-" (it used to be); stdout needs no option at all.
+        to_file = f"--output-file {value}" if value not in ("", "-") else "--output-file FILE (stdout is the default)"
         raise click.BadParameter(
-            f"{value!r} is not an output format (one of {', '.join(formats)}); to write to a file, use "
-            f"--output-file {value}" if value not in ("", "-") else
-            f"{value!r} is not an output format (one of {', '.join(formats)}); stdout is the default",
+            f"{value!r} is not an output format (one of {', '.join(formats)}); to write to a file, use {to_file}",
             param_hint="'-o' / '--output'")
 
     return click.option(
@@ -132,12 +126,15 @@ def inputs(paths: tuple[str, ...], store: str | None) -> list[str] | Loader:
 
 def pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store: str | None = None,
              limits: Limits = DEFAULT_LIMITS) -> Result:
-    """Run the pipeline on PATHs or on the store at ``store`` (see :func:`inputs`) and print its warnings and notes
-    to stderr; a fatal input error is one ``error:`` line, invalid input goes to the failure printer
-    (:func:`kumahc.commands.output.fail_invalid`): both exit 1."""
+    """Run the pipeline on PATHs or on the store at ``store`` (see :func:`inputs`), with progress on a terminal
+    (:mod:`kumahc.commands.progress`), and print its warnings and notes to stderr; a fatal input error is one
+    ``error:`` line, invalid input goes to the failure printer (:func:`kumahc.commands.output.fail_invalid`): both
+    exit 1."""
     source = inputs(paths, store)
     try:
-        result = run(source, Options(protocol=protocol, strict=strict, limits=limits))
+        # The bars are erased when this block ends: before any warning or error below is printed.
+        with progress.shown() as report:
+            result = run(source, Options(protocol=protocol, strict=strict, limits=limits), progress=report)
     except FatalInputError as exc:
         fail(str(exc))
     except InputError as exc:

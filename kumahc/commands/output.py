@@ -3,6 +3,7 @@ failure printer for invalid input (every problem, then ``found N errors``, exit 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from typing import NoReturn
@@ -10,7 +11,10 @@ from typing import NoReturn
 import click
 
 from kumahc.diagnostics import InputError, summary
-from kumahc.render import write_atomic
+from kumahc.render import to_yaml, write_atomic
+
+# -o of the commands that print a report for people (inspect, diff): text, or its JSON (YAML) for tools.
+REPORT_FORMATS = ("text", "json", "yaml")
 
 
 def stderr(lines: Iterable[str]) -> None:
@@ -47,3 +51,9 @@ def emit(text: str | Iterable[str], output: str | None) -> None:
         write_atomic(output, text)
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror or exc}")
+
+
+def as_format(json_text: str, fmt: str) -> str:
+    """A report's JSON text as ``fmt``: ``json`` unchanged, ``yaml`` the same document in YAML (keys in the JSON's
+    order, block style, never wrapped: :func:`kumahc.render.to_yaml`)."""
+    return json_text if fmt == "json" else to_yaml(json.loads(json_text))

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import (
     endpoints_option,
     limits_options,
@@ -16,6 +17,7 @@ from kumahc.commands.options import (
     store_url,
     strict_option,
 )
+from kumahc.commands.settings import SettingsCommand
 from kumahc.resources.files import Limits
 
 
@@ -28,7 +30,7 @@ def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> object
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command(epilog="""\b
+@click.command(cls=SettingsCommand, epilog="""\b
 Examples:
   kumahc serve examples/complete/mesh
   kumahc serve examples/complete/mesh --xds-address 127.0.0.1:0 --admin-address 127.0.0.1:0
@@ -45,7 +47,13 @@ and every metric.
 
 \b
 With --store URL (or $KUMAHC_STORE and no PATH) it serves the PostgreSQL store instead and follows its
-commits (LISTEN/NOTIFY); any number of replicas on one store serve identical versions (docs/store.md).""")
+commits (LISTEN/NOTIFY); any number of replicas on one store serve identical versions (docs/store.md).
+
+\b
+Every option can also come from $KUMAHC_<OPTION> (--xds-address: $KUMAHC_XDS_ADDRESS) or from --config FILE
+(YAML, keys as the option names: xds-address: 127.0.0.1:18000); a flag beats the environment, which beats the
+file, which beats the default. --print-config shows what applies and where it came from:
+  kumahc serve --config examples/serve/kumahc.yaml --print-config""")
 @source_paths_argument
 @store_option
 @click.option("--xds-address", default="127.0.0.1:18000", show_default=True, callback=_address, metavar="HOST:PORT",
@@ -109,5 +117,7 @@ def serve(paths: tuple[str, ...], store: str | None, xds_address: object, admin_
     config = ServeConfig(tuple(paths), xds_address, admin_address, protocol, strict, tls, admin_allowed_hosts,
                          admin_token_file, log_format, log_level, endpoints, limits, store=store_url(paths, store),
                          ui=is_loopback(admin_address.host) if ui is None else ui, render=render,
-                         render_grace=render_grace)
+                         render_grace=render_grace,
+                         # decided here: the first load runs in another thread, outside click's context
+                         progress=progress.drawn if progress.wanted() else None)
     sys.exit(run_server(config))

@@ -1,15 +1,23 @@
-"""``kumahc store …``: the PostgreSQL store's schema (``store migrate``; spec 07, docs/store.md)."""
+"""``kumahc store …``: the PostgreSQL store's schema (``store migrate``) and what is wrong with a store URL
+(``store check``; spec 07, docs/store.md)."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from kumahc.commands import progress
 from kumahc.commands.options import required_store_option
 
 
-@click.group("store")
+@click.group("store", epilog="""\b
+Examples:
+  kumahc store check --store postgresql://kumahc@db:5432/kumahc
+  kumahc store check --read-only --store postgresql://kumahc_replica@db/kumahc
+  kumahc store migrate --store postgresql://kumahc@db/kumahc""")
 def store_group() -> None:
-    """The PostgreSQL store's schema."""
+    """The PostgreSQL store: check a URL, create or upgrade the schema."""
 
 
 @store_group.command("migrate", epilog="""\b
@@ -23,6 +31,32 @@ def store_migrate(store: str) -> None:
     """
     from kumahc.sources.store import connection, schema
 
-    with connection.session(store) as conn:
-        before, after = schema.migrate(conn)
+    with connection.session(store) as conn, progress.shown() as report:
+        before, after = schema.migrate(conn, progress=report)
     click.echo(f"store schema at version {after} (was {before})")
+
+
+@store_group.command("check", epilog="""\b
+Examples:
+  kumahc store check --store postgresql://kumahc@db:5432/kumahc
+  KUMAHC_STORE=postgresql://kumahc_replica@db/kumahc kumahc store check --read-only
+
+\b
+Exit codes: 0 every check passed, 1 some check failed (or the URL is not a PostgreSQL URL).""")
+@click.option("--read-only", is_flag=True,
+              help="Check what a replica's role needs (serve, render, get): skip the write check.")
+@required_store_option
+def store_check(read_only: bool, store: str) -> None:
+    """Say what is wrong with a store URL, one line per check, in order: reachability (each HOST:PORT),
+    authentication, database, schema (version current, older or newer than this kumahc), read (SELECT on kumahc's
+    tables), write (INSERT, UPDATE, DELETE).
+
+    Each line is "CHECK: ok (DETAIL)", "CHECK: failed: WHAT; HOW TO FIX" or "CHECK: skipped (WHY)" (the checks
+    after a failed one cannot run). Writes nothing.
+    """
+    from kumahc.sources.store import check
+
+    findings = check.run(store, write=not read_only)
+    for finding in findings:
+        click.echo(finding.line())
+    sys.exit(0 if all(f.ok for f in findings) else 1)

@@ -22,7 +22,11 @@ class Destination:
     """One (service, port) → one cluster named ``name`` (01 §6). Identity fields (01 §6.1): ``id_name``,
     ``namespace``, ``port`` (None when unknown), ``section`` (port name), ``labels`` (implicit ones included).
     ``protocol_source`` says which rule of 01 §6.3 chose ``protocol`` (used by ``inspect``).
-    ``upstream_policies``: (namespace, name) of the KongUpstreamPolicy named by each backing Service (04 §1)."""
+    ``upstream_policies``: (namespace, name) of the KongUpstreamPolicy named by each backing Service (04 §1).
+    A builtin gateway's cluster (issue 20) also has ``host_tags``, its listener's tags (the gateway Dataplane's,
+    the MeshGateway's and the listener's, merged) that policies select it by, and ``backend``, the
+    ``kuma.io/service`` it forwards to when the route names a service rather than a MeshService resource
+    (legacy HealthCheck and CircuitBreaker apply to those only)."""
 
     mesh: str
     name: str
@@ -36,13 +40,17 @@ class Destination:
     endpoints: tuple[tuple[str, int], ...]
     upstream_policies: tuple[tuple[str, str], ...]
     mesh_service: MeshService | None
+    host_tags: dict[str, str] | None = None
+    backend: str | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Proxy:
     """One Envoy (01 §5.1) or a synthetic preview proxy (01 §7). ``dp_name`` is ``metadata.name`` (Kubernetes)
     or ``name``; ``namespace`` is ``""`` for Universal. ``tags`` = union of inbound tags, values sorted.
-    ``destinations`` = cluster names, sorted."""
+    ``destinations`` = cluster names, sorted. A gateway proxy (issue 20) has ``gateway_type`` ``BUILTIN`` or
+    ``DELEGATED``; a builtin one has no inbound: its ``inbound_tags`` are its listeners' tags, ``tags`` the
+    gateway Dataplane's, and ``gateway`` names the MeshGateway that selects it (``""`` when none does)."""
 
     mesh: str
     name: str
@@ -54,6 +62,13 @@ class Proxy:
     labels: dict[str, str]
     destinations: tuple[str, ...]
     synthetic: bool = False
+    gateway_type: str | None = None
+    gateway: str | None = None
+
+    @property
+    def proxy_type(self) -> str:
+        """``Sidecar`` or ``Gateway``: what a targetRef's ``proxyTypes`` names."""
+        return "Sidecar" if self.gateway_type is None else "Gateway"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 from kumahc.diagnostics import Report
 from kumahc.resources.checker import DocumentChecker
 from kumahc.resources.model import UNIVERSAL, Resource
-from kumahc.resources.tags import SERVICE, tag_problems
+from kumahc.resources.tags import PROTOCOL, SERVICE, tag_problems
 
 PORT_RANGE = "port must be in the range [1, 65535]"
 
@@ -41,14 +41,25 @@ class Outbound:
     backend: BackendRef | None
 
 
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """``networking.gateway``: ``type`` is ``BUILTIN`` or ``DELEGATED`` (Kuma's default when absent), ``tags`` as
+    written (may be empty)."""
+
+    type: str
+    tags: dict[str, str]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Dataplane:
-    """One proxy (01 §5.1). ``outbounds`` None = absent or null (every destination of the mesh); ``()`` = none."""
+    """One proxy (01 §5.1). ``outbounds`` None = absent or null (every destination of the mesh); ``()`` = none.
+    ``gateway``: set for a gateway proxy (then ``inbounds`` is empty)."""
 
     res: Resource
     proxy_name: str
     inbounds: tuple[Inbound, ...]
     outbounds: tuple[Outbound, ...] | None
+    gateway: Gateway | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +105,14 @@ def dataplane(res: Resource, report: Report) -> Dataplane | None:
     net = res.fields()["networking"]
     if not _is_ip(net["address"]):
         check.error(("address",), "must be a valid IP address")
-    if "gateway" in net:
-        check.error(("gateway",), "gateway proxies are not supported")
-    if not net["inbound"]:
-        check.error(("inbound",), "must have at least one element")
+    gateway = _gateway(check, net)
+    if gateway is None:
+        if "inbound" not in net:
+            check.error(("inbound",), "must be defined")
+        elif not net["inbound"]:
+            check.error(("inbound",), "must have at least one element")
     inbounds = []
-    for i, ib in enumerate(net["inbound"]):
+    for i, ib in enumerate(net.get("inbound") or ()):
         if not 1 <= ib["port"] <= 65535:
             check.error(("inbound", i, "port"), PORT_RANGE)
         if "servicePort" in ib and not 1 <= ib["servicePort"] <= 65535:
@@ -127,7 +140,36 @@ def dataplane(res: Resource, report: Report) -> Dataplane | None:
     if check.failed:
         return None
     name = res.name if res.format == UNIVERSAL else f"{res.name}.{res.namespace}"
-    return Dataplane(res, name, tuple(inbounds), None if outbounds is None else tuple(outbounds))
+    return Dataplane(res, name, tuple(inbounds), None if outbounds is None else tuple(outbounds), gateway)
+
+
+GATEWAY_TYPES = ("BUILTIN", "DELEGATED")
+
+
+def _gateway(check: DocumentChecker, net: dict) -> Gateway | None:
+    """``networking.gateway`` checked as Kuma's Dataplane validator does (``dataplane_validator.go``): a builtin
+    gateway has no inbound nor outbound, a delegated one no inbound; tags need ``kuma.io/service`` once any is
+    given and ``kuma.io/protocol`` may only be ``tcp``."""
+    raw = net.get("gateway")
+    if raw is None:
+        return None
+    kind = raw.get("type", "DELEGATED")
+    if kind not in GATEWAY_TYPES:
+        check.error(("gateway", "type"), f"value '{kind}' is not supported (allowed: {', '.join(GATEWAY_TYPES)})")
+    word = "builtin" if kind == "BUILTIN" else "delegated"
+    if net.get("inbound"):
+        check.error(("inbound",), f"inbound cannot be defined for {word} gateways")
+    if kind == "BUILTIN" and net.get("outbound"):
+        check.error(("outbound",), "outbound cannot be defined for builtin gateways")
+    tags = dict(raw.get("tags") or {})
+    protocol = tags.get(PROTOCOL)
+    if protocol is not None and protocol.lower() != "tcp":
+        check.error(("gateway", "tags", PROTOCOL),
+                    f'other values than tcp are not allowed, provided value "{protocol}"')
+    for key, message in tag_problems(tags, require_service=bool(tags)):
+        path = ("gateway", "tags")
+        check.error(path if key is None else (*path, key), message)
+    return Gateway(kind, tags)
 
 
 def _check_tags(check: DocumentChecker, path: tuple, tags: dict[str, str]) -> None:

@@ -85,13 +85,14 @@ class FileCache:
 
 
 def load(paths: list[str], report: Report, cache: FileCache | None = None,
-         limits: files.Limits = files.DEFAULT_LIMITS, stdin: str | None = None) -> Loaded:
+         limits: files.Limits = files.DEFAULT_LIMITS, stdin: str | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> Loaded:
     """Read ``paths`` (01 §1) and return the resources that passed the load and structural checks. Problems are
     added to ``report``. With ``cache``, unchanged files are taken from it (:class:`FileCache`). ``limits``
     bound each file's size and the documents of the whole run; past the document limit the remaining files are
     not read (one error names the file and line where it was reached). Raises :class:`FatalInputError`
     (``no input files found``) when the paths hold no file to read and nothing else went wrong. ``stdin``: see
-    :func:`files.discover`."""
+    :func:`files.discover`. ``progress``: called as ``progress("files read", done, total)`` after each file."""
     inputs = files.discover(paths, report, stdin)
     if not inputs and not report.has_errors():
         raise FatalInputError("no input files found")
@@ -119,6 +120,8 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None,
         report.extend(result.diagnostics)
         resources.extend(result.resources)
         counted += result.counted
+        if progress is not None:
+            progress("files read", index + 1, len(inputs))
     if cache is not None:
         cache.unchanged = unchanged and budget >= 0
         cache.keep(seen)

@@ -12,19 +12,20 @@ from kumahc.resources.fieldpath import format_path
 from kumahc.resources.yaml.marks import RawDocument
 
 KINDS = ("CircuitBreaker", "Dataplane", "HealthCheck", "KongUpstreamPolicy", "Mesh", "MeshCircuitBreaker",
-         "MeshHealthCheck", "MeshService", "Service")
-CLUSTER_SCOPED = frozenset({"Mesh", "HealthCheck", "CircuitBreaker"})
+         "MeshGateway", "MeshHTTPRoute", "MeshHealthCheck", "MeshService", "MeshTCPRoute", "Service")
+CLUSTER_SCOPED = frozenset({"Mesh", "HealthCheck", "CircuitBreaker", "MeshGateway"})
 KUBERNETES_ONLY = frozenset({"KongUpstreamPolicy", "Service"})
 NO_MESH = frozenset({"Mesh", "KongUpstreamPolicy", "Service"})  # identity mesh is "" (01 §3)
 STRICT = frozenset({"HealthCheck", "MeshHealthCheck", "KongUpstreamPolicy", "MeshCircuitBreaker", "CircuitBreaker"})
 # Universal fields at top level, not under spec
-LEGACY = frozenset({"Mesh", "Dataplane", "HealthCheck", "CircuitBreaker"})
+LEGACY = frozenset({"Mesh", "Dataplane", "HealthCheck", "CircuitBreaker", "MeshGateway"})
 
 API_VERSIONS = {
     "Mesh": "kuma.io/v1alpha1", "Dataplane": "kuma.io/v1alpha1", "MeshService": "kuma.io/v1alpha1",
     "HealthCheck": "kuma.io/v1alpha1", "MeshHealthCheck": "kuma.io/v1alpha1",
     "CircuitBreaker": "kuma.io/v1alpha1", "MeshCircuitBreaker": "kuma.io/v1alpha1",
     "KongUpstreamPolicy": "configuration.konghq.com/v1beta1", "Service": "v1",
+    "MeshGateway": "kuma.io/v1alpha1", "MeshHTTPRoute": "kuma.io/v1alpha1", "MeshTCPRoute": "kuma.io/v1alpha1",
 }
 
 UNIVERSAL = "universal"

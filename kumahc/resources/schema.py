@@ -95,7 +95,8 @@ SCHEMA_FILES = {
     "KongUpstreamPolicy": "kongupstreampolicy.schema.json", "Mesh": "mesh.schema.json",
     "MeshHealthCheck": "meshhealthcheck.schema.json", "MeshService": "meshservice.schema.json",
     "Service": "service.schema.json", "MeshCircuitBreaker": "meshcircuitbreaker.schema.json",
-    "CircuitBreaker": "circuitbreaker.schema.json",
+    "CircuitBreaker": "circuitbreaker.schema.json", "MeshGateway": "meshgateway.schema.json",
+    "MeshHTTPRoute": "meshhttproute.schema.json", "MeshTCPRoute": "meshtcproute.schema.json",
 }
 
 

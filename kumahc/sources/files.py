@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kumahc.diagnostics import Report
@@ -30,7 +30,9 @@ def stdin_file(paths: list[str]) -> Iterator[str | None]:
         os.unlink(path)
 
 
-def read(paths: list[str], report: Report, stdin: str | None = None) -> Loaded:
-    """Load ``paths`` as ``render`` does (every file problem goes into ``report``). Raises
-    :class:`~kumahc.diagnostics.FatalInputError` when no file was found."""
-    return load(paths, report, None, stdin=stdin)
+def read(paths: list[str], report: Report, stdin: str | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> Loaded:
+    """Load ``paths`` as ``render`` does (every file problem goes into ``report``; ``progress`` as
+    :func:`~kumahc.resources.loader.load`'s). Raises :class:`~kumahc.diagnostics.FatalInputError` when no file was
+    found."""
+    return load(paths, report, None, stdin=stdin, progress=progress)

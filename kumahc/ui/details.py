@@ -1,5 +1,5 @@
 """The proxy and policy pages' content, from the pipeline result a snapshot was built from, through the same views
-as the command line: ``render --format table`` (:mod:`kumahc.views.table`), ``inspect`` (:mod:`kumahc.views.inspect`)
+as the command line: ``render -o table`` (:mod:`kumahc.views.table`), ``inspect`` (:mod:`kumahc.views.inspect`)
 and ``inspect --policy`` (:mod:`kumahc.views.policyview`). A snapshot made from the store writer's rendered parts
 holds no result: the clusters' JSON is read from its document and origins are not available."""
 
@@ -20,7 +20,7 @@ from kumahc.xds.snapshot import Snapshot
 
 @dataclass(frozen=True, slots=True)
 class ClusterDetail:
-    """One cluster of a proxy: its ``render --format table`` cells (HEADER order, PROXY left out), its JSON
+    """One cluster of a proxy: its ``render -o table`` cells (HEADER order, PROXY left out), its JSON
     (2-space indented, as ``render`` prints it) and ``inspect``'s explanation of its fields ("" when unknown)."""
 
     name: str

@@ -1,4 +1,4 @@
-"""Which policies made one rendered cluster what it is, for ``diff``, ``render --format table`` and
+"""Which policies made one rendered cluster what it is, for ``diff``, ``render -o table`` and
 ``inspect --policy``.
 
 Reads only what the pipeline produced (the combine step's winners and the families' public questions), so it

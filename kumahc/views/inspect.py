@@ -42,12 +42,14 @@ class ClusterExplanation:
     protocol_source: str
     endpoints: int
     fields: dict[str, Any]
+    listener_tags: dict[str, str] | None = None  # a builtin gateway's cluster: its listener's merged tags
 
     def as_dict(self) -> dict[str, Any]:
         rank = {k: i for i, k in enumerate(_JSON_ORDER)}
         ordered = sorted(self.fields, key=lambda k: rank.get(k, len(rank)))
+        gateway = {} if self.listener_tags is None else {"listener_tags": self.listener_tags}
         return {"name": self.name, "protocol": self.protocol, "protocol_source": self.protocol_source,
-                "endpoints": self.endpoints, **{k: _plain(self.fields[k]) for k in ordered}}
+                "endpoints": self.endpoints, **gateway, **{k: _plain(self.fields[k]) for k in ordered}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class ProxyExplanation:
     tags: dict[str, list[str]]  # values sorted
     labels: dict[str, str]  # implicit labels included
     clusters: tuple[ClusterExplanation, ...]
+    gateway: dict[str, str] | None = None  # a gateway proxy: {"type": BUILTIN|DELEGATED[, "mesh_gateway": NAME]}
 
 
 def explain(result: Result, proxy: str, cluster: str | None = None) -> list[ProxyExplanation]:
@@ -76,8 +79,13 @@ def explain(result: Result, proxy: str, cluster: str | None = None) -> list[Prox
         results = dict(zip(p.destinations, result.clusters[(p.mesh, p.name)], strict=True))
         clusters = tuple(_cluster(result, p, result.view.destinations[(p.mesh, n)], results[n].groups)
                          for n in names)
+        gateway = None
+        if p.gateway_type is not None:
+            gateway = {"type": p.gateway_type}
+            if p.gateway is not None:
+                gateway["mesh_gateway"] = p.gateway
         out.append(ProxyExplanation(p.mesh, p.name, {k: list(v) for k, v in p.tags.items()}, dict(p.labels),
-                                    clusters))
+                                    clusters, gateway))
     return out
 
 
@@ -93,7 +101,8 @@ def _cluster(result: Result, proxy: Proxy, dest: Destination, groups: Combined) 
     for attr, _ in GROUPS:
         group = getattr(groups, attr)
         fields[f"{attr}_from"] = f"{groups.kind_of(attr)} {group.source}" if group is not None else None
-    return ClusterExplanation(dest.name, dest.protocol, dest.protocol_source, len(dest.endpoints), fields)
+    return ClusterExplanation(dest.name, dest.protocol, dest.protocol_source, len(dest.endpoints), fields,
+                              dest.host_tags)
 
 
 def _plain(value: Any) -> Any:
@@ -109,10 +118,16 @@ def text(explanations: list[ProxyExplanation]) -> str:
     for p in explanations:
         tags = _pairs({k: ",".join(v) for k, v in p.tags.items()})
         lines += [f"proxy {p.mesh}/{p.name}", f"  tags: {tags}", f"  labels: {_pairs(p.labels)}"]
+        if p.gateway is not None:
+            served = p.gateway.get("mesh_gateway")
+            by = "" if served is None else f" (MeshGateway {served or '(none)'})"
+            lines.append(f"  gateway: {p.gateway['type']}{by}")
         for c in p.clusters:
             lines.append(f"cluster {c.name}")
             plural = "endpoint" if c.endpoints == 1 else "endpoints"
             lines.append(f"  destination: protocol {c.protocol} ({c.protocol_source}), {c.endpoints} {plural}")
+            if c.listener_tags is not None:
+                lines.append(f"  listener tags: {_pairs(c.listener_tags)}")
             for family in FAMILIES:
                 lines += family.explain_lines(c.fields)
             lines.append("  result: " + "; ".join(f"{words} <- {c.fields[f'{attr}_from'] or 'none'}"
@@ -123,5 +138,6 @@ def text(explanations: list[ProxyExplanation]) -> str:
 def as_json(explanations: list[ProxyExplanation]) -> str:
     """The same facts for tools: ``{"proxies": [...]}`` with the dataclass fields, 2-space indented."""
     proxies = [{"mesh": p.mesh, "name": p.name, "tags": p.tags, "labels": p.labels,
+                **({} if p.gateway is None else {"gateway": p.gateway}),
                 "clusters": [c.as_dict() for c in p.clusters]} for p in explanations]
     return json.dumps({"proxies": proxies}, indent=2, ensure_ascii=False) + "\n"

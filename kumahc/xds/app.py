@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
-from kumahc.pipeline import LazyClusters, Options, Result, RunCache, run
+from kumahc.pipeline import LazyClusters, Options, Progress, Result, RunCache, run
 from kumahc.resources.files import Limits
 from kumahc.resources.watch import Watcher
 from kumahc.sources.store.errors import StoreError
@@ -27,6 +27,7 @@ from kumahc.xds.admin import ADMIN_MAX_CONNECTIONS, AdminGuard, AdminSite, make_
 from kumahc.xds.cache import SnapshotCache
 from kumahc.xds.connected import GRACE_SECONDS as GRACE_SECONDS_CONNECTED
 from kumahc.xds.connected import Connected
+from kumahc.xds.listen import ListenError, bind_quietly
 from kumahc.xds.metrics import Metrics, log, setup_logging
 from kumahc.xds.reloads import ServeLog
 from kumahc.xds.server import XdsServer, make_server
@@ -72,6 +73,9 @@ class ServeConfig:
     ui: bool = True  # --ui/--no-ui: the operator pages under /ui/ on the admin port (kumahc.ui)
     render: str = "connected"  # --render: build the clusters of connected proxies only, or of "all" at each load
     render_grace: float = GRACE_SECONDS_CONNECTED  # --render-grace: seconds a proxy stays built after its last stream
+    # The first load's progress display (the command line's, on a terminal): a context manager factory giving the
+    # pipeline's progress callback (kumahc.commands.progress.drawn). None: no progress.
+    progress: Callable[[], contextlib.AbstractContextManager[Progress | None]] | None = None
 
     @property
     def lazy(self) -> bool:
@@ -92,15 +96,27 @@ RENDER_CHOICES = (RENDER_CONNECTED, RENDER_ALL)
 Produce = Callable[[set | None], "Result | Stored"]
 
 
-def file_source(paths: list[str], options: Options, watcher: Watcher | None = None, lazy: bool = False
+def file_source(paths: list[str], options: Options, watcher: Watcher | None = None, lazy: bool = False,
+                first_progress: Callable[[], contextlib.AbstractContextManager[Progress | None]] | None = None
                 ) -> Produce:
     """Render the PATH arguments; the RunCache lets each reload redo only what changed. With ``watcher``, a file
     still open for writing is never read half-written (the reload waits for its close). ``lazy``: the result
-    builds no proxy's clusters until asked (``--render connected``)."""
+    builds no proxy's clusters until asked (``--render connected``). ``first_progress``: the progress display of
+    the first load (:attr:`ServeConfig.progress`); reloads show none."""
     run_cache = RunCache()
     if watcher is not None:
         run_cache.files.held = watcher.being_written
-    return lambda _keys=None: run(paths, options, run_cache, lazy)
+    first = first_progress
+
+    def produce(_keys: set | None = None) -> Result:
+        nonlocal first
+        shown, first = first, None
+        if shown is None:
+            return run(paths, options, run_cache, lazy)
+        with shown() as report:  # erased before the first load's warnings or errors are logged
+            return run(paths, options, run_cache, lazy, progress=report)
+
+    return produce
 
 
 def store_source(url: str, options: Options, endpoints: str = "static", lazy: bool = False) -> Replica:
@@ -158,7 +174,7 @@ def serve(config: ServeConfig) -> int:
     paths = list(config.paths)
     # Watch before loading: a change made while kumahc starts then brings a reload.
     seen = Watcher(paths)
-    produce = file_source(paths, options, seen, config.lazy)
+    produce = file_source(paths, options, seen, config.lazy, config.progress)
     return asyncio.run(_main(config, produce, metrics, tls, guard, seen))
 
 
@@ -264,13 +280,12 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
     xds_addr, admin_addr = config.xds, config.admin
     try:
         if tls is not None:
-            xds_port = server.add_secure_port(xds_addr.show(), tls.credentials())
+            credentials = tls.credentials()
+            xds_port = bind_quietly(lambda where: server.add_secure_port(where, credentials), xds_addr)
         else:
-            xds_port = server.add_insecure_port(xds_addr.show())
-        if not xds_port:
-            raise RuntimeError("address in use or unavailable")
-    except RuntimeError as exc:
-        print(f"error: cannot listen on {xds_addr.show()}: {exc}", file=sys.stderr)
+            xds_port = bind_quietly(server.add_insecure_port, xds_addr)
+    except ListenError as exc:
+        _listen_failed(config, "xds", exc)
         return 1
     store = None if replica is None else replica.where  # /status names the store, its password masked
     served = ServeLog()
@@ -288,7 +303,7 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        print(f"error: cannot listen on {admin_addr.show()}: {exc.strerror or exc}", file=sys.stderr)
+        _listen_failed(config, "admin", ListenError(admin_addr, str(exc.strerror or exc)))
         return 1
     await server.start()
     admin_port = site.port
@@ -366,6 +381,17 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         connected.close()
     await shutdown()
     return 0
+
+
+def _listen_failed(config: ServeConfig, listener: str, exc: ListenError) -> None:
+    """The one line of a listener that cannot bind: ``error: cannot listen on ADDR: REASON`` as every start-up
+    failure prints it, or under ``--log-format json`` one ERROR object with ``event=listen_failed``,
+    ``listener`` (xds|admin), ``address`` and ``reason``."""
+    if config.log_format == "json":
+        log.error(str(exc), extra={"fields": {"event": "listen_failed", "listener": listener,
+                                              "address": exc.address.show(), "reason": exc.reason}})
+    else:
+        print(f"error: {exc}", file=sys.stderr)
 
 
 def _publish(cache: SnapshotCache, metrics: Metrics, snap: snapshots.Snapshot, seconds: float) -> None:

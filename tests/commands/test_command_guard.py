@@ -13,7 +13,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import kumahc.commands.completion
+import kumahc.commands.version
 import kumahc.pipeline
+import kumahc.sources.store.check
 import kumahc.sources.store.connection
 import kumahc.xds.app
 from kumahc.cli import main
@@ -39,6 +42,9 @@ COMMANDS: dict[str, tuple[tuple[Any, str], list[str]]] = {
     "get": (SESSION, ["get", "meshes", "--store", STORE]),
     "delete": (SESSION, ["delete", "mesh", "default", "--store", STORE]),
     "store migrate": (SESSION, ["store", "migrate", "--store", STORE]),
+    "store check": ((kumahc.sources.store.check, "run"), ["store", "check", "--store", STORE]),
+    "completion": ((kumahc.commands.completion, "get_completion_class"), ["completion", "bash"]),
+    "version": ((kumahc.commands.version, "versions"), ["version"]),
 }
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from kumahc.cli import main
@@ -52,3 +54,19 @@ def test_docs_name_the_kinds_of_the_help() -> None:
     sentence = re.search(r"the policy kinds kumahc reads \(([^)]*)\)", _words(DOCS.read_text(encoding="utf-8")))
     assert sentence is not None
     assert sentence.group(1) == f"{', '.join(KINDS)} — the order of `inspect`'s lines"
+
+
+def _commands(cmd: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, click.Command]]:
+    if isinstance(cmd, click.Group):
+        return [found for name, sub in sorted(cmd.commands.items()) for found in _commands(sub, (*path, name))]
+    return [(" ".join(path), cmd)]
+
+
+@pytest.mark.parametrize("name,command", _commands(main), ids=[n for n, _ in _commands(main)])
+def test_docs_cli_names_every_option_and_command(name: str, command: click.Command) -> None:
+    """docs/cli.md matches --help: every command has a line there, and every long option of it is named there."""
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"`{name}" in text or f"kumahc {name}" in text
+    options = {o for p in command.params if isinstance(p, click.Option) and not p.hidden
+               for o in (*p.opts, *p.secondary_opts) if o.startswith("--") and o != "--help"}
+    assert sorted(o for o in options if o not in text) == []

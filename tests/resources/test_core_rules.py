@@ -37,7 +37,7 @@ MISSING = 'mandatory tag "kuma.io/service" is missing'
 @pytest.mark.parametrize("text, line", [
     (dataplane(address="10.0.0.300"), DP.format(line=4) + "address: must be a valid IP address"),
     (dataplane(more="  gateway: {tags: {kuma.io/service: gw}}\n"),
-     DP.format(line=8) + "gateway: gateway proxies are not supported"),
+     DP.format(line=5) + "inbound: inbound cannot be defined for delegated gateways"),
     ("type: Dataplane\nname: dp\nnetworking:\n  address: 10.0.0.1\n  inbound: []\n",
      DP.format(line=5) + "inbound: must have at least one element"),
     (inbound("{port: 0, tags: {kuma.io/service: web}}"), DP.format(line=6) + f"inbound[0].port: {RANGE}"),

@@ -4,8 +4,8 @@ Strategies generate (a) garbage YAML/JSON text and bytes and (b) valid-shaped do
 then mutate them (wrong types, huge numbers, odd unicode, deep nesting, missing/extra keys, nulls, duplicate keys,
 anchors and aliases). Whatever the input, ``render`` and ``validate`` must exit 0 or 1 (never 2 for a file input,
 never a traceback or ``error: internal``); on exit 1 stdout is empty and stderr is made of error/warning lines
-then ``found N errors``; on exit 0 stdout is the 05 §2 document. ``render -o FILE`` never touches FILE on failure
-and never leaves a temporary file behind. ``serve`` keeps serving its last good snapshot through a stream of bad
+then ``found N errors``; on exit 0 stdout is the 05 §2 document. ``render --output-file FILE`` never touches FILE on
+failure and never leaves a temporary file behind. ``serve`` keeps serving its last good snapshot through a stream of bad
 files.
 
 Bounded for CI: the ``ci`` profile is derandomized and database-free, so every run tries the same examples. Deeper
@@ -716,7 +716,7 @@ def check_render_and_validate(files: list[tuple[str, bytes]], as_directory: bool
     """Run ``render`` and ``validate`` on ``files`` and check every property; returns the exit code."""
     flags = ["--strict"] if strict else []
     with Inputs(files, as_directory) as inp:
-        rendered = invoke("render", *inp.args, "--format", fmt, *flags)
+        rendered = invoke("render", *inp.args, "-o", fmt, *flags)
         if currently_in_test_context():
             note(f"render exit {rendered.code}\nstderr:\n{rendered.err}")
         assert rendered.code in (0, 1), (rendered.code, rendered.err)
@@ -805,7 +805,8 @@ def test_valid_shaped_documents(docs: list[dict], with_mesh: bool) -> None:
 @bounded(40)
 @given(files=case(), existing=st.booleans())
 def test_output_file_is_atomic(files: list[tuple[str, bytes]], existing: bool) -> None:
-    """``render -o FILE``: on failure FILE is byte-identical (or still absent); never a temporary file left."""
+    """``render --output-file FILE``: on failure FILE is byte-identical (or still absent); never a temporary file
+    left."""
     with Inputs(files, as_directory=True) as inp:
         out_dir = inp.root / "out"
         out_dir.mkdir()
@@ -813,10 +814,10 @@ def test_output_file_is_atomic(files: list[tuple[str, bytes]], existing: bool) -
         sentinel = b"previous bytes \xf0\x9f\x99\x82\n"
         if existing:
             target.write_bytes(sentinel)
-        r = run("render", *inp.args, "-o", str(target))
+        r = run("render", *inp.args, "--output-file", str(target))
         assert r.code in (0, 1)
         check_stderr(r, inp.names, strict=False)
-        assert r.out == "", "with -o nothing goes to stdout"
+        assert r.out == "", "with --output-file nothing goes to stdout"
         if r.code == 0:
             assert sorted(os.listdir(out_dir)) == ["clusters.json"]
             check_document(target.read_text(encoding="utf-8"))
@@ -978,4 +979,4 @@ def test_regression_control_characters_in_a_skipped_kind(ws) -> None:
     r = ws.ok("validate", "f.yaml")
     assert r.lines == ['warning: f.yaml:2: document 1: kind: skipped kind "Deploy\\rment\\x1b" (kumahc reads '
                        "CircuitBreaker, Dataplane, HealthCheck, KongUpstreamPolicy, Mesh, MeshCircuitBreaker, "
-                       "MeshHealthCheck, MeshService, Service)"]
+                       "MeshGateway, MeshHTTPRoute, MeshHealthCheck, MeshService, MeshTCPRoute, Service)"]

@@ -1,6 +1,6 @@
 """Inputs that cannot hurt kumahc: non-regular files, endless devices, oversized files, millions of documents,
-symbolic link loops, unreadable directories, floods of one warning, huge values, and ``-o`` onto things that are
-not regular files. Each must end in a line naming the path, in bounded time and memory, never in a hang."""
+symbolic link loops, unreadable directories, floods of one warning, huge values, and ``--output-file`` onto things
+that are not regular files. Each must end in a line naming the path, in bounded time and memory, never in a hang."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_output_onto_a_fifo_is_written_in_place(ws: Workspace) -> None:
     os.mkfifo(fifo)
     got: list[bytes] = []
     reader = _reader(fifo, got)
-    r = kumahc("render", "a.yaml", "-o", "out.json", cwd=ws.root)
+    r = kumahc("render", "a.yaml", "--output-file", "out.json", cwd=ws.root)
     reader.join(TIMEOUT)
     assert r.returncode == 0, r.stderr
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO, not replaced by a regular file
@@ -209,7 +209,7 @@ def test_output_onto_a_fifo_is_written_in_place(ws: Workspace) -> None:
 def test_output_onto_a_character_device_keeps_the_device(ws: Workspace) -> None:
     ws.write("a.yaml", MHC.format(name="p"))
     before = os.stat("/dev/null")
-    assert ws.run("render", "a.yaml", "-o", "/dev/null").code == 0
+    assert ws.run("render", "a.yaml", "--output-file", "/dev/null").code == 0
     after = os.stat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
 
@@ -218,11 +218,11 @@ def test_output_keeps_the_mode_of_a_regular_file_and_new_files_follow_the_umask(
     ws.write("a.yaml", MHC.format(name="p"))
     out = ws.write("out.json", "old")
     out.chmod(0o640)
-    assert ws.run("render", "a.yaml", "-o", "out.json").code == 0
+    assert ws.run("render", "a.yaml", "--output-file", "out.json").code == 0
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o640 and out.read_text() == run("render", "a.yaml").out
     old = os.umask(0o027)
     try:
-        assert ws.run("render", "a.yaml", "-o", "new.json").code == 0
+        assert ws.run("render", "a.yaml", "--output-file", "new.json").code == 0
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(ws.root / "new.json").st_mode) == 0o640
@@ -233,7 +233,7 @@ def test_output_through_a_symlink_replaces_the_file_it_points_to(ws: Workspace) 
     target = ws.write("real.json", "old")
     target.chmod(0o604)
     os.symlink("real.json", ws.root / "link.json")
-    assert ws.run("render", "a.yaml", "-o", "link.json").code == 0
+    assert ws.run("render", "a.yaml", "--output-file", "link.json").code == 0
     assert os.path.islink(ws.root / "link.json")
     assert target.read_text() == run("render", "a.yaml").out and stat.S_IMODE(os.stat(target).st_mode) == 0o604
 

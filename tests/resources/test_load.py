@@ -1,6 +1,6 @@
 """Loading inputs (spec 01 §1–§4): paths and walk order, YAML parsing and document numbering, error and warning
 lines and their order, skipped kinds, load errors, structural checks, and hostile input (never a traceback, never
-a half-written ``-o`` file)."""
+a half-written ``--output-file`` file)."""
 
 from __future__ import annotations
 
@@ -574,7 +574,7 @@ def test_non_strict_kinds_ignore_unknown_fields(ws: Workspace) -> None:
     assert (r.out, r.err) == ("ok: 2 resources in 1 files\n", "")
 
 
-# --- malformed input: always an error line, never a traceback, -o untouched ----------------------------------------
+# --- malformed input: always an error line, never a traceback, --output-file untouched -----------------------------
 
 def test_random_bytes(ws: Workspace) -> None:
     rng = random.Random(1234)
@@ -656,11 +656,11 @@ def test_nesting_up_to_the_limit_is_fine(ws: Workspace) -> None:
 def test_output_file_untouched_on_error(ws: Workspace, content: bytes) -> None:
     ws.write_bytes("in.yaml", content)
     ws.write_bytes("out.json", b"previous bytes\n")
-    r = ws.run("render", "in.yaml", "-o", "out.json", "--format", "yaml")
+    r = ws.run("render", "in.yaml", "--output-file", "out.json", "-o", "yaml")
     assert (r.code, r.out) == (1, "")
     assert r.lines[-1] == "found 1 error"
     assert (ws.root / "out.json").read_bytes() == b"previous bytes\n"
-    r = ws.run("render", "in.yaml", "-o", "new.json")
+    r = ws.run("render", "in.yaml", "--output-file", "new.json")
     assert r.code == 1
     assert sorted(os.listdir(ws.root)) == ["in.yaml", "out.json"]
 
@@ -668,7 +668,7 @@ def test_output_file_untouched_on_error(ws: Workspace, content: bytes) -> None:
 def test_output_file_untouched_when_no_proxy_matches(ws: Workspace) -> None:
     ws.write("in.yaml", MHC.format(name="p"))
     ws.write_bytes("out.json", b"previous bytes\n")
-    r = ws.run("render", "in.yaml", "--proxy", "nope", "-o", "out.json")
+    r = ws.run("render", "in.yaml", "--proxy", "nope", "--output-file", "out.json")
     assert (r.code, r.out) == (1, "")
     assert r.lines == ["info: preview mode: no Dataplane in the inputs; synthesised proxies: default/any-proxy",
                        'error: no proxy matches "nope" (proxy names: any-proxy)']

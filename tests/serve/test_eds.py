@@ -87,7 +87,7 @@ def test_render_eds_is_the_static_clusters_split(tmp_path: Path) -> None:
                 *({k: v for k, v in c.items() if k != "@type"} for c in e["clusters"])]}}
     code, out = validate(boot)
     assert code == 0, out
-    yaml_out = cli("render", str(path), "--endpoints", "eds", "--format", "yaml")
+    yaml_out = cli("render", str(path), "--endpoints", "eds", "-o", "yaml")
     assert yaml_out.code == 0 and "load_assignments:" in yaml_out.out
 
 

@@ -160,10 +160,10 @@ def test_apply_created_configured_unchanged(store: str, tmp_path: Path) -> None:
     r = kumahc("apply", "-f", write(tmp_path, "u.yaml", text), "--store", store)
     assert r.out.splitlines() == [line.replace("created", "configured" if "meshhealthcheck" in line else "unchanged")
                                   for line in APPLIED_UNIVERSAL]
-    table = kumahc("get", "meshhealthchecks", "--store", store).out
-    assert [line.split() for line in STAMP.sub("T", table).splitlines()] == [
-        ["NAME", "MESH", "FORMAT", "GENERATION", "CREATED", "MODIFIED"],
-        ["default/web-to-backend", "default", "universal", "2", "T", "T"]]
+    table = kumahc("get", "meshhealthchecks", "-o", "wide", "--store", store).out
+    assert [line.split() for line in re.sub(r"  \d+[smhdy]  ", "  AGE  ", STAMP.sub("T", table)).splitlines()] == [
+        ["NAME", "MESH", "AGE", "FORMAT", "GENERATION", "CREATED", "MODIFIED", "LABELS"],
+        ["default/web-to-backend", "default", "AGE", "universal", "2", "T", "T", "<none>"]]
     before = revision(store)
     assert kumahc("apply", "-f", UNIVERSAL, "-f", UNIVERSAL, "--store", store).code == 0  # same file twice: once
     assert revision(store) == before + 1
@@ -174,7 +174,7 @@ def test_apply_created_configured_unchanged(store: str, tmp_path: Path) -> None:
 
 def test_invalid_apply_writes_nothing(store: str, tmp_path: Path) -> None:
     assert kumahc("apply", "-f", UNIVERSAL, "--store", store).code == 0
-    before = kumahc("get", "meshhealthcheck", "--store", store, "--format", "yaml").out
+    before = kumahc("get", "meshhealthcheck", "--store", store, "-o", "yaml").out
     rev = revision(store)
     bad = write(tmp_path, "bad.yaml", """\
 type: MeshHealthCheck
@@ -198,7 +198,7 @@ spec:
     assert r.lines == [f'{bad}:15: MeshHealthCheck web-to-backend: spec.to[0].default.interval: must be a duration '
                        '(e.g. "10s", "1m30s")', "found 1 error"]
     assert revision(store) == rev
-    assert kumahc("get", "meshhealthcheck", "--store", store, "--format", "yaml").out == before
+    assert kumahc("get", "meshhealthcheck", "--store", store, "-o", "yaml").out == before
 
 
 def test_apply_checks_the_whole_resulting_state(store: str, tmp_path: Path) -> None:
@@ -218,7 +218,8 @@ def test_apply_checks_the_whole_resulting_state(store: str, tmp_path: Path) -> N
 
 def test_dry_run_writes_nothing(store: str) -> None:
     r = kumahc("apply", "-f", KUBERNETES, "--dry-run", "--store", store)
-    assert r.out.splitlines() == [f"{line} (dry run)" for line in APPLIED_KUBERNETES]
+    assert r.out.splitlines() == [*(f"{line} (dry run)" for line in APPLIED_KUBERNETES),
+                                  "8 clusters on 3 proxies change (dry run)"]
     assert revision(store) == 0
     assert kumahc("get", "meshes", "--store", store).lines == ["no Mesh resources found"]
 
@@ -251,7 +252,7 @@ def test_stored_resource_messages_name_the_resource(store: str, tmp_path: Path) 
 def test_creation_time_is_the_stores(store: str, tmp_path: Path) -> None:
     path = write(tmp_path, "m.yaml", "type: Mesh\nname: m\ncreationTime: 2001-01-01T00:00:00Z\n")
     assert kumahc("apply", "-f", path, "--store", store).out == "mesh m created\n"
-    doc = yaml.safe_load(kumahc("get", "mesh", "m", "--format", "yaml", "--store", store).out)
+    doc = yaml.safe_load(kumahc("get", "mesh", "m", "-o", "yaml", "--store", store).out)
     assert list(doc) == ["type", "name", "creationTime"]
     assert doc["creationTime"] != "2001-01-01T00:00:00Z" and STAMP.fullmatch(doc["creationTime"])
     # The file's creationTime is not the store's business: applying it again changes nothing.
@@ -266,18 +267,18 @@ def test_get_apply_round_trip_every_kind(store: str, tmp_path: Path, source: str
     kinds = sorted({line.split()[0] for line in applied})
     rev = revision(store)
     for kind in kinds:
-        out = kumahc("get", kind, "--format", "yaml", "--store", store).out
+        out = kumahc("get", kind, "-o", "yaml", "--store", store).out
         again = kumahc("apply", "-f", "-", "--store", store, stdin=out)
         assert again.code == 0, again.err
         assert again.out.splitlines() == [line.replace("created", "unchanged") for line in applied
                                           if line.startswith(kind + " ")]
-        assert kumahc("get", kind, "--format", "yaml", "--store", store).out == out
+        assert kumahc("get", kind, "-o", "yaml", "--store", store).out == out
         for line in applied:
             if line.startswith(kind + " "):
                 name = line.split()[1]
                 ns, _, short = name.rpartition("/")
                 scope = ["-n", ns] if source == KUBERNETES and ns else ["--mesh", ns] if ns else []
-                one = kumahc("get", kind, short, *scope, "--format", "json", "--store", store)
+                one = kumahc("get", kind, short, *scope, "-o", "json", "--store", store)
                 assert one.code == 0, one.err
                 again = kumahc("apply", "-f", write(tmp_path, "one.json", one.out), "--store", store)
                 assert again.out == f"{kind} {name} unchanged\n"
@@ -286,7 +287,7 @@ def test_get_apply_round_trip_every_kind(store: str, tmp_path: Path, source: str
     docs = list(yaml.safe_load_all(Path(source).read_text()))
     got = [d for k in ("mesh", "dataplane", "meshservice", "service", "kongupstreampolicy", "healthcheck",
                        "meshhealthcheck", "meshcircuitbreaker", "circuitbreaker")
-           for d in json.loads(kumahc("get", k, "--format", "json", "--store", store).out)["items"]]
+           for d in json.loads(kumahc("get", k, "-o", "json", "--store", store).out)["items"]]
     for d in got:
         if "metadata" in d:
             del d["metadata"]["creationTimestamp"]
@@ -349,8 +350,8 @@ def test_render_validate_inspect_from_store_equal_files(store: str, tmp_path: Pa
         sources = [str(tmp_path / "small")]
     assert kumahc("apply", *(a for s in sources for a in ("-f", s)), "--store", store).code == 0
     for fmt in ("json", "yaml"):
-        from_files = kumahc("render", *sources, "--format", fmt)
-        from_store = kumahc("render", "--store", store, "--format", fmt)
+        from_files = kumahc("render", *sources, "-o", fmt)
+        from_store = kumahc("render", "--store", store, "-o", fmt)
         assert from_store.out == from_files.out and from_store.code == from_files.code == 0
     files_ok, store_ok = kumahc("validate", *sources), kumahc("validate", "--store", store)
     assert store_ok.out == re.sub(r" in \d+ files", " in store", files_ok.out)
@@ -359,8 +360,8 @@ def test_render_validate_inspect_from_store_equal_files(store: str, tmp_path: Pa
     assert proxies
     for proxy in proxies[:6]:
         for fmt in ("text", "json"):
-            a = kumahc("inspect", *sources, "--proxy", proxy, "--format", fmt)
-            b = kumahc("inspect", "--store", store, "--proxy", proxy, "--format", fmt)
+            a = kumahc("inspect", *sources, "--proxy", proxy, "-o", fmt)
+            b = kumahc("inspect", "--store", store, "--proxy", proxy, "-o", fmt)
             assert _where_free(b.out) == _where_free(a.out)
 
 
@@ -463,7 +464,8 @@ def test_round_trip_data_covers_every_kind() -> None:
     from kumahc.resources.model import KINDS, KUBERNETES_ONLY
 
     kinds = {line.split()[0] for line in APPLIED_KUBERNETES}
-    assert kinds == {k.lower() for k in KINDS}
+    # The gateway kinds have their own round trip: tests/store/test_gateway_store.py.
+    assert kinds == {k.lower() for k in KINDS} - {"meshgateway", "meshhttproute", "meshtcproute"}
     assert {line.split()[0] for line in APPLIED_UNIVERSAL} == kinds - {k.lower() for k in KUBERNETES_ONLY}
 
 
@@ -490,7 +492,7 @@ def test_inspect_policy_circuit_breakers_from_store(store: str) -> None:
         "contributes to 1 cluster on 1 proxy; selects 0 more without contributing"])
     for policy in ("MeshCircuitBreaker/kuma-system/db-limits", "CircuitBreaker/web-to-backend-limits"):
         for fmt in ("text", "json"):
-            a = kumahc("inspect", KUBERNETES, "--policy", policy, "--format", fmt)
-            b = kumahc("inspect", "--store", store, "--policy", policy, "--format", fmt)
+            a = kumahc("inspect", KUBERNETES, "--policy", policy, "-o", fmt)
+            b = kumahc("inspect", "--store", store, "--policy", policy, "-o", fmt)
             # the text heading's origin is asserted above; the rest (and every JSON field) must match the files'
             assert _where_free(b.out).splitlines()[1:] == _where_free(a.out).splitlines()[1:]

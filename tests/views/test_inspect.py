@@ -203,7 +203,7 @@ def test_filters_errors_and_json(ws: Workspace) -> None:
     r = run("inspect", "a.yaml", "--proxy", "backend-01")  # outbound: [] → no clusters, the proxy still shown
     assert r.out.splitlines() == ["proxy default/backend-01", "  tags: kuma.io/protocol=http kuma.io/service=backend",
                                   "  labels: kuma.io/display-name=backend-01 kuma.io/mesh=default"]
-    doc = json.loads(run("inspect", "a.yaml", "--proxy", "web-01", "--format", "json").out)
+    doc = json.loads(run("inspect", "a.yaml", "--proxy", "web-01", "-o", "json").out)
     (proxy,) = doc["proxies"]
     assert proxy["tags"] == {"kuma.io/protocol": ["http"], "kuma.io/service": ["web"]}
     (cluster,) = proxy["clusters"]

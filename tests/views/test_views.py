@@ -1,4 +1,4 @@
-"""Golden-style cases for the views: ``diff``, ``render --format table`` and ``inspect --policy``.
+"""Golden-style cases for the views: ``diff``, ``render -o table`` and ``inspect --policy``.
 
 Each directory of tests/data/views is a case: input files, ``args`` (the command line after ``kumahc``, run in the
 case directory) and the exact expected ``stdout``, ``stderr`` and exit ``code``. ``KUMAHC_UPDATE_VIEWS=1`` rewrites

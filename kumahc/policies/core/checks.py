@@ -136,8 +136,6 @@ class TargetRefChecker(DocumentChecker):
         if top and kind in ("MeshSubset", "MeshService", "MeshServiceSubset"):
             self.warning((*p, "kind"), f"{kind} value for 'targetRef.kind' is deprecated, use Dataplane with "
                                        "labels instead")
-        if top and kind == "MeshGateway":
-            self.warning((*p, "kind"), "MeshGateway is not supported yet; the policy matches no proxy")
         if not top and kind in ("MeshExternalService", "MeshMultiZoneService"):
             self.warning((*p, "kind"), f"{kind} is not supported yet; the entry matches no destination")
 

@@ -97,9 +97,31 @@ def source_matches(selector: Selector, proxy: Proxy) -> bool:
 
 
 def destination_matches(selector: Selector, dest: Destination) -> bool:
-    """``{kuma.io/service: X}`` matches the destination named X, and every destination when X is ``*``."""
+    """``{kuma.io/service: X}`` matches the destination named X (a gateway cluster: the service it forwards to),
+    and every destination when X is ``*``."""
     value = selector.service
-    return value == WILDCARD or value == dest.name
+    return value == WILDCARD or value == service_of(dest)
+
+
+def service_of(dest: Destination) -> str:
+    """The ``kuma.io/service`` destination selectors compare: a builtin gateway's cluster forwards to
+    ``dest.backend``; any other destination is its name."""
+    return dest.backend if dest.backend is not None else dest.name
+
+
+def listener_candidates(policies: Iterable[ConnectionPolicy], mesh: str, tags: Mapping[str, str]
+                        ) -> tuple[Candidate, ...]:
+    """03 §3 step 1 for a builtin gateway's listener tagged ``tags`` (Kuma matches sources against the
+    listener's tags)."""
+    out = []
+    for p in policies:
+        if p.res.mesh != mesh:
+            continue
+        ranks = [s.rank for s in p.sources
+                 if all((have := tags.get(k)) is not None and (v == WILDCARD or v == have) for k, v in s.tags)]
+        if ranks:
+            out.append(Candidate(p, max(ranks)))
+    return tuple(out)
 
 
 def candidates(policies: Iterable[ConnectionPolicy], proxy: Proxy) -> tuple[Candidate, ...]:
@@ -134,7 +156,7 @@ def winner(found: Iterable[Candidate], dest: Destination,
     win: Win | None = None
     for c in found:
         by_service = ranks_of(c.policy)
-        ranks = [r for r in (by_service.get(dest.name), by_service.get(WILDCARD)) if r is not None]
+        ranks = [r for r in (by_service.get(service_of(dest)), by_service.get(WILDCARD)) if r is not None]
         if not ranks:
             continue
         d = max(ranks)
@@ -208,9 +230,22 @@ class ConnectionSelection:
     def winner(self, proxy: Proxy, dest: Destination) -> Win | None:
         """The policy applied to ``dest`` for ``proxy`` (03 §3), with its aggregate rank, or None. Cached per
         (candidate set, destination): proxies with the same candidates share the decision."""
+        if dest.host_tags is not None:
+            return self._gateway_winner(proxy, dest)
         key = (self.key(proxy), dest.mesh, dest.name)
         if key not in self._winners:
             self._winners[key] = winner(self.candidates(proxy), dest, self._destination_ranks)
+        return self._winners[key]
+
+    def _gateway_winner(self, proxy: Proxy, dest: Destination) -> Win | None:
+        # Kuma applies HealthCheck and CircuitBreaker to a builtin gateway's clusters of services named by the
+        # routes, choosing by the listener's tags; clusters of MeshService resources get none.
+        if dest.backend is None or dest.host_tags is None:
+            return None
+        key = ("gateway", proxy.mesh, dest.mesh, dest.name)
+        if key not in self._winners:
+            found = listener_candidates(self.policies, proxy.mesh, dest.host_tags)
+            self._winners[key] = winner(found, dest, self._destination_ranks)
         return self._winners[key]
 
     def destination_key(self, proxy: Proxy, dest: Destination) -> tuple | None:

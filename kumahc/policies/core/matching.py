@@ -34,8 +34,10 @@ def sort_key(entry: Entry) -> tuple:
     """Keys 1–3 of 02 §6 (ascending = lower priority first); key 4 is applied by :func:`sorted_entries`."""
     top = entry.policy.target_ref
     dp_name_based = 1 if top.kind == "Dataplane" and top.name is not None and top.labels is None else 0
+    # Kuma ranks MeshGateway targetRefs with more listener tags higher (SortByTargetRef).
+    gateway_tags = len(top.tags or ()) if top.kind == "MeshGateway" else 0
     to = entry.target_ref
-    return (TOP_RANK.get(top.kind, 1), dp_name_based, TO_RANK.get(to.kind, 5),
+    return (TOP_RANK.get(top.kind, 1), dp_name_based, gateway_tags, TO_RANK.get(to.kind, 5),
             1 if to.kind == "MeshService" and to.section_name is not None else 0)
 
 

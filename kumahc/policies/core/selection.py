@@ -20,18 +20,22 @@ from kumahc.resources.tags import SERVICE, selector_matches
 
 def selects(policy: TargetRefPolicy, proxy: Proxy) -> bool:
     """02 §4: does the top-level targetRef select ``proxy``? Only proxies of the policy's mesh; shadow
-    policies select nothing."""
+    policies select nothing. A builtin gateway is selected when one of its listeners is (Kuma's
+    ``DppSelectedByPolicy``): ``Mesh``, ``MeshSubset``/``MeshService`` on listener tags, ``MeshGateway`` by name
+    (and listener ``tags``); never by ``Dataplane``."""
     if policy.shadow or proxy.mesh != policy.res.mesh:
         return False
     ref = policy.target_ref
     kind = ref.kind
     if kind in ("Mesh", "MeshSubset"):
-        if ref.proxy_types is not None and "Sidecar" not in ref.proxy_types:
+        if ref.proxy_types is not None and proxy.proxy_type not in ref.proxy_types:
             return False
         if kind == "Mesh" or not ref.tags:
             return True
         return any(selector_matches(dict(ref.tags), tags) for tags in proxy.inbound_tags)
     if kind == "Dataplane":
+        if proxy.gateway_type == "BUILTIN":
+            return False
         if ref.labels is not None:
             return all(proxy.labels.get(k) == v for k, v in ref.labels)
         if ref.name is None:
@@ -44,14 +48,31 @@ def selects(policy: TargetRefPolicy, proxy: Proxy) -> bool:
     if kind == "MeshServiceSubset":
         want = {**dict(ref.tags or ()), SERVICE: ref.name}
         return any(selector_matches(want, tags) for tags in proxy.inbound_tags)
-    return False  # MeshGateway
+    if kind == "MeshGateway":
+        if proxy.gateway_type != "BUILTIN" or proxy.gateway != ref.name:
+            return False
+        return not ref.tags or any(selector_matches(dict(ref.tags), tags) for tags in proxy.inbound_tags)
+    return False
+
+
+def selects_listener(policy: TargetRefPolicy, host_tags: dict[str, str]) -> bool:
+    """For a policy already selecting a builtin gateway: does it select the listener tagged ``host_tags``
+    (Kuma's per-listener rules)? ``Mesh`` and untagged ``MeshSubset``/``MeshGateway`` select every listener."""
+    ref = policy.target_ref
+    if ref.kind == "MeshService":
+        return host_tags.get(SERVICE) == ref.name
+    if ref.kind == "MeshServiceSubset":
+        return selector_matches({**dict(ref.tags or ()), SERVICE: ref.name}, host_tags)
+    if ref.kind in ("MeshSubset", "MeshGateway") and ref.tags:
+        return selector_matches(dict(ref.tags), host_tags)
+    return True
 
 
 class SelectorIndex:
     """Top-level targetRefs by the one fact a proxy must have for them to select it: nothing (Mesh, Dataplane
     without name/labels, MeshSubset without tags), a label pair (Dataplane labels: the first pair), an inbound tag
-    pair (MeshSubset: the first tag; MeshService/MeshServiceSubset: ``kuma.io/service``), or a Dataplane name.
-    Shadow and MeshGateway policies select nothing and are left out."""
+    pair (MeshSubset: the first tag; MeshService/MeshServiceSubset: ``kuma.io/service``), a Dataplane name or a
+    MeshGateway name. Shadow policies select nothing and are left out."""
 
     def __init__(self, policies: Sequence[TargetRefPolicy]):
         self.position = {id(p): i for i, p in enumerate(policies)}
@@ -62,7 +83,7 @@ class SelectorIndex:
         self.label_keys: set[str] = set()  # label keys some policy selects on
         for p in policies:
             ref = p.target_ref
-            if p.shadow or ref.kind == "MeshGateway":
+            if p.shadow:
                 continue
             if (ref.kind == "Mesh" and ref.proxy_types is None) or (
                     ref.kind == "Dataplane" and ref.name is None and ref.labels is None):
@@ -78,6 +99,8 @@ class SelectorIndex:
                 key = ("tag", *ref.tags[0])
             elif ref.kind in ("MeshService", "MeshServiceSubset"):
                 key = ("tag", SERVICE, ref.name)
+            elif ref.kind == "MeshGateway":
+                key = ("gateway", ref.name or "")
             else:
                 key = None
             (self.always if key is None else self.by_key.setdefault(key, [])).append(p)
@@ -95,6 +118,9 @@ class SelectorIndex:
         get = self.by_key.get
         keys = [("label", k, v) for k, v in proxy.labels.items()]
         keys += [("tag", k, v) for k, values in proxy.tags.items() for v in values]
+        if proxy.gateway_type == "BUILTIN":  # selected by its listeners' tags, not by its own
+            keys += [("tag", k, v) for tags in proxy.inbound_tags for k, v in tags.items()]
+            keys.append(("gateway", proxy.gateway or ""))
         keys.append(("name", proxy.dp_name))
         for key in keys:
             hit = get(key)
@@ -118,7 +144,7 @@ class Selection:
         self._by_profile: dict[tuple, tuple[int, tuple[TargetRefPolicy, ...]]] = {}
         self._ids: dict[tuple[int, ...], int] = {}
         self._keys: dict[int, tuple[Resource, ...]] = {}
-        self._entries: dict[int, EntryIndex] = {}
+        self._entries: dict[object, EntryIndex] = {}
         self._matches: dict[tuple, list[Entry]] = {}
 
     def selecting(self, proxy: Proxy) -> tuple[int, tuple[TargetRefPolicy, ...]]:
@@ -132,7 +158,8 @@ class Selection:
             index = self._index
             labels = tuple((k, v) for k, v in proxy.labels.items() if k in index.label_keys)
             profile = (proxy.mesh, labels, tuple(tuple(t.items()) for t in proxy.inbound_tags),
-                       (proxy.dp_name, proxy.namespace, proxy.format) if index.by_name else None)
+                       (proxy.dp_name, proxy.namespace, proxy.format) if index.by_name else None,
+                       proxy.gateway_type, proxy.gateway)
             found = self._by_profile.get(profile)
             if found is None:
                 policies = tuple(index.selecting(proxy))
@@ -156,9 +183,13 @@ class Selection:
         key = (selection, dest.mesh, dest.name)
         found = self._matches.get(key)
         if found is None:
-            index = self._entries.get(selection)
+            index_key: object = selection
+            if dest.host_tags is not None:  # a builtin gateway's cluster: the policies selecting its listener
+                policies = tuple(p for p in policies if selects_listener(p, dest.host_tags))
+                index_key = tuple(id(p) for p in policies)
+            index = self._entries.get(index_key)
             if index is None:
-                index = self._entries[selection] = EntryIndex(policies)
+                index = self._entries[index_key] = EntryIndex(policies)
             found = self._matches[key] = index.matching(dest)
         return found
 
@@ -179,7 +210,7 @@ class Selection:
                     selections_of.setdefault(id(p), set()).add(selection)
             reached[selection].update((x.mesh, n) for n in x.destinations)
         for p in self.policies:
-            if p.shadow or p.target_ref.kind == "MeshGateway" or (skip_without_entries and not p.entries):
+            if p.shadow or (skip_without_entries and not p.entries):
                 continue
             if id(p) not in selections_of:
                 p.res.src.warning(report, ("spec", "targetRef"), "matches no proxy")

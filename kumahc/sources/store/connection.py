@@ -132,9 +132,23 @@ def connect(url: str) -> psycopg.Connection:
     try:
         conn = psycopg.connect(normalized(url), autocommit=True, application_name="kumahc", **extra)
     except psycopg.Error as exc:
-        raise StoreError(f"store {one_line(redact(url))}: cannot connect: {first_line(exc)}") from None
+        raise ConnectError(url, first_line(exc)) from None
     set_json_loads(_loads, conn)
     return conn
+
+
+class ConnectError(StoreError):
+    """libpq could not open a session: the server unreachable, authentication refused, no such database.
+    ``detail``: libpq's first line (what :func:`first_line` gives)."""
+
+    def __init__(self, url: str, detail: str):
+        super().__init__(f"store {one_line(redact(url))}: cannot connect: {detail}")
+        self.detail = detail
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`StoreError` for what :func:`connect` refuses before connecting (see :func:`_extra`)."""
+    _extra(url)
 
 
 def _extra(url: str) -> dict[str, Any]:

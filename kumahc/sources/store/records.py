@@ -1,7 +1,7 @@
 """Stored rows ↔ resources and documents. Pure: no database access.
 
 A row's ``body`` is the document as applied minus the fields the store owns (:data:`MANAGED`): the creation time
-comes from the row, so ``kumahc get --format yaml`` prints the real one and applying that output again finds the
+comes from the row, so ``kumahc get -o yaml`` prints the real one and applying that output again finds the
 body unchanged. Stored resources carry no line numbers: messages name them ``store: KIND NAME``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kumahc.diagnostics import InputError, Location, Report
@@ -199,9 +199,30 @@ def document(row: Row) -> dict[str, Any]:
 
 
 _KIND_NAMES = {**{k.lower(): k for k in KINDS}, **{k.lower() + "s": k for k in KINDS},
-               "meshservices": "MeshService", "services": "Service", "meshes": "Mesh"}
+               "meshservices": "MeshService", "services": "Service", "meshes": "Mesh",
+               "kongupstreampolicies": "KongUpstreamPolicy"}  # the CRD's plural
 
 
 def parse_kind(text: str) -> str | None:
     """``KIND`` argument → kind: the name in any case, or its plural (``meshhealthchecks``); None if unknown."""
     return _KIND_NAMES.get(text.lower())
+
+
+def labels(row: Row) -> dict[str, str]:
+    """A stored resource's labels, what ``get -l`` selects on: Universal ``labels``, Kubernetes
+    ``metadata.labels`` (values as text; a body without them has none)."""
+    found = row.body.get("labels") if row.format == UNIVERSAL else (row.body.get("metadata") or {}).get("labels")
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def age(elapsed: timedelta) -> str:
+    """``elapsed`` as kubectl's AGE column prints it (its short form): whole seconds under a minute (``5s``),
+    minutes under an hour (``3m``), hours under a day (``2h``), days under a year (``4d``), then years (``2y``).
+    A small negative value (clocks a second apart) is ``0s``; more negative, ``<invalid>``."""
+    seconds = int(elapsed.total_seconds())
+    if seconds < -1:
+        return "<invalid>"
+    for unit, size, limit in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 86400), ("d", 86400, 365 * 86400)):
+        if seconds < limit:
+            return f"{max(seconds, 0) // size}{unit}"
+    return f"{seconds // (365 * 86400)}y"

@@ -5,6 +5,7 @@ older → run the migration; newer → this kumahc is too old for the store."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -57,10 +58,12 @@ def check(conn: psycopg.Connection, where: str) -> None:
                          f"({LATEST}): upgrade kumahc")
 
 
-def migrate(conn: psycopg.Connection, target: int = LATEST) -> tuple[int, int]:
+def migrate(conn: psycopg.Connection, target: int = LATEST,
+            progress: Callable[[str, int, int], None] | None = None) -> tuple[int, int]:
     """Apply the migrations above the store's version up to ``target``, in one transaction (PostgreSQL's DDL is
     transactional: a failed migration leaves the store as it was). Concurrent migrators wait for each other.
-    Returns (version before, version after). Raises :class:`StoreError` when the store is newer than kumahc."""
+    Returns (version before, version after). Raises :class:`StoreError` when the store is newer than kumahc.
+    ``progress``: called as ``progress("migrations applied", done, total)`` after each migration."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         conn.execute("CREATE TABLE IF NOT EXISTS kumahc_schema (version integer PRIMARY KEY, name text NOT NULL, "
@@ -69,8 +72,10 @@ def migrate(conn: psycopg.Connection, target: int = LATEST) -> tuple[int, int]:
         if before > LATEST:
             raise StoreError(f"store is at schema version {before}, newer than this kumahc knows ({LATEST}): "
                              "upgrade kumahc")
-        for m in migrations():
-            if before < m.version <= target:
-                conn.execute(m.sql)
-                conn.execute("INSERT INTO kumahc_schema (version, name) VALUES (%s, %s)", (m.version, m.name))
+        due = [m for m in migrations() if before < m.version <= target]
+        for done, m in enumerate(due, 1):
+            conn.execute(m.sql)
+            conn.execute("INSERT INTO kumahc_schema (version, name) VALUES (%s, %s)", (m.version, m.name))
+            if progress is not None:
+                progress("migrations applied", done, len(due))
         return before, max(before, min(target, LATEST))

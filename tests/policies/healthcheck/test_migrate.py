@@ -206,11 +206,11 @@ def test_worked_example_byte_for_byte(ws: Workspace) -> None:
 
 def test_output_file_is_written_atomically_with_the_same_bytes(ws: Workspace) -> None:
     ws.write("hc.yaml", (EXAMPLES / "seed000-tcp-connect-universal.yaml").read_text(encoding="utf-8"))
-    r = run("migrate", "hc.yaml", "-o", "out.yaml")
+    r = run("migrate", "hc.yaml", "--output-file", "out.yaml")
     assert (r.code, r.out) == (0, "")
     assert (ws.root / "out.yaml").read_text(encoding="utf-8") == WORKED_EXAMPLE
     assert sorted(p.name for p in ws.root.iterdir()) == ["hc.yaml", "out.yaml"]  # no temporary file left
-    r = run("migrate", "hc.yaml", "--output", "missing-dir/out.yaml")
+    r = run("migrate", "hc.yaml", "--output-file", "missing-dir/out.yaml")
     assert r.code == 1 and r.out == ""
     assert r.lines[-1].startswith("error: missing-dir/out.yaml: cannot write: ")
 
@@ -218,7 +218,7 @@ def test_output_file_is_written_atomically_with_the_same_bytes(ws: Workspace) ->
 def test_help_has_an_example() -> None:
     r = run("migrate", "--help")
     assert r.code == 0
-    assert "Examples:" in r.out and "kumahc migrate examples/healthcheck/" in r.out and "-o, --output FILE" in r.out
+    assert "Examples:" in r.out and "kumahc migrate examples/healthcheck/" in r.out and "--output-file FILE" in r.out
 
 
 # --- seed examples: preview mode -------------------------------------------------------------------------------------
@@ -650,7 +650,7 @@ def test_no_healthcheck(ws: Workspace) -> None:
     r = run("migrate", "mhc.yaml")
     assert (r.code, r.out) == (0, "")
     assert r.lines[-1] == NO_HC
-    r = run("migrate", "mhc.yaml", "-o", "out.yaml")
+    r = run("migrate", "mhc.yaml", "--output-file", "out.yaml")
     assert (r.code, r.out, r.lines[-1]) == (0, "", NO_HC)
     assert (ws.root / "out.yaml").read_text(encoding="utf-8") == ""
 
@@ -660,7 +660,7 @@ def test_invalid_inputs_fail_like_validate(ws: Workspace) -> None:
     bad = str(REPO / "examples" / "invalid" / "bad.yaml")
     ws.write("bad-hc.yaml", wildcard_hc("{kuma.io/service: web}").replace("interval: 10s", "interval: 0s")
              .replace("name: wild", "name: broken"))
-    r = run("migrate", "hc.yaml", bad, "bad-hc.yaml", "-o", "out.yaml")
+    r = run("migrate", "hc.yaml", bad, "bad-hc.yaml", "--output-file", "out.yaml")
     v = run("validate", "hc.yaml", bad, "bad-hc.yaml")
     assert (r.code, r.out) == (1, "")
     assert r.err == v.err and v.code == 1
@@ -757,8 +757,8 @@ def test_readme_example_is_real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert out == readme_block("yaml")
     mhc = tmp_path / "mhc.yaml"
     mhc.write_text(out, encoding="utf-8")
-    before = run("render", dataplanes, hc, "--format", "yaml").out
-    after = run("render", dataplanes, str(mhc), "--format", "yaml").out
+    before = run("render", dataplanes, hc, "-o", "yaml").out
+    after = run("render", dataplanes, str(mhc), "-o", "yaml").out
     diff = list(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=3))
     assert "".join(diff[2:]) == readme_block("diff")  # without the ---/+++ file lines
 

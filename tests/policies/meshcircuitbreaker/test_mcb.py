@@ -146,7 +146,7 @@ to:
       kind: MeshService
       name: web-backend
     default:
-      connectionLimits: { }""", ["spec.targetRef.kind: MeshGateway is not supported yet; the policy matches no proxy"]),
+      connectionLimits: { }""", ["spec.targetRef: matches no proxy"]),
 ]
 
 

@@ -552,7 +552,7 @@ def test_proxy_filter(ws: Workspace) -> None:
 
 def test_format_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO / "examples" / "complete")
-    r = run("render", "mesh", "--proxy", "web-01", "--format", "yaml")
+    r = run("render", "mesh", "--proxy", "web-01", "-o", "yaml")
     assert (r.code, r.err) == (0, "")
     expected = json.loads((DATA / "complete-web-01.json").read_text())
     assert r.out == yaml.safe_dump(expected, sort_keys=False, default_flow_style=False, allow_unicode=True,
@@ -562,24 +562,24 @@ def test_format_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_format_yaml_empty(ws: Workspace) -> None:
     ws.write("empty.yaml", "")
-    assert ws.ok("render", "empty.yaml", "--format", "yaml").out == "proxies: []\n"
+    assert ws.ok("render", "empty.yaml", "-o", "yaml").out == "proxies: []\n"
 
 
 def test_output_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.chdir(REPO / "examples" / "complete")
     out = tmp_path / "clusters.json"
     out.write_text("old contents that are longer than nothing")
-    r = run("render", "mesh", "--proxy", "web-01", "-o", str(out))
+    r = run("render", "mesh", "--proxy", "web-01", "--output-file", str(out))
     assert (r.code, r.out, r.err) == (0, "", "")
     assert out.read_text(encoding="utf-8") == (DATA / "complete-web-01.json").read_text(encoding="utf-8")
-    r = run("render", "mesh", "--proxy", "web-01", "--output", str(tmp_path / "new.yaml"), "--format", "yaml")
+    r = run("render", "mesh", "--proxy", "web-01", "--output-file", str(tmp_path / "new.yaml"), "-o", "yaml")
     assert r.code == 0
     assert sorted(os.listdir(tmp_path)) == ["clusters.json", "new.yaml"]  # no temporary file left behind
 
 
 def test_output_file_unwritable_directory(ws: Workspace) -> None:
     ws.write("empty.yaml", "")
-    r = ws.run("render", "empty.yaml", "-o", "missing/out.json")
+    r = ws.run("render", "empty.yaml", "--output-file", "missing/out.json")
     assert (r.code, r.out) == (1, "")
     assert len(r.lines) == 1 and r.lines[0].startswith("error: missing/out.json: cannot write: ")
 
@@ -617,7 +617,7 @@ def test_python_dash_m(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("args", [
     ("render", "--nope", "x.yaml"),
-    ("render", "x.yaml", "--format", "xml"),
+    ("render", "x.yaml", "-o", "xml"),
     ("render", "x.yaml", "--protocol", "foo"),
     ("validate", "x.yaml", "--protocol", "HTTP"),
     ("render",),

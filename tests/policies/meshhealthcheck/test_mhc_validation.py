@@ -49,7 +49,6 @@ TAG_NAME = "tag name must consist of alphanumeric characters, dots, dashes, slas
 TAG_VALUE = "tag value must consist of alphanumeric characters, dots, dashes and underscores"
 SELECTOR_VALUE = 'tag value must consist of alphanumeric characters, dots, dashes, slashes and underscores or be "*"'
 MES_WARN = "spec.to[0].targetRef.kind: MeshExternalService is not supported yet; the entry matches no destination"
-GATEWAY_WARN = "spec.targetRef.kind: MeshGateway is not supported yet; the policy matches no proxy"
 
 TARGET_REF_CASES = [
     # kind absent or ""
@@ -116,7 +115,7 @@ TARGET_REF_CASES = [
      ["warning: " + P + "spec.targetRef.kind: MeshServiceSubset " + DEPRECATED,
       P + "spec.targetRef.name: " + NAME_CHARS]),
     ("MeshGateway-name-chars", dict(top="{kind: MeshGateway, name: Edge}"),
-     ["warning: " + P + GATEWAY_WARN, P + "spec.targetRef.name: " + NAME_CHARS]),
+     [P + "spec.targetRef.name: " + NAME_CHARS]),
     ("MeshExternalService-name-chars", dict(to="{kind: MeshExternalService, name: a b}"),
      ["warning: " + T + MES_WARN, T + "spec.to[0].targetRef.name: " + NAME_CHARS]),
     # MeshService / MeshExternalService: neither name nor labels
@@ -144,7 +143,7 @@ TARGET_REF_CASES = [
      ["warning: " + P + "spec.targetRef.kind: MeshServiceSubset " + DEPRECATED,
       P + "spec.targetRef.name: must be set when kind is MeshServiceSubset"]),
     ("MeshGateway-name-required", dict(top="{kind: MeshGateway}"),
-     ["warning: " + P + GATEWAY_WARN, P + "spec.targetRef.name: must be set when kind is MeshGateway"]),
+     [P + "spec.targetRef.name: must be set when kind is MeshGateway"]),
     # selector tags of MeshServiceSubset / MeshGateway ("*" allowed, 03 §2 messages)
     ("MeshServiceSubset-tag-name", dict(top='{kind: MeshServiceSubset, name: web, tags: {"a b": x}}'),
      ["warning: " + P + "spec.targetRef.kind: MeshServiceSubset " + DEPRECATED,
@@ -156,7 +155,7 @@ TARGET_REF_CASES = [
      ["warning: " + P + "spec.targetRef.kind: MeshServiceSubset " + DEPRECATED,
       P + 'spec.targetRef.tags["version"]: tag value must be non-empty']),
     ("MeshGateway-tag-value", dict(top='{kind: MeshGateway, name: edge, tags: {version: "v 1", zone: "*"}}'),
-     ["warning: " + P + GATEWAY_WARN, P + 'spec.targetRef.tags["version"]: ' + SELECTOR_VALUE]),
+     [P + 'spec.targetRef.tags["version"]: ' + SELECTOR_VALUE]),
     # _port (kumahc)
     ("to-Mesh-_port", dict(to="{kind: Mesh, _port: 80}"), [T + "spec.to[0].targetRef._port: " + NOT_SET + " Mesh"]),
     ("to-MeshExternalService-_port", dict(to="{kind: MeshExternalService, name: e, _port: 80}"),
@@ -206,8 +205,6 @@ def test_field_not_allowed_with_kind(ws: Workspace, pos: str, kind: str, base: s
         text, at, path = mhc(top=ref), P, "spec.targetRef"
         if kind in ("MeshSubset", "MeshService", "MeshServiceSubset"):
             expected.append("warning: " + P + f"spec.targetRef.kind: {kind} " + DEPRECATED)
-        if kind == "MeshGateway":
-            expected.append("warning: " + P + GATEWAY_WARN)
     else:
         text, at, path = mhc(to=ref), T, "spec.to[0].targetRef"
         if kind == "MeshExternalService":
@@ -509,8 +506,8 @@ def test_mesh_gateway_matches_no_proxy(ws: Workspace) -> None:
     ws.write("a.yaml", MESH)
     ws.write(F, mhc(top="{kind: MeshGateway, name: edge}"))
     r = ws.ok("validate", "a.yaml", F)
-    # no "matches no proxy" on top of the MeshGateway warning
-    assert r.lines == [f"warning: {P}{GATEWAY_WARN}"]
+    # no gateway proxy is served by MeshGateway "edge" (issue 20: MeshGateway policies are applied)
+    assert r.lines == [f"warning: {P}spec.targetRef: matches no proxy"]
 
 
 @pytest.mark.parametrize("kind", ["MeshExternalService", "MeshMultiZoneService"])
