@@ -95,9 +95,10 @@ def test_validate_and_diff_show_progress_too(mesh: tuple[Path, int, Path]) -> No
     assert on_pipe("diff", str(directory), str(directory)) == (0, out, b"")
 
 
-def _serve_until_ready(directory: Path, stderr_on_terminal: bool) -> bytes:
-    """stderr of ``kumahc serve DIRECTORY`` from its start until its first load is logged (then SIGTERM)."""
-    args = [*KUMAHC, "serve", str(directory), "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"]
+def _serve_until_ready(directory: Path, stderr_on_terminal: bool, *extra: str) -> bytes:
+    """stderr of ``kumahc serve DIRECTORY EXTRA`` from its start until its first load is logged (then SIGTERM)."""
+    args = [*KUMAHC, "serve", str(directory), "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0",
+            *extra]
     if stderr_on_terminal:
         read_fd, write_target = open_terminal()
     else:
@@ -140,9 +141,10 @@ def _serve_until_ready(directory: Path, stderr_on_terminal: bool) -> bytes:
 def test_serve_shows_progress_of_its_first_load_only_on_a_terminal(mesh: tuple[Path, int, Path]) -> None:
     directory, proxies, _ = mesh
     log_line = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO .*")
-    piped = _serve_until_ready(directory, stderr_on_terminal=False)
+    # --render all: every proxy is rendered at the first load (the default renders connected proxies only).
+    piped = _serve_until_ready(directory, False, "--render", "all")
     assert b"\r" not in piped and b"proxies rendered" not in piped
-    err = _serve_until_ready(directory, stderr_on_terminal=True)
+    err = _serve_until_ready(directory, True, "--render", "all")
     assert _bar("proxies rendered", "proxies", proxies).search(err), err[-2000:]
     # Erased before the first load is logged; what the terminal shows is log lines only, as in the pipe.
     loaded = err.index(b"INFO loaded: ")
@@ -152,3 +154,6 @@ def test_serve_shows_progress_of_its_first_load_only_on_a_terminal(mesh: tuple[P
     assert shown and all(log_line.fullmatch(line) for line in shown), shown
     assert [line[stamp:].split(" in ")[0] for line in shown] == [
         line[stamp:].split(" in ")[0] for line in piped.decode().splitlines()]  # "loaded: … in 1.23 s" varies
+    # --render connected renders no proxy before one connects: its first load reads and validates, nothing more.
+    err = _serve_until_ready(directory, True)
+    assert b"resources validated" in err and b"proxies rendered" not in err

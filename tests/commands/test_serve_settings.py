@@ -122,6 +122,8 @@ def sample(param: click.Option) -> tuple[str, str]:
         return value, value
     if isinstance(param.type, click.types.IntParamType):
         return "7", "7"
+    if isinstance(param.type, click.types.FloatParamType):
+        return "7.5", "7.5"
     by_metavar = {"HOST:PORT": "127.0.0.1:7", "SIZE": "7KiB", "URL": "postgresql://kumahc@127.0.0.1:7/kumahc"}
     value = by_metavar.get(param.metavar or "", "sample-value")
     if param.multiple:
@@ -260,6 +262,8 @@ admin-token-file: /etc/kumahc/token                                   # {path}
 ui: null                                                              # default
 log-format: json                                                      # {path}
 log-level: debug                                                      # flag
+render: connected                                                     # default
+render-grace: 60.0                                                    # default
 endpoints: eds                                                        # $KUMAHC_ENDPOINTS
 max-file-size: null                                                   # default
 max-documents: 200000                                                 # default
