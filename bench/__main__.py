@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup", "ui")
+           "store-fanout", "store-startup", "ui", "loading")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for size in sizes:
             if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
-                    "ui"} & set(benches):
+                    "ui", "loading"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 section(f"inputs {size}", lambda m=mesh, s=size, r=repeat: inputs(
                     m, s, work, r, args.churn, args.serve_edits))
+            if "loading" in benches:
+                from bench.loading import loading
+
+                section(f"loading {size}", lambda m=mesh, s=size, r=repeat: loading(m, s, work, r))
             if "diff" in benches:
                 from bench.diff_bench import diff_bench
 

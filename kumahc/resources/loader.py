@@ -232,7 +232,7 @@ def _resource(f: files.InputFile, index: int, doc: RawDocument, report: Report) 
         return None, True
     if not _load_checks(kind, fmt, value, src, report):
         return None, True
-    problems = structural_problems(kind, value, fmt)
+    problems = structural_problems(kind, value, fmt, doc.plain)
     for path, message in problems:
         src.error(report, path, message)
     if problems:
