@@ -221,3 +221,11 @@ def test_a_run_on_valid_inputs_neither_imports_jsonschema_nor_checks_the_schemas
 def test_numbers_yaml_rs_reads_with_a_leading_underscore_stay_yaml_1_1_strings(text: str, value: dict) -> None:
     # yaml-rs reads "_1" as 1; kumahc's YAML 1.1 reading (the PyYAML path) as the string "_1".
     assert [d.value for d in yamldoc.parse(text)] == [value]
+
+
+@pytest.mark.parametrize(("text", "line"), [("...\n---\ny\n", 1), ("\r\n...\r\n---\r\ny\r\n", 2)])
+def test_a_document_end_marker_before_any_document_is_the_pyyaml_paths_error(text: str, line: int) -> None:
+    # yaml-rs takes it; libyaml (kumahc's YAML reading) refuses it
+    with pytest.raises(yamldoc.YamlSyntaxError) as caught:
+        yamldoc.parse(text)
+    assert (caught.value.line, caught.value.problem) == (line, "column 1: expected a value here")
