@@ -30,10 +30,8 @@ from kumahc.resources.yaml.scan import plain_reading
 
 # Each starts with a character (class), so the regex engine skips to candidates: a leading zero is a "0" preceded
 # by none of [\w.:/-], or by a "-" that is preceded by none of them.
-# A "..." document end marker is refused by libyaml before any document and taken by yaml-rs: PyYAML decides.
 _NOT_NATIVE = (re.compile(r"[&*!%<>|?@`\t\\]"),
-               re.compile(r"0(?:(?<![\w.:/-]0)|(?<=-0)(?<![\w.:/-]-0))[0-9a-zA-Z_]"),
-               re.compile(r"\.\.\.(?<![^\n\r]\.\.\.)"))
+               re.compile(r"0(?:(?<![\w.:/-]0)|(?<=-0)(?<![\w.:/-]-0))[0-9a-zA-Z_]"))
 # yaml-rs ignores "_" in numbers, also first ("_1" is 1, "+_1" is 1); YAML 1.1 reads those as strings. An int
 # cannot be told from a value: such a text takes the PyYAML path. (A plain text scan, scan.plain_reading, flags
 # every number with "_", so this is searched only in texts it flags.)
