@@ -227,3 +227,25 @@ def test_numbers_yaml_rs_reads_with_a_leading_underscore_stay_yaml_1_1_strings(t
     # yaml-rs reads "_1" as 1; kumahc's YAML 1.1 reading (the PyYAML path) as the string "_1".
     assert [d.value for d in yamldoc.parse(text)] == [value]
 
+
+
+def test_strings_every_dataplane_repeats_are_one_object_each(tmp_path: Path) -> None:
+    # Unchecked documents are not walked, but the tags and backendRefs a mesh repeats in every Dataplane are kept
+    # once each, as the checked paths keep every short string (memory of a mesh of 10,000 proxies).
+    from bench.generator import generate
+
+    from kumahc.diagnostics import Report
+    from kumahc.resources.loader import load
+
+    generate(tmp_path / "mesh", "small", 1)
+    loaded = load([str(tmp_path / "mesh")], Report())
+    strings: list[str] = []
+    for res in loaded.resources:
+        if res.kind == "Dataplane":
+            assert res.src.doc.plain
+            for outbound in res.src.doc.value["spec"]["networking"]["outbound"]:
+                for mapping in outbound.values():
+                    strings.extend(s for pair in mapping.items() for s in pair if isinstance(s, str))
+            strings.extend(s for pair in res.labels.items() for s in pair)
+    assert len(strings) > 500
+    assert len({id(s) for s in strings}) == len(set(strings))
