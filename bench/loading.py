@@ -2,7 +2,7 @@
 
 * native floor: whole render (``run`` + ``snapshot.build``, in a fresh ``python -m bench.measure`` process) ÷
   (yaml-rs parse of every file + jsonschema-rs validation of every document + the construct floor of
-  :mod:`bench.floor`), medians over ``repeat`` processes each;
+  :mod:`bench.floor`), medians over ``repeat`` processes each, interleaved;
 * ``kumahc validate DIR`` ÷ a plain libyaml parse of the same files (``yaml.load_all`` with ``CSafeLoader``): both
   fresh processes as a user starts them (interpreter start-up and imports included), interleaved, wall-clock
   medians over ``repeat`` runs each.
@@ -32,9 +32,11 @@ def floor_row(mesh: Path, size: str, work: Path, repeat: int) -> list[object]:
     data = work / f"floor-{size}"
     try:
         measure("prepare", str(mesh), str(data))
-        whole = [measure("kumahc", str(mesh)) for _ in range(repeat)]
-        native = [measure("native", str(mesh)) for _ in range(repeat)]
-        construct = [measure("floor", str(data), "construct") for _ in range(repeat)]
+        whole, native, construct = [], [], []
+        for _ in range(repeat):  # interleaved: the machine's load changes over a run
+            whole.append(measure("kumahc", str(mesh)))
+            native.append(measure("native", str(mesh)))
+            construct.append(measure("floor", str(data), "construct"))
     finally:
         Path(f"{data}.construct").unlink(missing_ok=True)
         Path(f"{data}.parsedict").unlink(missing_ok=True)

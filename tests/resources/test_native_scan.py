@@ -233,7 +233,6 @@ def test_strings_every_dataplane_repeats_are_one_object_each(tmp_path: Path) -> 
     # Unchecked documents are not walked, but the tags and backendRefs a mesh repeats in every Dataplane are kept
     # once each, as the checked paths keep every short string (memory of a mesh of 10,000 proxies).
     from bench.generator import generate
-
     from kumahc.diagnostics import Report
     from kumahc.resources.loader import load
 
