@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup", "ui", "connected", "gateways")
+           "store-fanout", "store-startup", "ui", "connected", "gateways", "loading")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for size in sizes:
             if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
-                    "ui", "connected", "gateways"} & set(benches):
+                    "ui", "connected", "gateways", "loading"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 section(f"inputs {size}", lambda m=mesh, s=size, r=repeat: inputs(
                     m, s, work, r, args.churn, args.serve_edits))
+            if "loading" in benches:
+                from bench.loading import loading
+
+                section(f"loading {size}", lambda m=mesh, s=size, r=repeat: loading(m, s, work, r))
             if "diff" in benches:
                 from bench.diff_bench import diff_bench
 

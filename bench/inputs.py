@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import report
 from bench.generation import ROOT, measure
+from bench.loading import floor_row
 from bench.report import mb, ratio, secs
 
 
@@ -55,22 +56,7 @@ def inputs(mesh: Path, size: str, work: Path, repeat: int, churn: int, serve_edi
     rows: list[list[object]] = []
     notes: list[str] = []
     # 1. native floor
-    data = work / f"floor-{size}"
-    try:
-        measure("prepare", str(mesh), str(data))
-        whole = [measure("kumahc", str(mesh)) for _ in range(repeat)]
-        native = [measure("native", str(mesh)) for _ in range(repeat)]
-        construct = [measure("floor", str(data), "construct") for _ in range(repeat)]
-    finally:
-        Path(f"{data}.construct").unlink(missing_ok=True)
-        Path(f"{data}.parsedict").unlink(missing_ok=True)
-    w = report.median([r["wall_s"] for r in whole])
-    parse = report.median([r["parse_s"] for r in native])
-    validate = report.median([r["validate_s"] for r in native])
-    floor = report.median([r["wall_s"] for r in construct])
-    rows.append([f"{size}: whole render ÷ native floor", ratio(w, parse + validate + floor), "≤ 4x",
-                 f"render {secs(w)}; floor = parse {secs(parse)} + validate {secs(validate)} + construct "
-                 f"{secs(floor)}; peak {mb(max(r['peak_kb'] for r in whole))}"])
+    rows.append(floor_row(mesh, size, work, repeat))
     # 2. CLI render ÷ validate
     cli, _ = _cli(mesh, work, repeat)
     rows.append([f"{size}: kumahc render ÷ validate (time)", cli[2], "≤ 1.4x", f"render {cli[0]}, validate {cli[1]}"])

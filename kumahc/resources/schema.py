@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker, validators
 
 from kumahc.durations import DurationError, parse_duration
 
@@ -40,10 +39,6 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
-_formats = FormatChecker(formats=())
-
-
-@_formats.checks("duration", raises=FormatProblem)
 def _duration(value: Any) -> bool:
     try:
         parse_duration(value)
@@ -52,21 +47,18 @@ def _duration(value: Any) -> bool:
     return True
 
 
-@_formats.checks("k8s-name", raises=FormatProblem)
 def _k8s_name(value: Any) -> bool:
     if not isinstance(value, str) or len(value) > 253 or not _SUBDOMAIN.match(value):
         raise FormatProblem("must be a lowercase RFC 1123 subdomain")
     return True
 
 
-@_formats.checks("k8s-namespace", raises=FormatProblem)
 def _k8s_namespace(value: Any) -> bool:
     if not isinstance(value, str) or len(value) > 63 or not _LABEL.match(value):
         raise FormatProblem("must be a lowercase RFC 1123 label")
     return True
 
 
-@_formats.checks("rfc3339", raises=FormatProblem)
 def _rfc3339(value: Any) -> bool:
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise FormatProblem("must be an RFC 3339 timestamp")
@@ -77,15 +69,47 @@ def _rfc3339(value: Any) -> bool:
     return True
 
 
+# kumahc's formats (the schemas' "format" keyword): each returns True or raises FormatProblem with the message.
+_FORMATS: dict[str, Callable[[Any], bool]] = {
+    "duration": _duration, "k8s-name": _k8s_name, "k8s-namespace": _k8s_namespace, "rfc3339": _rfc3339,
+}
+
+
 def _is_integer(_checker: Any, instance: Any) -> bool:
     # YAML integers only: 3.0 and true are not integers (01 §4).
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Validator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
+@cache
+def _jsonschema() -> tuple[Any, Any]:
+    """(validator class, format checker) of the worded path. jsonschema is imported here, on the first document
+    the compiled gate rejects: a run whose documents are all valid never pays for its import."""
+    from jsonschema import Draft202012Validator, FormatChecker, validators
+
+    formats = FormatChecker(formats=())
+    for name, func in _FORMATS.items():
+        formats.checks(name, raises=FormatProblem)(func)
+    validator = validators.extend(
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    )
+    return validator, formats
+
+
+def check_schemas() -> list[str]:
+    """Check every schema of ``schemas/`` against the JSON Schema metaschema; the message of each schema that is
+    not valid (``file: problem``), an empty list when all are. The runtime trusts the shipped schemas: the tests
+    call this, the run does not."""
+    from jsonschema.exceptions import SchemaError
+
+    validator, _ = _jsonschema()
+    problems = []
+    for file in sorted(set(SCHEMA_FILES.values())):
+        try:
+            validator.check_schema(json.loads((_schema_dir() / file).read_text(encoding="utf-8")))
+        except SchemaError as exc:
+            problems.append(f"{file}: {exc.message}")
+    return problems
 
 _TYPE_WORDS = {"string": "must be a string", "integer": "must be an integer", "boolean": "must be a boolean",
                "array": "must be a list", "object": "must be a mapping", "number": "must be a number"}
@@ -116,8 +140,8 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 def _branch(kind: str, fmt: str) -> dict[str, Any]:
     """The schema's ``$defs/universal`` or ``$defs/kubernetes`` branch of ``kind`` (the top-level ``if`` picks the
     same one), local references inlined."""
+    # Checked against the metaschema by the tests (check_schemas), not on every run.
     schema = json.loads((_schema_dir() / SCHEMA_FILES[kind]).read_text(encoding="utf-8"))
-    _Validator.check_schema(schema)
     branch = _inline(schema["$defs"][fmt], schema["$defs"])
     branch["$schema"] = schema["$schema"]
     return branch
@@ -126,7 +150,8 @@ def _branch(kind: str, fmt: str) -> dict[str, Any]:
 @cache  # one entry per (kind, format): 14 at most
 def _validator(kind: str, fmt: str) -> Any:
     """The jsonschema validator of one format of ``kind`` (:func:`_branch`)."""
-    return _Validator(_branch(kind, fmt), format_checker=_formats)
+    validator, formats = _jsonschema()
+    return validator(_branch(kind, fmt), format_checker=formats)
 
 
 def _strings_only(node: Any) -> Any:
@@ -158,7 +183,7 @@ def _gate(kind: str, fmt: str) -> Any:
     jsonschema-rs is not installed."""
     if jsonschema_rs is None:
         return None
-    formats = {name: _as_predicate(func) for name, (func, _raises) in _formats.checkers.items()}
+    formats = {name: _as_predicate(func) for name, func in _FORMATS.items()}
     return jsonschema_rs.Draft202012Validator(_strings_only(_branch(kind, fmt)), formats=formats,
                                              validate_formats=True)
 
@@ -182,16 +207,18 @@ def _plain(value: Any) -> bool:
     return t is int and -_I64 <= value < _I64
 
 
-def structural_problems(kind: str, document: dict, fmt: str) -> list[tuple[tuple, str]]:
+def structural_problems(kind: str, document: dict, fmt: str, plain: bool = False) -> list[tuple[tuple, str]]:
     """Every structural problem of ``document`` (a mapping of kind ``kind`` in format ``fmt``: ``universal`` or
     ``kubernetes``) as ``(field path, message)``; the field path is a tuple of keys and list indexes from the
-    document root. Empty list = structurally valid.
+    document root. Empty list = structurally valid. ``plain``: the caller knows the document holds only
+    :func:`_plain` values (the native reader's unchecked documents, :class:`~kumahc.resources.yaml.marks
+    .RawDocument`), so they are not walked again.
 
     The compiled validator is the gate: a document it accepts (and that holds only :func:`_plain` values) has no
     problem; only a rejected one goes through jsonschema for the messages. It never accepts what jsonschema
     rejects (a differential property test checks this)."""
     gate = _gate(kind, fmt)
-    if gate is not None and _plain(document) and gate.is_valid(document):
+    if gate is not None and (plain or _plain(document)) and gate.is_valid(document):
         return []
     return worded_problems(kind, document, fmt)
 

@@ -19,7 +19,7 @@ from kumahc.resources.yaml.builder import Builder, expand, roots
 from kumahc.resources.yaml.errors import TooLarge, TooManyDocuments, YamlSyntaxError
 from kumahc.resources.yaml.loaders import MAX_DEPTH, Loader, PyLoader
 from kumahc.resources.yaml.marks import Mark, RawDocument
-from kumahc.resources.yaml.native import native
+from kumahc.resources.yaml.native import native, read_native  # noqa: F401 - native: the differential tests' entry
 
 
 class LazyMarks:
@@ -65,14 +65,14 @@ def parse(text: str, marks: bool = False, max_documents: int | None = None) -> l
     lazy = None if marks else LazyMarks(text)
     if not marks:
         try:
-            fast = native(text, max_documents)
+            fast = read_native(text, max_documents)
         except TooManyDocuments as exc:
             lazy.native = True
             exc.documents = [RawDocument(v, None, i + 1, [], lazy) for i, v in enumerate(exc.documents)]
             raise
         if fast is not None:
             lazy.native = True
-            return [RawDocument(v, None, i + 1, [], lazy) for i, v in enumerate(fast)]
+            return [RawDocument(v, None, i + 1, [], lazy, fast.plain) for i, v in enumerate(fast.values)]
     loader = Loader(text)
     budget = max_documents
     try:

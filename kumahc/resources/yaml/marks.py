@@ -33,7 +33,9 @@ class Problem:
 @dataclass(slots=True)
 class RawDocument:
     """One document after expansion (01 §1): its value, marks, 1-based number in the file, and problems found
-    while building it (duplicate keys, non-string keys). ``mark`` always knows the root's line; the marks below
+    while building it (duplicate keys, non-string keys). ``plain``: the value holds only strings, booleans, integers
+    within 64 bits, nulls (as list items), mappings and lists (the native reader's unchecked values); the schema
+    check then need not look for other types. ``mark`` always knows the root's line; the marks below
     it come from ``lazy`` (a second parse of the file) the first time a deeper line is asked for: a mesh's
     Dataplanes are rarely named in a message, and their marks would cost as much memory as their values."""
 
@@ -42,6 +44,7 @@ class RawDocument:
     number: int
     problems: list[Problem]
     lazy: LazyMarks | None = None
+    plain: bool = False
 
     @property
     def mark(self) -> Mark:
