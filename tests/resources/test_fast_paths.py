@@ -10,6 +10,7 @@ from pathlib import Path
 from helpers import REPO
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from yaml_reading import careful, typed
 
 from kumahc.resources import schema
 from kumahc.resources.loader import _recognise
@@ -157,32 +158,16 @@ def yaml_texts(draw: st.DrawFn) -> str:
     return "---\n".join(docs)
 
 
-def _slow(text: str) -> tuple[str, object]:
-    try:
-        return "ok", [d.value for d in yamldoc.parse(text, marks=True)]
-    except yamldoc.YamlSyntaxError as exc:
-        return "error", exc.line
-
-
-def _typed(value: object) -> object:
-    """The value with every scalar's type made visible (1 and True and 1.0 compare equal in Python)."""
-    if isinstance(value, dict):
-        return [(k, _typed(v)) for k, v in value.items()]
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    return (type(value).__name__, value)
-
-
 @settings(max_examples=1500, deadline=None, database=None, derandomize=True,
           suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large))
 @given(text=yaml_texts())
 def test_native_yaml_gives_the_same_values_or_declines(text: str) -> None:
     fast = yamldoc.native(text)
-    slow = _slow(text)
+    slow = careful(text)
     event("native" if fast is not None else "declined")
     if fast is not None:
         assert slow[0] == "ok", text  # never accepts what the PyYAML path rejects
-        assert _typed(fast) == _typed(slow[1]), text
+        assert typed(fast) == typed(slow[1]), text
         # the lines of natively read documents (libyaml's composer) are the PyYAML path's
         assert yamldoc._composed_marks(text) == [d.mark for d in yamldoc.parse(text, marks=True)], text
     # parse() (what the loader calls) gives the PyYAML path's values and decision whichever path it takes
@@ -190,7 +175,7 @@ def test_native_yaml_gives_the_same_values_or_declines(text: str) -> None:
         got = ("ok", [d.value for d in yamldoc.parse(text)])
     except yamldoc.YamlSyntaxError as exc:
         got = ("error", exc.line)
-    assert _typed(got) == _typed(slow)
+    assert typed(got) == typed(slow)
 
 
 def test_native_yaml_declines_yaml_1_1_scalars_and_takes_ordinary_files() -> None:
@@ -200,13 +185,13 @@ def test_native_yaml_declines_yaml_1_1_scalars_and_takes_ordinary_files() -> Non
         assert yamldoc.native(text) is None, text
     # same values both ways: quoted look-alikes stay strings, timestamps stay text, 1_000 is 1000, nulls are absent
     text = "a: '1'\nb: \"true\"\nc: 2024-01-01T10:00:00Z\nd: [x, {y: 2}]\ne: ~\nf: 1_000\n"
-    assert yamldoc.native(text) == _slow(text)[1] == [
+    assert yamldoc.native(text) == careful(text)[1] == [
         {"a": "1", "b": "true", "c": "2024-01-01T10:00:00Z", "d": ["x", {"y": 2}], "f": 1000}]
     for path in sorted((REPO / "examples").rglob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         fast = yamldoc.native(text)
         if fast is not None:
-            assert _typed(fast) == _typed(_slow(text)[1]), path
+            assert typed(fast) == typed(careful(text)[1]), path
             assert yamldoc._composed_marks(text) == [d.mark for d in yamldoc.parse(text, marks=True)], path
     dataplanes = (REPO / "examples" / "complete" / "mesh" / "dataplanes.yaml").read_text(encoding="utf-8")
     assert yamldoc.native(dataplanes) is not None

@@ -12,6 +12,7 @@ import pytest
 from helpers import REPO
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from yaml_reading import careful, typed
 
 from kumahc.resources import schema
 from kumahc.resources.yaml import documents as yamldoc
@@ -131,39 +132,23 @@ def yaml_texts(draw: st.DrawFn) -> str:
     return text
 
 
-def _careful(text: str) -> tuple[str, object]:
-    try:
-        return "ok", [d.value for d in yamldoc.parse(text, marks=True)]
-    except yamldoc.YamlSyntaxError as exc:
-        return "error", exc.line
-
-
-def _typed(value: object) -> object:
-    """The value with every scalar's type made visible (1, True and 1.0 compare equal in Python)."""
-    if isinstance(value, dict):
-        return [(k, _typed(v)) for k, v in value.items()]
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    return (type(value).__name__, value)
-
-
 @settings(max_examples=3000, deadline=None, database=None, derandomize=True,
           suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much))
 @given(text=yaml_texts())
 def test_unchecked_native_values_are_the_careful_paths(text: str) -> None:
     read = read_native(text)
-    careful = _careful(text)
+    expected = careful(text)
     event("pyyaml path" if read is None else "unchecked" if read.plain else "checked")
     if read is not None and read.plain:
-        assert careful[0] == "ok", text  # never accepts what the PyYAML path rejects
-        assert _typed(read.values) == _typed(careful[1]), text
+        assert expected[0] == "ok", text  # never accepts what the PyYAML path rejects
+        assert typed(read.values) == typed(expected[1]), text
         assert all(schema._plain(v) for v in read.values), text  # what RawDocument.plain promises the schema check
     # whichever path parse() takes, it gives the careful path's values and decision
     try:
         got = ("ok", [d.value for d in yamldoc.parse(text)])
     except yamldoc.YamlSyntaxError as exc:
         got = ("error", exc.line)
-    assert _typed(got) == _typed(careful)
+    assert typed(got) == typed(expected)
 
 
 @pytest.mark.parametrize("text", [
@@ -198,7 +183,7 @@ def test_generated_mesh_files_are_read_unchecked(tmp_path: Path) -> None:
     # healthchecks.yaml holds "kuma.io/service: '*'": "*" (an alias, unquoted) sends a text to the PyYAML path
     assert unchecked == set(texts) - {"healthchecks.yaml"}
     for name, text in texts.items():
-        assert _typed([d.value for d in yamldoc.parse(text)]) == _typed(_careful(text)[1]), name
+        assert typed([d.value for d in yamldoc.parse(text)]) == typed(careful(text)[1]), name
 
 
 def test_schemas_are_valid_json_schemas() -> None:

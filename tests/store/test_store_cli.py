@@ -9,27 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from helpers import Run, refusing_port
+from helpers import refusing_port
+from store_cli import kumahc
 
-from kumahc.cli import main
 from kumahc.sources.store import connection, schema, state
 
 DATA = Path(__file__).resolve().parent / "data"
 UNIVERSAL = str(DATA / "universal.yaml")
 KUBERNETES = str(DATA / "kubernetes.yaml")
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
-
-
-def kumahc(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Run:
-    """``kumahc ARGS`` in-process, with KUMAHC_STORE unset unless ``env`` sets it; never a traceback."""
-    result = CliRunner().invoke(main, list(args), input=stdin, env={"KUMAHC_STORE": None, **(env or {})},
-                                catch_exceptions=True)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert "Traceback" not in result.stderr
-    assert "error: internal" not in result.stderr
-    return Run(result.exit_code, result.stdout, result.stderr)
 
 
 def revision(url: str) -> int:
