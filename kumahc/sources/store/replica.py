@@ -9,7 +9,7 @@ byte-identical clusters, and therefore the same content-hash versions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 from psycopg.rows import class_row
@@ -84,29 +84,24 @@ class Replica:
     def _read_connected(self, keys: set[tuple[str, str]]) -> rendered.Stored | None:
         """The parts of :attr:`revision` for ``keys``, from those held; None when the store is not at that revision
         any more (the notification is on its way: the rows are rendered meanwhile) or cannot be read now."""
-        try:
-            with connection.session(self.url) as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                (revision,) = conn.execute("SELECT revision FROM kumahc_state WHERE id = 1").fetchone()
-                if revision != self.revision:
-                    return None
-                return rendered.read_connected(conn, revision, rendered.RENDERER, self.parts, keys)
-        except (StoreError, psycopg.Error):
-            return None
+        return self._at_revision(
+            lambda conn: rendered.read_connected(conn, self.revision, rendered.RENDERER, self.parts, keys))
 
     def whole(self) -> rendered.Stored | None:
         """Every proxy's parts at :attr:`revision` (``/config_dump`` of a replica reading connected proxies only),
         or None when the store moved on or cannot be read."""
+        return self._at_revision(lambda conn: rendered.read(conn, self.revision, rendered.RENDERER, None))
+
+    def _at_revision(self, read: Callable[[psycopg.Connection], rendered.Stored | None]) -> rendered.Stored | None:
+        """``read(conn)`` in one read-only snapshot of the store, if the store is still at :attr:`revision`; None
+        when it moved on or cannot be read."""
         try:
             with connection.session(self.url) as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 (revision,) = conn.execute("SELECT revision FROM kumahc_state WHERE id = 1").fetchone()
-                if revision != self.revision:
-                    return None
-                stored = rendered.read(conn, revision, rendered.RENDERER, None)
+                return read(conn) if revision == self.revision else None
         except (StoreError, psycopg.Error):
             return None
-        return stored
 
     async def catch_up(self, conn: psycopg.AsyncConnection, everything: bool = False) -> bool:
         """Read what was committed since :attr:`revision` on ``conn`` (one REPEATABLE READ snapshot): rows whose
