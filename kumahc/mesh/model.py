@@ -102,11 +102,14 @@ class PreviewDestination:
 
 @dataclass(frozen=True, slots=True)
 class MeshView:
-    """Every proxy sorted by (mesh, name); destinations by (mesh, name)."""
+    """Every proxy sorted by (mesh, name); destinations by (mesh, name). ``reach``: what the mesh-wide reach
+    warnings found per policy resource over this view (:meth:`kumahc.policies.core.selection.Selection.entry_reach`
+    keeps it), so a reload that keeps the view recomputes only the policies that changed."""
 
     proxies: tuple[Proxy, ...]
     destinations: dict[tuple[str, str], Destination]
     preview: bool
+    reach: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def union_tags(inbound_tags: Iterable[dict[str, str]]) -> dict[str, tuple[str, ...]]:
