@@ -81,16 +81,21 @@ def _changed(old: Sequence[Any], new: Sequence[Any]) -> list[Any] | None:
     return [p for p in old if p.res not in new_res] + [p for p in new if p.res not in old_res]
 
 
-def reached(policy: Any, view: MeshView) -> list[ProxyKey]:
+def reached(policy: Any, view: MeshView) -> set[ProxyKey]:
     """The proxies of ``view`` whose clusters ``policy`` (a typed targetRef policy) can change: selected by it,
-    with a destination one of its entries matches. A shadow policy selects nothing."""
+    with a destination one of its entries matches. A shadow policy selects nothing. Only the proxies with an
+    outbound to a matched destination are looked at (:meth:`MeshView.users`)."""
     if policy.shadow or not policy.entries:
-        return []
+        return set()
     index = SelectorIndex([policy])
-    matched = {k for k, d in view.destinations.items()
-               if k[0] == policy.res.mesh and any(entry_matches(e, d) for e in policy.entries)}
-    if not matched:
-        return []
-    return [(x.mesh, x.name) for x in view.proxies
-            if x.mesh == policy.res.mesh and index.selecting(x)
-            and any((x.mesh, n) in matched for n in x.destinations)]
+    out: set[ProxyKey] = set()
+    seen: set[int] = set()
+    for k, d in view.destinations.items():
+        if k[0] != policy.res.mesh or not any(entry_matches(e, d) for e in policy.entries):
+            continue
+        for x in view.users(k):
+            if id(x) not in seen:
+                seen.add(id(x))
+                if index.selecting(x):
+                    out.add((x.mesh, x.name))
+    return out

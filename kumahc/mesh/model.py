@@ -110,6 +110,17 @@ class MeshView:
     destinations: dict[tuple[str, str], Destination]
     preview: bool
     reach: dict = field(default_factory=dict, compare=False, repr=False)
+    _users: dict[tuple[str, str], list[Proxy]] = field(default_factory=dict, compare=False, repr=False)
+
+    def users(self, key: tuple[str, str]) -> list[Proxy]:
+        """The proxies with an outbound to destination ``key`` ((mesh, name)), in view order. The index is built
+        on first use (one pass over every proxy's destinations) and kept with the view."""
+        if not self._users and self.proxies:
+            for x in self.proxies:
+                for n in x.destinations:
+                    self._users.setdefault((x.mesh, n), []).append(x)
+            self._users[("", "")] = []  # built, even when no proxy has an outbound
+        return self._users.get(key, [])
 
 
 def union_tags(inbound_tags: Iterable[dict[str, str]]) -> dict[str, tuple[str, ...]]:

@@ -229,9 +229,15 @@ _Reach = tuple[list[tuple[str, str]], ...] | None
 entries reaches (entries of unsupported destination kinds left out), in the view's destination order."""
 
 
+_FEW = 8  # up to this many policies to check, each looks only at the proxies using its candidate destinations
+
+
 def _reaches(policies: list[TargetRefPolicy], view: MeshView) -> list[_Reach]:
-    """:data:`_Reach` of each of ``policies`` (not shadow). One walk over the proxies: proxies selected by the same
-    of these policies share one set of reached destinations."""
+    """:data:`_Reach` of each of ``policies`` (not shadow). Many (a first run): one walk over the proxies, where
+    proxies selected by the same of these policies share one set of reached destinations. A few (a reload's
+    edited policies): per policy, only the proxies with an outbound to a destination its entries match."""
+    if len(policies) <= _FEW:
+        return [_reach_of(p, view) for p in policies]
     index = SelectorIndex(policies)
     reached: dict[tuple[int, ...], set[tuple[str, str]]] = {}
     groups_of: dict[int, list[tuple[int, ...]]] = {}
@@ -261,6 +267,32 @@ def _reaches(policies: list[TargetRefPolicy], view: MeshView) -> list[_Reach]:
             hits_of.append([k for k in candidates if any(k in r for r in sets)])
         out.append(tuple(hits_of))
     return out
+
+
+def _reach_of(policy: TargetRefPolicy, view: MeshView) -> _Reach:
+    """:data:`_Reach` of one policy: an entry reaches a destination it matches when some proxy the policy selects
+    has an outbound to it (:meth:`MeshView.users`)."""
+    index = SelectorIndex([policy])
+    if not any(index.selecting(x) for x in view.proxies):
+        return None
+    selected: dict[int, bool] = {}
+
+    def reached(k: tuple[str, str]) -> bool:
+        for x in view.users(k):
+            hit = selected.get(id(x))
+            if hit is None:
+                hit = selected[id(x)] = bool(index.selecting(x))
+            if hit:
+                return True
+        return False
+
+    hits_of = []
+    for e in policy.entries:
+        if e.target_ref.kind in UNSUPPORTED_DESTINATIONS:
+            continue
+        candidates = [k for k, d in view.destinations.items() if k[0] == policy.res.mesh and entry_matches(e, d)]
+        hits_of.append([k for k in candidates if reached(k)])
+    return tuple(hits_of)
 
 
 @dataclass(slots=True)
