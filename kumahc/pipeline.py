@@ -398,6 +398,8 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, la
         if cache is not None:
             cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)
             cache.classes, cache.clusters = {}, {}  # both hold the old view's destinations
+            if view_inputs is not None:
+                view.index_users()  # the dependency index's reverse index, ready for the next reload
     # Proxies whose clusters depend on equal inputs (same mesh and destinations, equal family keys) form a class:
     # its clusters and precedence warnings are computed once, for its first proxy (and kept across runs).
     reuse = cache is not None and view_inputs is not None

@@ -8,6 +8,7 @@ values. In preview mode (no Dataplane in the inputs) the proxies and destination
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -114,13 +115,23 @@ class MeshView:
 
     def users(self, key: tuple[str, str]) -> list[Proxy]:
         """The proxies with an outbound to destination ``key`` ((mesh, name)), in view order. The index is built
-        on first use (one pass over every proxy's destinations) and kept with the view."""
-        if not self._users and self.proxies:
-            for x in self.proxies:
-                for n in x.destinations:
-                    self._users.setdefault((x.mesh, n), []).append(x)
-            self._users[("", "")] = []  # built, even when no proxy has an outbound
+        on first use (:meth:`index_users`) and kept with the view."""
+        if not self._users:
+            self.index_users()
         return self._users.get(key, [])
+
+    def index_users(self) -> None:
+        """Build the index :meth:`users` reads (one pass over every proxy's destinations), if not built yet:
+        ``serve`` does it with a new view, so that the reloads after it find it ready."""
+        if self._users:
+            return
+        users: dict[tuple[str, str], list[Proxy]] = defaultdict(list)
+        for x in self.proxies:
+            mesh = x.mesh
+            for n in x.destinations:
+                users[(mesh, n)].append(x)
+        self._users.update(users)
+        self._users[("", "")] = []  # built, even when no proxy has an outbound
 
 
 def union_tags(inbound_tags: Iterable[dict[str, str]]) -> dict[str, tuple[str, ...]]:
