@@ -13,7 +13,7 @@ from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 
-from kumahc import gcpause, memo
+from kumahc import gcpause, incremental, memo
 from kumahc.diagnostics import Diagnostic, InputError, Report, Severity
 from kumahc.envoy import cluster as cluster_builder
 from kumahc.mesh import build as mesh_build
@@ -104,8 +104,14 @@ class Classes:
     ``previous_classes`` / ``previous_clusters``: what the run before kept (same view), reused by key."""
 
     def __init__(self, view: MeshView, families: list[PolicyFamily], previous_classes: dict,
-                 previous_clusters: dict):
+                 previous_clusters: dict, kept: dict | None = None, affected: frozenset | None = None):
         self.view = view
+        # The dependency index's answer (kumahc.incremental): the previous run's clusters of each proxy, reused as
+        # they are for every proxy not ``affected``; ``kept`` is None when every proxy must be recomputed.
+        self.kept = kept if affected is not None else None
+        self.affected = affected
+        self.done: dict[tuple[str, str], tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = {}
+        self.recomputed = 0  # proxies whose clusters this run computed (or found by class key): not kept
         self.families = families
         self.previous = previous_classes
         self.previous_clusters = previous_clusters
@@ -124,12 +130,20 @@ class Classes:
 
     def proxy(self, proxy: Proxy) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
         """``proxy``'s clusters (sorted by name) and precedence warnings as (cluster, message), kept."""
+        name = (proxy.mesh, proxy.name)
+        if self.kept is not None and name not in self.affected:  # type: ignore[operator]
+            found = self.kept.get(name)
+            if found is not None:
+                self.done[name] = found
+                return found
+        self.recomputed += 1
         key = self.key(proxy)
         found = self.classes.get(key) or self.previous.get(key)
         if found is None:
             found = _proxy_clusters(proxy, self.view, self.families, self.combined, self.built, self.assignments,
                                     self.by_content, self.previous_clusters)
         self.classes[key] = found
+        self.done[name] = found
         return found
 
     def transient(self, proxy: Proxy, scratch: dict) -> tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]:
@@ -238,9 +252,11 @@ def _warn(report: Report, proxy: Proxy, warnings: list[tuple[str, str]]) -> None
 class RunCache:
     """What ``serve`` keeps between runs so that a change costs what it touches: unchanged files are not read
     (:class:`FileCache`), unchanged resources are not validated again, the mesh view is reused while Dataplanes,
-    MeshServices and Services are the same objects, and a proxy class whose key is unchanged keeps its clusters.
-    Keys hold the Resource objects themselves (compared by identity): a changed file gives new objects, so new
-    keys. Only what the last run used is kept."""
+    MeshServices and Services are the same objects, a proxy class whose key is unchanged keeps its clusters, and a
+    proxy that no changed policy can affect keeps its clusters without its key being computed (the dependency
+    index, :mod:`kumahc.incremental`). Keys hold the Resource objects themselves (compared by identity): a
+    changed document gives a new object, so new keys. Only what the last run used is kept. (The mesh-wide reach
+    warnings are kept per policy on the view itself: ``MeshView.reach``.)"""
 
     files: FileCache = field(default_factory=FileCache)
     typed: dict[Resource, tuple[object, tuple[Diagnostic, ...]]] = field(default_factory=dict)
@@ -251,6 +267,11 @@ class RunCache:
     clusters: dict[tuple, tuple[ClusterResult, list[str]]] = field(default_factory=dict)
     # A no-op reload (nothing read, same options and laziness) returns this result as it is.
     last: tuple[tuple[Options, bool], Result] | None = None
+    # The dependency index (kumahc.incremental): what the last run's clusters came from, and each proxy's clusters
+    # and warnings as built (eagerly, or when materialized); a proxy no changed input can affect keeps them.
+    inputs: incremental.Inputs | None = None
+    proxies: dict[tuple[str, str], tuple[tuple[ClusterResult, ...], list[tuple[str, str]]]] = field(
+        default_factory=dict)
 
 
 def _typed(kind_check: Callable[[Resource, Report], Any], items: list[tuple[int, Resource]], report: Report,
@@ -377,10 +398,15 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, la
         if cache is not None:
             cache.view_inputs, cache.view, cache.view_diagnostics = view_inputs, view, tuple(sub.items)
             cache.classes, cache.clusters = {}, {}  # both hold the old view's destinations
+            if view_inputs is not None:
+                view.index_users()  # the dependency index's reverse index, ready for the next reload
     # Proxies whose clusters depend on equal inputs (same mesh and destinations, equal family keys) form a class:
     # its clusters and precedence warnings are computed once, for its first proxy (and kept across runs).
     reuse = cache is not None and view_inputs is not None
-    classes = Classes(view, families, cache.classes if reuse else {}, cache.clusters if reuse else {})
+    now = incremental.inputs(options, view, loaded.resources, families) if reuse else None
+    affected = incremental.affected(cache.inputs, now) if cache is not None and now is not None else None
+    classes = Classes(view, families, cache.classes if reuse else {}, cache.clusters if reuse else {},
+                      cache.proxies if cache is not None else None, affected)
     clusters: Mapping[tuple[str, str], tuple[ClusterResult, ...]]
     if lazy:
         clusters = LazyClusters(classes, {})
@@ -395,6 +421,9 @@ def _run(paths: list[str] | Loader, options: Options, cache: RunCache | None, la
     if reuse:
         # Lazily materialized proxies add to these same dicts later: the next run reuses what was materialized.
         cache.classes, cache.clusters = classes.classes, classes.by_content
+        cache.inputs, cache.proxies = now, classes.done
+    elif cache is not None:
+        cache.inputs, cache.proxies = None, {}
     for f in families:
         f.mesh_warnings(view, report)
     if not preview:

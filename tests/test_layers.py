@@ -81,8 +81,11 @@ def _allowed(module: str) -> tuple[str, ...] | None:
         return ("kumahc.resources.yaml",)  # the YAML reader reads text: it knows no resource, kind or message file
     if any(_under(module, b) for b in BASE):
         return BASE
+    if module == "kumahc.incremental":  # the reloads' dependency index reads what the engine selects and matches
+        return (*BASE, f"{POLICIES}.core", *SHARED)
     if module in ("kumahc.pipeline", "kumahc.render"):
-        return (*BASE, "kumahc.envoy", "kumahc.pipeline", "kumahc.render", f"{POLICIES}.registry", *SHARED)
+        return (*BASE, "kumahc.envoy", "kumahc.pipeline", "kumahc.render", "kumahc.incremental",
+                f"{POLICIES}.registry", *SHARED)
     if _under(module, "kumahc.views"):
         return (*BASE, "kumahc.pipeline", "kumahc.render", "kumahc.views", f"{POLICIES}.registry",
                 f"{POLICIES}.core", *SHARED)

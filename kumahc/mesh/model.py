@@ -8,6 +8,7 @@ values. In preview mode (no Dataplane in the inputs) the proxies and destination
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -102,11 +103,35 @@ class PreviewDestination:
 
 @dataclass(frozen=True, slots=True)
 class MeshView:
-    """Every proxy sorted by (mesh, name); destinations by (mesh, name)."""
+    """Every proxy sorted by (mesh, name); destinations by (mesh, name). ``reach``: what the mesh-wide reach
+    warnings found per policy resource over this view (:meth:`kumahc.policies.core.selection.Selection.entry_reach`
+    keeps it), so a reload that keeps the view recomputes only the policies that changed."""
 
     proxies: tuple[Proxy, ...]
     destinations: dict[tuple[str, str], Destination]
     preview: bool
+    reach: dict = field(default_factory=dict, compare=False, repr=False)
+    _users: dict[tuple[str, str], list[Proxy]] = field(default_factory=dict, compare=False, repr=False)
+
+    def users(self, key: tuple[str, str]) -> list[Proxy]:
+        """The proxies with an outbound to destination ``key`` ((mesh, name)), in view order. The index is built
+        on first use (:meth:`index_users`) and kept with the view."""
+        if not self._users:
+            self.index_users()
+        return self._users.get(key, [])
+
+    def index_users(self) -> None:
+        """Build the index :meth:`users` reads (one pass over every proxy's destinations), if not built yet:
+        ``serve`` does it with a new view, so that the reloads after it find it ready."""
+        if self._users:
+            return
+        users: dict[tuple[str, str], list[Proxy]] = defaultdict(list)
+        for x in self.proxies:
+            mesh = x.mesh
+            for n in x.destinations:
+                users[(mesh, n)].append(x)
+        self._users.update(users)
+        self._users[("", "")] = []  # built, even when no proxy has an outbound
 
 
 def union_tags(inbound_tags: Iterable[dict[str, str]]) -> dict[str, tuple[str, ...]]:

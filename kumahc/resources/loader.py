@@ -29,6 +29,7 @@ from kumahc.resources.model import (
 )
 from kumahc.resources.schema import structural_problems
 from kumahc.resources.yaml.builder import intern
+from kumahc.resources.yaml.chunks import Fingerprint, fingerprints
 from kumahc.resources.yaml.cutting import cut
 from kumahc.resources.yaml.documents import parse
 from kumahc.resources.yaml.errors import TooManyDocuments, YamlSyntaxError
@@ -58,12 +59,16 @@ class _FileResult:
     counted: int
     diagnostics: tuple[Diagnostic, ...]
     documents: int = 0
+    fingerprints: tuple[Fingerprint, ...] | None = None  # per document, when the file was read for a FileCache
 
 
 class FileCache:
     """Results of files read before, for ``serve`` reloads: a file whose name, position in input order, size and
-    mtime (ns) are unchanged is not read again; its resources (the same objects) and diagnostics are reused.
-    Entries of files not seen in the last load are dropped."""
+    mtime (ns) are unchanged is not read again; its resources (the same objects) and diagnostics are reused. A
+    changed file is read again, but each of its documents whose text and first line are unchanged keeps its
+    previous :class:`Resource` object (:mod:`kumahc.resources.yaml.chunks`), so everything kept by resource
+    downstream (typed values, proxy classes, reach warnings) stays for it. Entries of files not seen in the last
+    load are dropped."""
 
     def __init__(self) -> None:
         self._files: dict[str, _FileResult] = {}
@@ -115,7 +120,11 @@ def load(paths: list[str], report: Report, cache: FileCache | None = None,
             stamp = result.stamp
         if result is None or result.documents > budget:
             unchanged = False
-            result = _read(f, index, stamp, limits.max_file_bytes, budget, limits.max_documents)
+            before = cache._files.get(f.path) if cache is not None and stamp is not None else None
+            if before is not None and before.stamp[:2] != stamp[:2]:
+                before = None  # another name or place in input order: its messages would differ
+            result = _read(f, index, stamp, limits.max_file_bytes, budget, limits.max_documents,
+                           cache is not None, before)
         budget -= result.documents
         if stamp is not None:
             seen[f.path] = result
@@ -142,9 +151,12 @@ def _stamp(f: files.InputFile, index: int) -> tuple | None:
 
 
 def _read(f: files.InputFile, index: int, stamp: tuple | None, max_bytes: int = files.MAX_FILE_BYTES,
-          budget: int = files.MAX_DOCUMENTS, max_documents: int = files.MAX_DOCUMENTS) -> _FileResult:
+          budget: int = files.MAX_DOCUMENTS, max_documents: int = files.MAX_DOCUMENTS, cached: bool = False,
+          before: _FileResult | None = None) -> _FileResult:
     """Read, parse, recognise and structurally check one file. ``budget``: documents the run may still read;
-    a file that holds more gives ``documents = budget + 1`` (the run stops there)."""
+    a file that holds more gives ``documents = budget + 1`` (the run stops there). ``cached``: note each
+    document's fingerprint (for a :class:`FileCache`); ``before``: what the same file gave last time, whose
+    resources of unchanged documents are kept (:func:`_keep_unchanged`)."""
     report = Report()
     resources: list[Resource] = []
     counted = 0
@@ -166,20 +178,41 @@ def _read(f: files.InputFile, index: int, stamp: tuple | None, max_bytes: int = 
             raise TooManyDocuments(overflow, documents)
     except YamlSyntaxError as exc:
         documents = exc.documents
+        cached = False  # documents may stop before their chunks do: fingerprint nothing
         # No subject: the document's kind and name may be unreadable (01 §1).
         report.error(Location(f.name, index, 0, ""), exc.line, None, f"invalid YAML: {exc.problem}")
     except TooManyDocuments as exc:
         documents, read = exc.documents, budget + 1
         report.error(Location(f.name, index, 0, ""), exc.line, None,
                      f"more than {max_documents:,} documents in the inputs (raise the limit with --max-documents)")
+    prints = fingerprints(text) if cached and overflow is None and read is None else None
+    if prints is not None and len(prints) != len(documents):
+        prints = None  # a null document, or one the cut could not see: pair nothing
     del text
     for doc in documents:
         res, is_kumahc = _resource(f, index, doc, report)
         counted += is_kumahc
         if res is not None:
             resources.append(res)
+    if prints is not None and before is not None and before.fingerprints is not None:
+        _keep_unchanged(resources, prints, before)
     return _FileResult(stamp, tuple(resources), counted, tuple(report.items),
-                       len(documents) if read is None else read)
+                       len(documents) if read is None else read, prints)
+
+
+def _keep_unchanged(resources: list[Resource], prints: tuple[Fingerprint, ...], before: _FileResult) -> None:
+    """Replace, in place, each resource whose document has the fingerprint its namesake (same document number)
+    had in ``before`` by the resource read then: same text at the same lines gives the same resource, messages
+    included."""
+    old = before.fingerprints or ()
+    previous = {r.src.loc.document: r for r in before.resources}
+    for i, res in enumerate(resources):
+        n = res.src.loc.document
+        kept = previous.get(n)
+        if (kept is not None and n <= len(old) and old[n - 1] == prints[n - 1] and kept.kind == res.kind
+                and kept.src.loc == res.src.loc
+                and (kept.src.doc.value is None or kept.src.doc.value == res.src.doc.value)):
+            resources[i] = kept
 
 
 def _byte_line(f: files.InputFile, offset: int) -> int:

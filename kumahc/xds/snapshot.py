@@ -279,6 +279,7 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
     proxies: dict[tuple[str, str], ProxyResources] = {}
     assignments: dict[tuple[str, str], ProxyResources] = {}
     lists: dict[int, tuple[tuple, tuple[int, ...], ProxyResources, tuple[int, ...], ProxyResources | None]] = {}
+    carried: list[tuple[int, ...]] = []  # shared keys taken over from ``previous`` as they were
 
     def shared_resources(items: tuple[_Packed, ...], type_url: str) -> tuple[tuple[int, ...], ProxyResources]:
         ids = tuple(id(p) for p in items)
@@ -306,12 +307,21 @@ def _build(result: Result, previous: Snapshot | None, endpoints: str = envoy_clu
         elif kept[1] not in shared:
             # The same cluster list as before: its resources (and its assignments') carry over, unpacked.
             shared[kept[1]] = old_shared[kept[1]]
+            carried.append(kept[1])
             if eds:
                 shared[kept[3]] = old_shared[kept[3]]
+                carried.append(kept[3])
         lists[id(results)] = kept
         proxies[key] = kept[2]
         if eds:
             assignments[key] = kept[4]
+    if carried:
+        # The packed clusters of carried-over lists stay known by content too (one pass over the distinct
+        # clusters, not over the proxies): a later reload that brings one of them back in a new list reuses it.
+        used = {id(item) for k in carried for item in shared[k][0]}
+        for data, item in old_packed.items():
+            if id(item[1]) in used and data not in packed:
+                packed[data] = item
 
     def doc() -> dict[str, Any]:
         # A lazy result's document walks every proxy: a fresh mapping builds the others and drops them after.

@@ -198,33 +198,101 @@ class Selection:
         """Warn ``matches no proxy`` for a policy selecting no proxy and ``matches no destination`` for an entry
         whose candidate destinations none of its selections reaches; yield every checked entry with the
         destination keys it reaches. ``skip_without_entries``: policies without ``to`` entries are not checked
-        (a family whose inbound-only policies were already warned at validation)."""
-        # Destinations reached per selection (proxies selected by the same policies), then per policy.
-        reached: dict[int, set[tuple[str, str]]] = {}
-        selections_of: dict[int, set[int]] = {}
-        for x in view.proxies:
-            selection, policies = self.selecting(x)
-            if selection not in reached:
-                reached[selection] = set()
-                for p in policies:
-                    selections_of.setdefault(id(p), set()).add(selection)
-            reached[selection].update((x.mesh, n) for n in x.destinations)
-        for p in self.policies:
-            if p.shadow or (skip_without_entries and not p.entries):
-                continue
-            if id(p) not in selections_of:
+        (a family whose inbound-only policies were already warned at validation).
+
+        A policy's reach depends only on its own resource and the view (the proxies it selects and their
+        destinations), so it is kept in ``view.reach`` by resource: a reload that keeps the view walks the proxies
+        for the policies that changed only."""
+        checked = [p for p in self.policies if not p.shadow and not (skip_without_entries and not p.entries)]
+        if not checked:
+            return
+        kept: dict[Resource, _Reach] = view.reach.get(checked[0].res.kind, {})
+        missing = [p for p in checked if p.res not in kept]
+        found = dict(zip((p.res for p in missing), _reaches(missing, view), strict=True)) if missing else {}
+        now: dict[Resource, _Reach] = {}
+        for p in checked:
+            reach = now[p.res] = kept[p.res] if p.res in kept else found[p.res]
+            if reach is None:
                 p.res.src.warning(report, ("spec", "targetRef"), "matches no proxy")
                 continue
-            sets = [reached[sel] for sel in sorted(selections_of[id(p)])]
-            for e in p.entries:
-                if e.target_ref.kind in UNSUPPORTED_DESTINATIONS:
-                    continue
-                candidates = [k for k, d in view.destinations.items() if k[0] == p.res.mesh
-                              and entry_matches(e, d)]
-                hits = [k for k in candidates if any(k in r for r in sets)]
+            checked_entries = [e for e in p.entries if e.target_ref.kind not in UNSUPPORTED_DESTINATIONS]
+            for e, hits in zip(checked_entries, reach, strict=True):
                 if not hits:
                     p.res.src.warning(report, ("spec", "to", e.index, "targetRef"), "matches no destination")
                 yield e, hits
+        # Only this run's policies are kept: an edited policy's old resource is dropped with its reach.
+        view.reach[checked[0].res.kind] = now
+
+
+_Reach = tuple[list[tuple[str, str]], ...] | None
+"""One policy's reach: None when it selects no proxy, else the destination keys each of its checked ``to``
+entries reaches (entries of unsupported destination kinds left out), in the view's destination order."""
+
+
+_FEW = 8  # up to this many policies to check, each looks only at the proxies using its candidate destinations
+
+
+def _reaches(policies: list[TargetRefPolicy], view: MeshView) -> list[_Reach]:
+    """:data:`_Reach` of each of ``policies`` (not shadow). Many (a first run): one walk over the proxies, where
+    proxies selected by the same of these policies share one set of reached destinations. A few (a reload's
+    edited policies): per policy, only the proxies with an outbound to a destination its entries match."""
+    if len(policies) <= _FEW:
+        return [_reach_of(p, view) for p in policies]
+    index = SelectorIndex(policies)
+    reached: dict[tuple[int, ...], set[tuple[str, str]]] = {}
+    groups_of: dict[int, list[tuple[int, ...]]] = {}
+    for x in view.proxies:
+        selecting = index.selecting(x)
+        if not selecting:
+            continue
+        group = tuple(id(p) for p in selecting)
+        into = reached.get(group)
+        if into is None:
+            into = reached[group] = set()
+            for p in selecting:
+                groups_of.setdefault(id(p), []).append(group)
+        into.update((x.mesh, n) for n in x.destinations)
+    out: list[_Reach] = []
+    for p in policies:
+        groups = groups_of.get(id(p))
+        if groups is None:
+            out.append(None)
+            continue
+        sets = [reached[g] for g in groups]
+        hits_of = []
+        for e in p.entries:
+            if e.target_ref.kind in UNSUPPORTED_DESTINATIONS:
+                continue
+            candidates = [k for k, d in view.destinations.items() if k[0] == p.res.mesh and entry_matches(e, d)]
+            hits_of.append([k for k in candidates if any(k in r for r in sets)])
+        out.append(tuple(hits_of))
+    return out
+
+
+def _reach_of(policy: TargetRefPolicy, view: MeshView) -> _Reach:
+    """:data:`_Reach` of one policy: an entry reaches a destination it matches when some proxy the policy selects
+    has an outbound to it (:meth:`MeshView.users`)."""
+    index = SelectorIndex([policy])
+    if not any(index.selecting(x) for x in view.proxies):
+        return None
+    selected: dict[int, bool] = {}
+
+    def reached(k: tuple[str, str]) -> bool:
+        for x in view.users(k):
+            hit = selected.get(id(x))
+            if hit is None:
+                hit = selected[id(x)] = bool(index.selecting(x))
+            if hit:
+                return True
+        return False
+
+    hits_of = []
+    for e in policy.entries:
+        if e.target_ref.kind in UNSUPPORTED_DESTINATIONS:
+            continue
+        candidates = [k for k, d in view.destinations.items() if k[0] == policy.res.mesh and entry_matches(e, d)]
+        hits_of.append([k for k in candidates if reached(k)])
+    return tuple(hits_of)
 
 
 @dataclass(slots=True)
