@@ -174,24 +174,16 @@ def policy_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -
     return _items(names, incomplete)
 
 
-def _plural(kind: str) -> str:
-    """The plural kubectl would complete: ``meshes``, ``kongupstreampolicies``, ``dataplanes``."""
-    lower = kind.lower()
-    if lower.endswith("sh"):
-        return lower + "es"
-    return lower[:-1] + "ies" if lower.endswith("cy") else lower + "s"
-
-
 @guarded
 def kind_names(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """KIND: lower-case plurals (kubectl's habit) when nothing is typed; otherwise every spelling ``get`` accepts
     (the kind, in lower case, its plural) that starts with what is typed, in its case or else in any case."""
     from kumahc.resources.model import KINDS
-    from kumahc.sources.store.records import parse_kind
+    from kumahc.sources.store.records import parse_kind, plural
 
     if not incomplete:
-        return _items({_plural(k) for k in KINDS}, "")
-    spellings = {s for k in KINDS for s in (k, k.lower(), _plural(k)) if parse_kind(s) == k}
+        return _items({plural(k) for k in KINDS}, "")
+    spellings = {s for k in KINDS for s in (k, k.lower(), plural(k)) if parse_kind(s) == k}
     found = _items(spellings, incomplete)
     if found:
         return found

@@ -198,9 +198,18 @@ def document(row: Row) -> dict[str, Any]:
     return out
 
 
+def plural(kind: str) -> str:
+    """The plural kubectl spells for ``kind``, lower case: ``meshes``, ``kongupstreampolicies`` (the CRD's),
+    ``dataplanes``."""
+    lower = kind.lower()
+    if lower.endswith("sh"):
+        return lower + "es"
+    return lower[:-1] + "ies" if lower.endswith("cy") else lower + "s"
+
+
+# Also the plain "s" plural (``kongupstreampolicys``), which get has always accepted.
 _KIND_NAMES = {**{k.lower(): k for k in KINDS}, **{k.lower() + "s": k for k in KINDS},
-               "meshservices": "MeshService", "services": "Service", "meshes": "Mesh",
-               "kongupstreampolicies": "KongUpstreamPolicy"}  # the CRD's plural
+               **{plural(k): k for k in KINDS}}
 
 
 def parse_kind(text: str) -> str | None:
