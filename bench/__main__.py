@@ -9,6 +9,7 @@
     python -m bench run --size large --bench diff          # kumahc diff against one render
     python -m bench run --bench store-fanout              # 2 serve --store replicas x 1,000 clients vs the bare floor
     python -m bench run --size large --bench store-startup  # serve --store vs serve PATH start-up
+    python -m bench run --size large --bench apply        # apply with the store's writer vs validate (issue 25)
     python -m bench run --size large --bench ui            # the operator pages' server time at 10,000 proxies
     python -m bench run --size medium --bench connected    # --render connected vs all: reloads, RSS, first response
     python -m bench run --size medium --bench gateways    # per-proxy render cost with a few builtin gateways
@@ -26,7 +27,7 @@ import traceback
 from pathlib import Path
 
 BENCHES = ("generation", "incremental", "fanout", "envoy", "profile", "store", "burst", "inputs", "diff",
-           "store-fanout", "store-startup", "ui", "connected", "gateways", "loading")
+           "store-fanout", "store-startup", "ui", "connected", "gateways", "loading", "apply")
 DEFAULT_BENCHES = ("generation", "incremental", "fanout", "envoy")
 
 
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for size in sizes:
             if not {"generation", "incremental", "profile", "store", "inputs", "diff", "store-startup",
-                    "ui", "connected", "gateways", "loading"} & set(benches):
+                    "ui", "connected", "gateways", "loading", "apply"} & set(benches):
                 break
             repeat = args.repeat or (1 if size == "large" else 3)
             mesh = work / f"mesh-{size}"
@@ -142,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                 from bench.store_bench import store_bench
 
                 section(f"store {size}", lambda mp=mesh, mm=m, s=size, r=repeat: store_bench(mp, mm, s, r))
+            if "apply" in benches:
+                from bench.apply_bench import apply_bench
+
+                section(f"apply {size}", lambda mp=mesh, mm=m, s=size, r=repeat: apply_bench(mp, mm, s, r, work))
             if "inputs" in benches:
                 from bench.inputs import inputs
 

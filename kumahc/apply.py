@@ -6,6 +6,11 @@ removed), runs the whole pipeline on it — the same rules and messages as ``kum
 the store is still at the snapshot's revision (:func:`kumahc.sources.store.state.write`). When another writer
 committed first, the attempt is redone on the new snapshot (re-validated), up to :data:`ATTEMPTS` times; then the
 conflict is reported. Either every resource of the change is committed, or none.
+
+When a store writer is live (``kumahc store writer``: it holds the store in memory and renders what a change
+touches), :func:`apply` hands the change to it instead (:mod:`kumahc.sources.store.requests`): the writer runs the
+very same attempt on its state, with its caches, and commits resources, rendered parts and its answer in one
+transaction. The guarantees and the output are the same; the cost follows the change.
 """
 
 from __future__ import annotations
@@ -13,20 +18,22 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import NamedTuple
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import psycopg
 
-from kumahc.diagnostics import Diagnostic, Location, Report
-from kumahc.pipeline import Options, Progress, Result, run
+from kumahc.diagnostics import Diagnostic, InputError, Location, Report
+from kumahc.pipeline import Options, Progress, Result, RunCache, run
 from kumahc.resources.loader import Loaded, drop_duplicates
 from kumahc.resources.model import Resource
-from kumahc.sources.store import records, rendered, state
+from kumahc.sources.store import records, rendered, requests, state
 from kumahc.sources.store.errors import StoreError
 
 ATTEMPTS = 50
 BACKOFF_S = 0.02  # times the attempt number, jittered: concurrent appliers drift apart instead of colliding again
+WAIT_S = 600.0  # how long an apply waits for the writer's answer before taking its request back
+POLL_S = 0.5  # how often a waiting apply looks for its answer and for the writer without a notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +51,11 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     changes: tuple[Change, ...]
-    result: Result  # the validated resulting state (its report: warnings and notes)
+    result: Result | None  # the validated resulting state; None when the store's writer validated it
     revision: int | None  # the committed store revision; None when nothing was written
     attempts: int = 1  # 1 + conflicts retried
+    report: Report = field(default_factory=Report)  # the resulting state's warnings and notes
+    writer: bool = False  # the store's writer validated and committed it
 
 
 def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None,
@@ -54,12 +63,58 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
     """Apply the resources of ``loaded`` (read from files; their problems in ``load_report``). Raises
     :class:`InputError` when the resulting state is invalid (nothing written), :class:`StoreError` on a store
     problem or when conflicts outlast the retries. ``progress``: told how far validating the resulting state is
-    (:func:`kumahc.pipeline.run`'s)."""
-    attempt, diagnostics = _applying(loaded, load_report)
+    (:func:`kumahc.pipeline.run`'s). With a live store writer (and default ``options``, no ``dry_run``) the writer
+    validates and commits it (:func:`delegated`)."""
+    if not dry_run and (options is None or options == Options()):
+        found = delegated(conn, loaded, load_report)
+        if found is not None:
+            return found
+    attempt, diagnostics = applying(loaded, load_report)
     return _commit(conn, attempt, diagnostics, options, dry_run, progress)
 
 
-def _applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.State], Plan], list[Diagnostic]]:
+def delegated(conn: psycopg.Connection, loaded: Loaded, load_report: Report, wait_s: float = WAIT_S
+              ) -> Outcome | None:
+    """Hand the apply of ``loaded`` to the store's writer and wait for its answer (a notification, else a look
+    every :data:`POLL_S`). None when there is no live writer, when the files had errors (the applier reports them
+    itself, as it reads them) or a value JSON cannot carry, or when the writer went away before answering (the
+    request is taken back first: then it is never committed). Raises as :func:`apply`; :class:`StoreError` when
+    the writer has not answered within ``wait_s`` seconds (the request is taken back: nothing written)."""
+    if load_report.has_errors() or not requests.writer_live(conn):
+        return None
+    try:
+        text = requests.encode_request(loaded.resources, load_report.items)
+    except requests.Unsendable:
+        return None
+    conn.execute(f"LISTEN {requests.RESULTS}")
+    rid = requests.submit(conn, text)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            answer = requests.answer_of(conn, rid)
+            if answer is not None:
+                break
+            live = requests.writer_live(conn)
+            if (not live or time.monotonic() > deadline) and requests.withdraw(conn, rid):
+                if live:
+                    raise StoreError(f"the store's writer did not answer within {wait_s:g} s; nothing written")
+                return None
+            for _ in conn.notifies(timeout=POLL_S, stop_after=1):
+                pass
+    finally:
+        requests.forget(conn, rid)
+        conn.execute(f"UNLISTEN {requests.RESULTS}")
+    found = requests.decode_answer(answer)
+    if found.error is not None:
+        raise StoreError(found.error)
+    report = Report()
+    report.extend(found.diagnostics)
+    if found.invalid:
+        raise InputError(report, found.strict)
+    return Outcome(tuple(Change(*c) for c in found.changes), None, found.revision, found.attempts, report, True)
+
+
+def applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.State], Plan], list[Diagnostic]]:
     """The attempt of applying ``loaded`` (a plan for any snapshot of the store) and the reading problems."""
     # Once for every attempt: what would be stored, and its JSON text.
     forms = {res: records.body(res) for res in loaded.resources}
@@ -75,7 +130,7 @@ def _applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.Stat
             diagnostics.extend(sub.items)
 
     def attempt(snapshot: state.State) -> Plan:
-        stored = {row.key: row for row in snapshot.rows}
+        stored = snapshot.keyed()
         applied: dict[tuple, Resource] = {}
         changes: list[Change] = []
         puts: list[state.Put] = []
@@ -93,7 +148,9 @@ def _applying(loaded: Loaded, load_report: Report) -> tuple[Callable[[state.Stat
             changes.append(Change(res.kind, records.display_of(res), verb))
             if verb != "unchanged" and new_body is not None:
                 puts.append(state.Put(res.identity, res.format, new_body))
-        merged = [applied.pop(row.key, None) or records.resource(row) for row in snapshot.rows]
+        # The replaced rows are never read: applying a resource again is how a malformed row is mended.
+        kept = iter(snapshot.resources(rows=[row for row in snapshot.rows if row.key not in applied]))
+        merged = [applied.pop(row.key) if row.key in applied else next(kept) for row in snapshot.rows]
         merged.extend(applied.values())
         return Plan(merged, changes, puts, [])
 
@@ -142,8 +199,8 @@ class Plan(NamedTuple):
     deletes: list[records.Key]
 
 
-def _render(result: Result, options: Options | None, reading: list[Diagnostic], held: rendered.Index
-            ) -> rendered.Change | None:
+def _render(result: Result, options: Options | None, reading: list[Diagnostic], held: rendered.Index,
+            warm: Warm | None = None) -> rendered.Change | None:
     """The change to the stored rendered parts (migration 0003) for the validated state, against what the store
     holds (``held``), with the state's warnings as a replica rendering the rows reports them (the problems of
     reading the applied files, ``reading``, are not the state's). None when rendering under a ``protocol`` (a
@@ -152,7 +209,10 @@ def _render(result: Result, options: Options | None, reading: list[Diagnostic], 
         return None
     from kumahc.xds import snapshot as snapshots
 
-    found = snapshots.parts(snapshots.build(result))
+    snap = snapshots.build(result, warm.snapshot if warm is not None else None)
+    if warm is not None:
+        warm.snapshot = snap
+    found = snapshots.parts(snap)
     report = Report()
     skip = {id(d) for d in reading}
     # Located as a replica locates them: at ``store: KIND NAME``, ordered as the rows will be (store order, then
@@ -189,21 +249,57 @@ class Prepared:
     def writes(self) -> bool:
         return bool(self.plan.puts or self.plan.deletes)
 
-    def commit(self, conn: psycopg.Connection) -> int | None:
-        """Write it if the store is still at :attr:`revision` (the new revision), else None (nothing written)."""
-        return state.write(conn, self.revision, self.plan.puts, self.plan.deletes, self.render)
+    def commit(self, conn: psycopg.Connection, then: Callable[[psycopg.Connection, int], None] | None = None
+               ) -> int | None:
+        """Write it if the store is still at :attr:`revision` (the new revision), else None (nothing written).
+        ``then(conn, revision)`` runs in the same transaction (:func:`state.write`)."""
+        return state.write(conn, self.revision, self.plan.puts, self.plan.deletes, self.render, then)
 
 
 def prepare(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options: Options | None = None
             ) -> Prepared:
     """:func:`apply`'s validation, once, without writing: what it would commit now. Raises as :func:`apply`."""
-    attempt, diagnostics = _applying(loaded, load_report)
-    return _prepare(conn, attempt, diagnostics, options, False)
+    attempt, diagnostics = applying(loaded, load_report)
+    return prepare_attempt(conn, attempt, diagnostics, options, False)
 
 
-def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
-             options: Options | None, dry_run: bool, snapshot: state.State | None = None,
-             progress: Progress | None = None) -> Prepared:
+@dataclass(slots=True)
+class Warm:
+    """What a long-running writer (:mod:`kumahc.writer`) keeps between attempts so that one costs what its change
+    touches: the pipeline's :class:`RunCache`, the last snapshot built (clusters packed by content are reused),
+    and the rendered tables' :class:`rendered.Index` as of rendered revision ``index_revision`` (what it last read
+    or wrote). None of it changes a result: an attempt with a cold ``Warm`` gives the same one."""
+
+    runs: RunCache = field(default_factory=RunCache)
+    snapshot: Any = None
+    index: rendered.Index | None = None
+    index_revision: int | None = None
+
+    def held(self, conn: psycopg.Connection) -> rendered.Index:
+        """The rendered tables' index: the one kept when the tables still render its revision with this
+        kumahc's code, else read again."""
+        head = conn.execute("SELECT revision, renderer FROM kumahc_rendered WHERE id = 1").fetchone()
+        if self.index is None or head is None or head != (self.index_revision, rendered.RENDERER):
+            self.index = rendered.index(conn)
+            self.index_revision = head[0] if head is not None and head[1] == rendered.RENDERER else None
+        return self.index
+
+    def wrote(self, revision: int, delta: rendered.Change | None) -> None:
+        """The tables now render ``revision``: ``delta`` applied to the kept index (None: forget it)."""
+        if delta is None or self.index is None:
+            self.index, self.index_revision = None, None
+            return
+        self.index = rendered.advance(self.index, delta)
+        self.index_revision = revision
+
+
+def prepare_attempt(conn: psycopg.Connection, attempt: Callable[[state.State], Plan],
+                    diagnostics: list[Diagnostic], options: Options | None, dry_run: bool,
+                    snapshot: state.State | None = None, progress: Progress | None = None, warm: Warm | None = None
+                    ) -> Prepared:
+    """One attempt (``attempt``, with the reading problems ``diagnostics``) validated on ``snapshot`` (default: read
+    now) and, unless ``dry_run`` or nothing would be written, rendered into the change to the stored parts.
+    ``warm``: a long-running writer's caches (same result, less work). Raises as :func:`apply`."""
     snapshot = snapshot or state.read(conn)
     plan = attempt(snapshot)
 
@@ -213,13 +309,15 @@ def _prepare(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], d
         return Loaded((), kept, len(kept))
 
     # keep_documents: a retried attempt validates the same loaded resources again.
-    result = run(load, replace(options or Options(), keep_documents=True), progress=progress)
+    result = run(load, replace(options or Options(), keep_documents=True), warm.runs if warm is not None else None,
+                 progress=progress)
     render = None
     if not dry_run and (plan.puts or plan.deletes):
         # Read only when there is something to write (a re-apply of unchanged files reads no parts). Read after
         # the snapshot: should another writer have committed since, the commit's revision check fails and the
         # attempt is redone, so a difference against newer parts is never written.
-        render = _render(result, options, diagnostics, rendered.index(conn))
+        held = warm.held(conn) if warm is not None else rendered.index(conn)
+        render = _render(result, options, diagnostics, held, warm)
     return Prepared(snapshot.revision, plan, result, render)
 
 
@@ -239,9 +337,9 @@ def preview(conn: psycopg.Connection, loaded: Loaded, load_report: Report, optio
     """:func:`apply`'s planning and validation on one snapshot, and that snapshot rendered, without writing.
     Raises :class:`InputError` when the resulting state (or the stored one) is invalid, :class:`StoreError` on a
     store problem."""
-    attempt, diagnostics = _applying(loaded, load_report)
+    attempt, diagnostics = applying(loaded, load_report)
     snapshot = state.read(conn)
-    prepared = _prepare(conn, attempt, diagnostics, options, True, snapshot, progress)
+    prepared = prepare_attempt(conn, attempt, diagnostics, options, True, snapshot, progress)
     before = run(snapshot.loader(), options or Options())
     return Preview(tuple(prepared.plan.changes), before, prepared.result)
 
@@ -280,12 +378,12 @@ def delete_named(conn: psycopg.Connection, named: Sequence[Resource], ignore_not
 def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],
             options: Options | None, dry_run: bool, progress: Progress | None = None) -> Outcome:
     for number in range(1, ATTEMPTS + 1):
-        prepared = _prepare(conn, attempt, diagnostics, options, dry_run, progress=progress)
+        prepared = prepare_attempt(conn, attempt, diagnostics, options, dry_run, progress=progress)
         changes = tuple(prepared.plan.changes)
         if dry_run or not prepared.writes:
-            return Outcome(changes, prepared.result, None, number)
+            return Outcome(changes, prepared.result, None, number, prepared.result.report)
         revision = prepared.commit(conn)
         if revision is not None:
-            return Outcome(changes, prepared.result, revision, number)
+            return Outcome(changes, prepared.result, revision, number, prepared.result.report)
         time.sleep(random.uniform(0, BACKOFF_S * number))
     raise StoreError(f"gave up after {ATTEMPTS} attempts: other writers kept changing the store; nothing written")

@@ -70,15 +70,29 @@ def affected(before: Inputs | None, now: Inputs) -> frozenset[ProxyKey] | None:
 
 
 def _changed(old: Sequence[Any], new: Sequence[Any]) -> list[Any] | None:
-    """The policies only one of ``old`` and ``new`` has (by resource), or None when those both have are not in
-    the same order with the same shadowing (merge order or selection of others could change)."""
+    """The policies only one of ``old`` and ``new`` has, or None when those both have are not in the same order
+    with the same shadowing (merge order or selection of others could change). A policy of ``new`` whose document
+    equals that of the ``old`` policy of its identity (:func:`same_document`: a file read again, an unchanged
+    apply) is the same input: clusters depend on a policy's content, never on where it was read."""
     old_res = {p.res for p in old}
     new_res = {p.res for p in new}
-    kept_old = [(p.res, p.shadow) for p in old if p.res in new_res]
-    kept_new = [(p.res, p.shadow) for p in new if p.res in old_res]
+    gone = {p.res.identity: p.res for p in old if p.res not in new_res}
+    same = {p.res: o for p in new if p.res not in old_res
+            and (o := gone.get(p.res.identity)) is not None and same_document(o, p.res)}
+    new_tokens = {same.get(r, r) for r in new_res}
+    kept_old = [(p.res, p.shadow) for p in old if p.res in new_tokens]
+    kept_new = [(same.get(p.res, p.res), p.shadow) for p in new if same.get(p.res, p.res) in old_res]
     if kept_old != kept_new:
         return None
-    return [p for p in old if p.res not in new_res] + [p for p in new if p.res not in old_res]
+    return [p for p in old if p.res not in new_tokens] + [p for p in new if same.get(p.res, p.res) not in old_res]
+
+
+def same_document(a: Resource, b: Resource) -> bool:
+    """``a`` and ``b`` are the same document of the same resource (identity, format, labels, annotations,
+    creation time, value), wherever each was read."""
+    return (a.identity == b.identity and a.format == b.format and a.base == b.base and a.labels == b.labels
+            and a.annotations == b.annotations and a.creation_time == b.creation_time and a.body is not None
+            and a.body == b.body)
 
 
 def reached(policy: Any, view: MeshView) -> set[ProxyKey]:

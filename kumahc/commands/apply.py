@@ -60,7 +60,7 @@ def apply_command(paths: tuple[str, ...], dry_run: bool, store: str) -> None:
             click.echo(change.line(True))
         click.echo(differ.compare(planned.before, planned.after).summary() + " (dry run)")
         return
-    stderr(outcome.result.report.lines())
+    stderr(outcome.report.lines())
     for change in outcome.changes:
         click.echo(change.line())
 

@@ -64,7 +64,7 @@ def delete(kind: str | None, name: str | None, paths: tuple[str, ...], ignore_no
                      "deletes the others)")
             except InputError as exc:
                 fail_invalid(exc)
-    stderr(outcome.result.report.lines())
+    stderr(outcome.report.lines())
     for change in outcome.changes:
         click.echo(change.line())
 

@@ -17,7 +17,7 @@ Examples:
   kumahc store check --read-only --store postgresql://kumahc_replica@db/kumahc
   kumahc store migrate --store postgresql://kumahc@db/kumahc""")
 def store_group() -> None:
-    """The PostgreSQL store: check a URL, create or upgrade the schema."""
+    """The PostgreSQL store: check a URL, create or upgrade the schema, run its writer."""
 
 
 @store_group.command("migrate", epilog="""\b
@@ -34,6 +34,31 @@ def store_migrate(store: str) -> None:
     with connection.session(store) as conn, progress.shown() as report:
         before, after = schema.migrate(conn, progress=report)
     click.echo(f"store schema at version {after} (was {before})")
+
+
+@store_group.command("writer", epilog="""\b
+Examples:
+  kumahc store writer --store postgresql://kumahc@db/kumahc""")
+@required_store_option
+def store_writer(store: str) -> None:
+    """Keep the store validated and rendered in memory and answer `kumahc apply`, until stopped (SIGTERM, Ctrl-C).
+
+    With a writer running, `apply` hands its change to it: the writer validates the resulting state exactly as
+    `apply` does, renders only the proxies the change can reach, and commits resources and rendered parts in one
+    transaction; `apply` prints its answer. Without one, `apply` does all of it itself. Run one or more per store:
+    one answers (it holds the store's lock), the others stand by. Log lines on stderr.
+    """
+    import logging
+    import signal
+    import threading
+
+    from kumahc.writer import Writer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Writer(store).run(stop)
 
 
 @store_group.command("check", epilog="""\b

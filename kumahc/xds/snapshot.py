@@ -378,11 +378,14 @@ def parts(snap: Snapshot) -> Parts:
         raise ValueError("only a static-endpoints snapshot has stored parts")
     clusters: dict[Digest, tuple[str, str, bytes]] = {}
     lists: dict[int, tuple[str, bytes]] = {}
+    digests: dict[int, Digest] = {}  # by packed cluster: lists share most of theirs
     for items, res in snap.shared.values():
         keys = []
         for p in items:
-            d = digest(p.resource)
-            clusters[d] = (p.name, p.version, p.resource)
+            d = digests.get(id(p))
+            if d is None:
+                d = digests[id(p)] = digest(p.resource)
+                clusters[d] = (p.name, p.version, p.resource)
             keys.append(d)
         lists[id(res)] = (res.version, b"".join(keys))
     return Parts(clusters, {key: lists[id(res)] for key, res in snap.proxies.items()})

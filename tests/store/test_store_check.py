@@ -22,8 +22,8 @@ from kumahc.sources.store import connection, schema
 UNIVERSAL = str(Path(__file__).resolve().parent / "data" / "universal.yaml")
 WRITER, READER, NOBODY = "kumahc_writer", "kumahc_replica", "kumahc_nobody"
 PASSWORD = "s3cret-pw"
-READ_OK = "read: ok (SELECT on 6 kumahc tables)"
-WRITE_OK = "write: ok (INSERT, UPDATE, DELETE on 5 kumahc tables)"
+READ_OK = "read: ok (SELECT on 7 kumahc tables)"
+WRITE_OK = "write: ok (INSERT, UPDATE, DELETE on 6 kumahc tables)"
 
 
 class PasswordServer:
@@ -162,9 +162,9 @@ def test_read_only_role_trying_write(server: PasswordServer) -> None:
     assert (code, err) == (1, "")
     assert out == [*passing(server, READER, db), READ_OK,
                    f"write: failed: role {READER} lacks INSERT, UPDATE, DELETE on kumahc_state, kumahc_resources, "
-                   "kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies (needed by apply and delete); "
-                   "as the tables' owner: GRANT INSERT, UPDATE, DELETE ON kumahc_state, kumahc_resources, "
-                   f"kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies TO {READER};"]
+                   "kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies, kumahc_requests (needed by apply "
+                   "and delete); as the tables' owner: GRANT INSERT, UPDATE, DELETE ON kumahc_state, kumahc_resources, "
+                   f"kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies, kumahc_requests TO {READER};"]
     # What it says is what apply meets, and --read-only checks only what a replica needs.
     r = kumahc("apply", "-f", UNIVERSAL, "--store", url)
     assert r.lines == [f"error: store {url.replace(PASSWORD, '***')}: permission denied for table kumahc_state"]

@@ -57,6 +57,12 @@ class RawDocument:
         self.root = self.lazy.mark(self.number) if self.lazy is not None else Mark(1)
         self.lazy = None
 
+    def marks(self) -> Mark:
+        """The root's mark with every mark below it (the lazy ones found now)."""
+        if self.lazy is not None:
+            self._resolve()
+        return self.mark
+
     def release(self) -> None:
         """Forget the value (the caller has typed it and will not read it again); lines stay available."""
         self.value = None

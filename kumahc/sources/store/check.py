@@ -24,7 +24,7 @@ DEFAULT_PORT = 5432
 # Every table of the current schema (migrations 0001-0003). Readers read them all; writers change all but
 # kumahc_schema, which only `store migrate` (the tables' owner) writes.
 TABLES = ("kumahc_schema", "kumahc_state", "kumahc_resources", "kumahc_rendered", "kumahc_rendered_clusters",
-          "kumahc_rendered_proxies")
+          "kumahc_rendered_proxies", "kumahc_requests")
 WRITTEN = TABLES[1:]
 WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE")
 # libpq's and the server's words for a connection that got no further than authentication (SQLSTATE 28000 and

@@ -107,6 +107,17 @@ def change(held: Index, clusters: Clusters, proxies: Proxies, warnings: list[str
                   [k for k in held.proxies if k not in proxies], warnings)
 
 
+def advance(held: Index, delta: Change) -> Index:
+    """The :class:`Index` of the tables once ``delta`` (made from ``held``) is written: what a writer that keeps
+    the index in memory knows without reading it again."""
+    digests = (held.digests - set(delta.gone_clusters)) | {d for d, *_ in delta.new_clusters}
+    proxies = dict(held.proxies)
+    for key in delta.gone_proxies:
+        proxies.pop(key, None)
+    proxies.update(((m, n), (v, keys)) for m, n, v, keys in delta.proxies)
+    return Index(frozenset(digests), proxies)
+
+
 def write(conn: psycopg.Connection, revision: int, delta: Change) -> None:
     """Write ``delta`` as the parts rendering ``revision`` (inside the caller's transaction, which has checked
     that the store is still at the revision whose :class:`Index` ``delta`` was made from)."""

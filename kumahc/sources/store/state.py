@@ -31,13 +31,23 @@ class State:
     rows: tuple[Row, ...]
     now: datetime
     parts: rendered.Stored | None = None
+    cache: ResourceCache | None = None  # the reader's: :meth:`resources` gives its objects by default
+    by_key: dict[Key, Row] | None = None  # the rows by identity, when the reader keeps them (:meth:`keyed`)
 
-    def resources(self, cache: ResourceCache | None = None) -> list[Resource]:
-        """The rows as resources, in store order; with ``cache``, a row unchanged since the cache's last use gives
-        the same Resource object (so :class:`kumahc.pipeline.RunCache` reuses its typed value)."""
+    def keyed(self) -> dict[Key, Row]:
+        """The rows by identity (:attr:`Row.key`)."""
+        return self.by_key if self.by_key is not None else {row.key: row for row in self.rows}
+
+    def resources(self, cache: ResourceCache | None = None, rows: Sequence[Row] | None = None) -> list[Resource]:
+        """The rows (or ``rows``, some of them) as resources, in store order; with ``cache`` (or the state's own),
+        a row unchanged since the cache's last use gives the same Resource object (so
+        :class:`kumahc.pipeline.RunCache` reuses its typed value). Raises :class:`InputError` for a malformed
+        row (:func:`records.resource`)."""
+        cache = cache or self.cache
+        rows = self.rows if rows is None else rows
         if cache is None:
-            return [records.resource(row) for row in self.rows]
-        return cache.resources(self.rows)
+            return [records.resource(row) for row in rows]
+        return cache.resources(rows)
 
     def loader(self, cache: ResourceCache | None = None) -> Callable[[Report], Loaded]:
         """A :data:`kumahc.pipeline.Loader` giving this state's resources (no parsing; each row passes its kind's
@@ -103,15 +113,17 @@ class Put:
 
 
 def write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key],
-          render: rendered.Change | None = None) -> int | None:
+          render: rendered.Change | None = None, then: Callable[[psycopg.Connection, int], None] | None = None
+          ) -> int | None:
     """Commit ``puts`` and ``deletes`` in one transaction if the store is still at ``revision``; returns the new
     revision, or None (nothing written) when another writer committed first. Created rows get generation 1 and
     creation time = modification time = the transaction's time; replaced rows keep id and creation time, and get
     generation + 1. ``render``: the change to the rendered parts for the resulting state, stored in the same
     transaction (without it, the stored parts no longer match the new revision and replicas render themselves).
-    The commit notifies channel ``kumahc_store``."""
+    The commit notifies channel ``kumahc_store``. ``then(conn, new revision)`` runs last in the same transaction
+    (the writer records its answer there); whatever it raises rolls everything back and propagates."""
     try:
-        return _write(conn, revision, puts, deletes, render)
+        return _write(conn, revision, puts, deletes, render, then)
     except _Conflict:  # the transaction rolled back: nothing written
         return None
 
@@ -121,7 +133,7 @@ class _Conflict(Exception):
 
 
 def _write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes: Sequence[Key],
-           render: rendered.Change | None) -> int:
+           render: rendered.Change | None, then: Callable[[psycopg.Connection, int], None] | None) -> int:
     with conn.transaction():
         found = conn.execute("UPDATE kumahc_state SET revision = revision + 1 WHERE id = 1 AND revision = %s "
                              "RETURNING revision", (revision,)).fetchone()
@@ -142,5 +154,7 @@ def _write(conn: psycopg.Connection, revision: int, puts: Sequence[Put], deletes
                     [(*p.key, p.format, p.body, new) for p in puts])
         if render is not None:
             rendered.write(conn, new, render)
+        if then is not None:
+            then(conn, new)
     return new
 
