@@ -162,8 +162,9 @@ def test_read_only_role_trying_write(server: PasswordServer) -> None:
     assert (code, err) == (1, "")
     assert out == [*passing(server, READER, db), READ_OK,
                    f"write: failed: role {READER} lacks INSERT, UPDATE, DELETE on kumahc_state, kumahc_resources, "
-                   "kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies, kumahc_requests (needed by apply "
-                   "and delete); as the tables' owner: GRANT INSERT, UPDATE, DELETE ON kumahc_state, kumahc_resources, "
+                   "kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies, kumahc_requests (needed by "
+                   "apply and delete); as the tables' owner: GRANT INSERT, UPDATE, DELETE ON kumahc_state, "
+                   "kumahc_resources, "
                    f"kumahc_rendered, kumahc_rendered_clusters, kumahc_rendered_proxies, kumahc_requests TO {READER};"]
     # What it says is what apply meets, and --read-only checks only what a replica needs.
     r = kumahc("apply", "-f", UNIVERSAL, "--store", url)
