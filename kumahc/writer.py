@@ -94,9 +94,11 @@ class Writer:
         log.info("writer: loaded revision %s (%d resources, %d proxies) in %.2f s", snap.revision, len(resources),
                  len(result.clusters), time.monotonic() - started)
 
-    def answer(self, conn: psycopg.Connection, rid: int, text: str) -> None:
+    def answer(self, conn: psycopg.Connection, rid: int, text: str) -> str:
         """Answer request ``rid`` (its ``text``): validate, commit and record the answer (one transaction), or
-        record why not. Conflicts with other writers are retried on a fresh catch-up, as ``apply`` retries."""
+        record why not. Conflicts with other writers are retried on a fresh catch-up, as ``apply`` retries.
+        Returns what happened, for the log: ``committed revision N``, ``nothing to write``, ``invalid``,
+        ``withdrawn`` or the store error."""
         resources, reading = requests.decode_request(text)
         report = Report()
         report.extend(reading)
@@ -108,15 +110,15 @@ class Writer:
             except InputError as exc:
                 self._record(conn, rid, requests.Answer(diagnostics=tuple(exc.report.items), invalid=True,
                                                         strict=exc.strict, attempts=number))
-                return
+                return "invalid"
             except StoreError as exc:
                 self._record(conn, rid, requests.Answer(error=str(exc), attempts=number))
-                return
+                return str(exc)
             found = requests.Answer(tuple((c.kind, c.name, c.verb) for c in prepared.plan.changes),
                                     tuple(prepared.result.report.items), attempts=number)
             if not prepared.writes:
                 self._record(conn, rid, found)
-                return
+                return "nothing to write"
 
             def then(c: psycopg.Connection, revision: int, found: requests.Answer = found) -> None:
                 if not self._set(c, rid, replace(found, revision=revision)):
@@ -125,12 +127,13 @@ class Writer:
             try:
                 revision = prepared.commit(conn, then)
             except Withdrawn:
-                return
+                return "withdrawn"
             if revision is not None:
                 self.warm.wrote(revision, prepared.render)
-                return
-        self._record(conn, rid, requests.Answer(error=f"gave up after {ATTEMPTS} attempts: other writers kept "
-                                                      "changing the store; nothing written", attempts=ATTEMPTS))
+                return f"committed revision {revision}"
+        gave_up = f"gave up after {ATTEMPTS} attempts: other writers kept changing the store; nothing written"
+        self._record(conn, rid, requests.Answer(error=gave_up, attempts=ATTEMPTS))
+        return gave_up
 
     def _record(self, conn: psycopg.Connection, rid: int, found: requests.Answer) -> None:
         with conn.transaction():
@@ -149,9 +152,8 @@ class Writer:
         pending = conn.execute("SELECT id, request FROM kumahc_requests WHERE answer IS NULL ORDER BY id").fetchall()
         for rid, text in pending:
             started = time.monotonic()
-            self.answer(conn, rid, text)
-            log.info("writer: request %s answered in %.3f s (store at revision %s)", rid,
-                     time.monotonic() - started, self.revision)
+            done = self.answer(conn, rid, text)
+            log.info("writer: request %s answered in %.3f s: %s", rid, time.monotonic() - started, done)
         conn.execute("DELETE FROM kumahc_requests WHERE answer IS NOT NULL AND created_at < now() - "
                      "make_interval(secs => %s)", (KEEP_ANSWERS_S,))
 
