@@ -159,8 +159,10 @@ class Writer:
 
     def run(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Until ``stop`` is set: connect, load the store, take the writer's lock (standing by while another
-        writer holds it), then answer requests as they are notified. A store failure is logged and the writer
-        reconnects (and loads what changed meanwhile). ``ready`` is set once this writer holds the lock."""
+        writer holds it), then answer requests as they are notified. A store failure once the store was loaded is
+        logged and the writer reconnects (and loads what changed meanwhile); before, it raises
+        :class:`StoreError` (unreachable, wrong credentials, schema too old or new). ``ready`` is set once this
+        writer holds the lock."""
         where = connection.redact(self.url)
         while not stop.is_set():
             try:
@@ -185,6 +187,9 @@ class Writer:
                         if _wait(conn, stop):
                             return
             except (psycopg.Error, StoreError) as exc:
+                if self.revision is None:  # never loaded: a wrong URL or schema is the operator's to fix now
+                    raise exc if isinstance(exc, StoreError) else StoreError(
+                        f"store {where}: {connection.first_line(exc)}") from None
                 log.error("writer: store %s: %s; reconnecting", where, connection.first_line(exc))
                 if ready is not None:
                     ready.clear()

@@ -4,14 +4,18 @@ up: both read the files as apply does and plan on one snapshot of the store (:fu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kumahc.commands import progress
 from kumahc.commands.options import required_store_option
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError, Report
-from kumahc.pipeline import Options, Result
 from kumahc.resources.loader import Loaded
+
+if TYPE_CHECKING:  # the pipeline loads only for the commands that run it
+    from kumahc.pipeline import Options, Result
 
 
 @click.command("apply", epilog="""\b

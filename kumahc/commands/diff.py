@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,9 +14,10 @@ from kumahc.commands.completion import proxy_names
 from kumahc.commands.options import format_option, limits_options, output_file_option, protocol_option, strict_option
 from kumahc.commands.output import REPORT_FORMATS, as_format, emit, fail, invalid_lines, stderr
 from kumahc.diagnostics import FatalInputError, InputError
-from kumahc.pipeline import Options, Result, run
-from kumahc.render import NoProxyMatch
 from kumahc.resources.files import Limits
+
+if TYPE_CHECKING:  # the pipeline loads only for the commands that run it
+    from kumahc.pipeline import Result
 
 DIFF_NO_CHANGE, DIFF_CHANGES = 0, 3
 
@@ -50,6 +52,8 @@ def diff(paths: tuple[str, ...], proxy: str | None, fmt: str, output_file: str |
     With --store URL: BEFORE is what the store holds, AFTER the store with PATH... applied (what `kumahc apply -f
     PATH...` would change, validated the same way; nothing is written).
     """
+    from kumahc.pipeline import Options
+    from kumahc.render import NoProxyMatch
     from kumahc.views import diff as differ
 
     if store is not None:
@@ -69,6 +73,8 @@ def file_sides(paths: tuple[str, ...], protocol: str | None, strict: bool, limit
     """BEFORE and AFTER rendered; either side's errors printed (both sides read first), exit 1."""
     if len(paths) != 2:
         raise click.UsageError("give BEFORE and AFTER (or --store URL PATH...)")
+    from kumahc.pipeline import Options, run
+
     before, after = paths
     results = []
     failed = False

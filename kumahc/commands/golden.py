@@ -14,8 +14,6 @@ from kumahc.commands.options import CONTEXT_SETTINGS
 from kumahc.commands.output import fail, invalid_lines, stderr
 from kumahc.commands.render import render
 from kumahc.diagnostics import FatalInputError, InputError
-from kumahc.pipeline import Options, run
-from kumahc.render import NoProxyMatch, document, to_json, write_atomic
 from kumahc.resources.files import walk_directory
 
 
@@ -132,6 +130,9 @@ def _golden_cases(directory: str, writing: bool) -> list[tuple[str, dict]]:
 
 def _render_case(case_dir: str, opts: dict) -> tuple[str | None, list[str]]:
     """Render one case like ``kumahc render <case> <args>``: (JSON text, []) or (None, error lines)."""
+    from kumahc.pipeline import Options, run
+    from kumahc.render import NoProxyMatch, document, to_json
+
     paths = [os.path.join(case_dir, f) for f in _case_inputs(case_dir)]
     try:
         result = run(paths, Options(protocol=opts["protocol"], strict=opts["strict"]))
@@ -225,6 +226,8 @@ def golden_update(directory: str) -> None:
             with open(expected_path, encoding="utf-8") as fh:
                 old = fh.read()
         if old != actual:
+            from kumahc.render import write_atomic
+
             write_atomic(expected_path, actual)
             click.echo(f"updated {name}")
             updated += 1

@@ -17,7 +17,6 @@ from kumahc.commands.options import (
 )
 from kumahc.commands.output import REPORT_FORMATS, as_format, emit, fail
 from kumahc.policies.registry import KINDS
-from kumahc.render import NoProxyMatch
 from kumahc.resources.files import Limits
 
 
@@ -68,6 +67,8 @@ def inspect(paths: tuple[str, ...], store: str | None, proxy: str | None, cluste
         emit(policyview.text(found_policy) if fmt == "text" else as_format(policyview.as_json(found_policy), fmt),
              output_file)
         return
+    from kumahc.render import NoProxyMatch
+
     try:
         found = explain.explain(result, proxy, cluster)
     except (NoProxyMatch, explain.NoCluster) as exc:

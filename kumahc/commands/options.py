@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -15,8 +15,10 @@ from kumahc.commands.completion import kind_names
 from kumahc.commands.output import fail, fail_invalid, stderr
 from kumahc.diagnostics import FatalInputError, InputError
 from kumahc.mesh.protocol import KNOWN as PROTOCOLS
-from kumahc.pipeline import Loader, Options, Result, run
 from kumahc.resources.files import DEFAULT_LIMITS, MAX_DOCUMENTS, MAX_FILE_BYTES, Limits, parse_size, size_text
+
+if TYPE_CHECKING:  # the pipeline loads only for the commands that run it
+    from kumahc.pipeline import Loader, Result
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
@@ -130,6 +132,8 @@ def pipeline(paths: tuple[str, ...], protocol: str | None, strict: bool, store: 
     (:mod:`kumahc.commands.progress`), and print its warnings and notes to stderr; a fatal input error is one
     ``error:`` line, invalid input goes to the failure printer (:func:`kumahc.commands.output.fail_invalid`): both
     exit 1."""
+    from kumahc.pipeline import Options, run  # loaded only by the commands that render
+
     source = inputs(paths, store)
     try:
         # The bars are erased when this block ends: before any warning or error below is printed.

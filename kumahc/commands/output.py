@@ -11,7 +11,6 @@ from typing import NoReturn
 import click
 
 from kumahc.diagnostics import InputError, summary
-from kumahc.render import to_yaml, write_atomic
 
 # -o of the commands that print a report for people (inspect, diff): text, or its JSON (YAML) for tools.
 REPORT_FORMATS = ("text", "json", "yaml")
@@ -43,6 +42,8 @@ def fail_invalid(exc: InputError) -> NoReturn:
 def emit(text: str | Iterable[str], output: str | None) -> None:
     """The document (a string or its pieces) to stdout, or to ``output`` (:func:`write_atomic`: never a
     half-written file, never a FIFO or device replaced); a write error is :func:`fail`."""
+    from kumahc.render import write_atomic  # the pipeline's modules load only for the commands that render
+
     if output is None:
         sys.stdout.writelines([text] if isinstance(text, str) else text)
         sys.stdout.flush()
@@ -56,4 +57,6 @@ def emit(text: str | Iterable[str], output: str | None) -> None:
 def as_format(json_text: str, fmt: str) -> str:
     """A report's JSON text as ``fmt``: ``json`` unchanged, ``yaml`` the same document in YAML (keys in the JSON's
     order, block style, never wrapped: :func:`kumahc.render.to_yaml`)."""
+    from kumahc.render import to_yaml
+
     return json_text if fmt == "json" else to_yaml(json.loads(json_text))

@@ -18,7 +18,6 @@ from kumahc.commands.options import (
     strict_option,
 )
 from kumahc.commands.output import emit, fail
-from kumahc.render import NoProxyMatch, document, json_chunks, to_json, to_yaml
 from kumahc.resources.files import Limits
 
 EPILOG = """\b
@@ -59,6 +58,8 @@ def render(paths: tuple[str, ...], store: str | None, proxy: str | None, fmt: st
     (envoy.config.endpoint.v3.ClusterLoadAssignment, one per cluster). Only the document goes to stdout; errors,
     warnings and notes go to stderr.
     """
+    from kumahc.render import NoProxyMatch, document, json_chunks, to_json, to_yaml
+
     result = pipeline(paths, protocol, strict, store, limits)
     try:
         # JSON is assembled from each cluster's own text; YAML (and EDS) goes through the whole document.

@@ -20,7 +20,6 @@ from kumahc.commands.options import (
 )
 from kumahc.commands.output import emit
 from kumahc.diagnostics import FatalInputError, InputError
-from kumahc.pipeline import Options, run
 from kumahc.resources.files import Limits
 
 
@@ -61,6 +60,7 @@ def _validate_json(paths: tuple[str, ...], store: str | None, protocol: str | No
                    output_file: str | None, limits: Limits) -> None:
     """The report of ``-o json`` to stdout (or ``output_file``), whether the input is valid or not; exit 1 when it
     holds an error."""
+    from kumahc.pipeline import Options, run
     from kumahc.views import problems
 
     source = inputs(paths, store)

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[tuple[Any, str], list[str]]] = {
     "delete": (SESSION, ["delete", "mesh", "default", "--store", STORE]),
     "store migrate": (SESSION, ["store", "migrate", "--store", STORE]),
     "store check": ((kumahc.sources.store.check, "run"), ["store", "check", "--store", STORE]),
+    "store writer": (SESSION, ["store", "writer", "--store", STORE]),
     "completion": ((kumahc.commands.completion, "get_completion_class"), ["completion", "bash"]),
     "version": ((kumahc.commands.version, "versions"), ["version"]),
 }
