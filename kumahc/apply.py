@@ -80,11 +80,20 @@ def delegated(conn: psycopg.Connection, loaded: Loaded, load_report: Report, wai
     itself, as it reads them) or a value JSON cannot carry, or when the writer went away before answering (the
     request is taken back first: then it is never committed). Raises as :func:`apply`; :class:`StoreError` when
     the writer has not answered within ``wait_s`` seconds (the request is taken back: nothing written)."""
-    if load_report.has_errors() or not requests.writer_live(conn):
+    if load_report.has_errors():
         return None
     try:
         text = requests.encode_request(loaded.resources, load_report.items)
     except requests.Unsendable:
+        return None
+    return _handed(conn, text, wait_s)
+
+
+def _handed(conn: psycopg.Connection, text: str, wait_s: float = WAIT_S) -> Outcome | None:
+    """Request ``text`` answered by the store's writer, as an :class:`Outcome` (raising what the attempt raised:
+    :class:`InputError`, :class:`NotFound`, :class:`StoreError`); None when no writer is live or it went away
+    before answering (see :func:`delegated`)."""
+    if not requests.writer_live(conn):
         return None
     conn.execute(f"LISTEN {requests.RESULTS}")
     rid = requests.submit(conn, text)
@@ -105,6 +114,8 @@ def delegated(conn: psycopg.Connection, loaded: Loaded, load_report: Report, wai
         requests.forget(conn, rid)
         conn.execute(f"UNLISTEN {requests.RESULTS}")
     found = requests.decode_answer(answer)
+    if found.not_found is not None:
+        raise NotFound(list(found.not_found))
     if found.error is not None:
         raise StoreError(found.error)
     report = Report()
@@ -161,7 +172,16 @@ def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, nam
            options: Options | None = None) -> Outcome:
     """Delete the one stored ``kind`` named ``name`` (narrowed by ``mesh`` and ``namespace``). Raises
     :class:`StoreError` when none or several match, :class:`InputError` when the state left would be invalid
-    (nothing deleted)."""
+    (nothing deleted). With a live store writer (and default ``options``) the writer deletes it."""
+    if options is None or options == Options():
+        found = _handed(conn, requests.encode_delete(kind, name, mesh, namespace))
+        if found is not None:
+            return found
+    return _commit(conn, deleting(kind, name, mesh, namespace), [], options, False)
+
+
+def deleting(kind: str, name: str, mesh: str | None, namespace: str | None) -> Callable[[state.State], Plan]:
+    """:func:`delete`'s attempt: a plan for any snapshot of the store."""
 
     def attempt(snapshot: state.State) -> Plan:
         found = [row for row in snapshot.rows if matches(row, kind, name, mesh, namespace)]
@@ -171,10 +191,10 @@ def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, nam
             names = ", ".join(r.display for r in found)
             raise StoreError(f'{len(found)} {kind} resources named "{name}" ({names}): choose one with --mesh or -n')
         gone = found[0]
-        rest = [records.resource(row) for row in snapshot.rows if row is not gone]
+        rest = snapshot.resources(rows=[row for row in snapshot.rows if row is not gone])
         return Plan(rest, [Change(kind, gone.display, "deleted")], [], [gone.key])
 
-    return _commit(conn, attempt, [], options, False)
+    return attempt
 
 
 def matches(row: records.Row, kind: str, name: str | None, mesh: str | None, namespace: str | None) -> bool:
@@ -357,22 +377,35 @@ def delete_named(conn: psycopg.Connection, named: Sequence[Resource], ignore_not
     """Delete the stored resources with the identities of ``named`` (read from files: only kind, mesh,
     namespace and name count), all or none, if the state left passes validation. A named resource the store
     does not hold raises :class:`NotFound` (nothing deleted) unless ``ignore_not_found``, which skips it. Raises
-    :class:`InputError` when the state left would be invalid."""
+    :class:`InputError` when the state left would be invalid. With a live store writer (and default ``options``)
+    the writer deletes them."""
+    if options is None or options == Options():
+        try:
+            found = _handed(conn, requests.encode_delete_named(named, ignore_not_found))
+        except requests.Unsendable:
+            found = None
+        if found is not None:
+            return found
+    return _commit(conn, deleting_named(named, ignore_not_found), [], options, False)
+
+
+def deleting_named(named: Sequence[Resource], ignore_not_found: bool) -> Callable[[state.State], Plan]:
+    """:func:`delete_named`'s attempt: a plan for any snapshot of the store."""
     wanted = list({res.identity: res for res in named}.values())  # a resource named twice is deleted once
 
     def attempt(snapshot: state.State) -> Plan:
-        stored = {row.key: row for row in snapshot.rows}
+        stored = snapshot.keyed()
         missing = [res for res in wanted if res.identity not in stored]
         if missing and not ignore_not_found:
             raise NotFound([f"{res.src.where}: {res.kind.lower()} {records.display_of(res)} not found"
                             for res in missing])
         gone = {res.identity for res in wanted if res.identity in stored}
-        rest = [records.resource(row) for row in snapshot.rows if row.key not in gone]
+        rest = snapshot.resources(rows=[row for row in snapshot.rows if row.key not in gone])
         changes = [Change(res.kind, stored[res.identity].display, "deleted") for res in wanted
                    if res.identity in gone]
         return Plan(rest, changes, [], [res.identity for res in wanted if res.identity in gone])
 
-    return _commit(conn, attempt, [], options, False)
+    return attempt
 
 
 def _commit(conn: psycopg.Connection, attempt: Callable[[state.State], Plan], diagnostics: list[Diagnostic],

@@ -22,7 +22,7 @@ from dataclasses import replace
 import psycopg
 from psycopg.rows import class_row
 
-from kumahc.apply import ATTEMPTS, Warm, applying, prepare_attempt
+from kumahc.apply import ATTEMPTS, NotFound, Warm, applying, deleting, deleting_named, prepare_attempt
 from kumahc.diagnostics import InputError, Report
 from kumahc.pipeline import Options, run
 from kumahc.resources.loader import Loaded
@@ -99,10 +99,15 @@ class Writer:
         record why not. Conflicts with other writers are retried on a fresh catch-up, as ``apply`` retries.
         Returns what happened, for the log: ``committed revision N``, ``nothing to write``, ``invalid``,
         ``withdrawn`` or the store error."""
-        resources, reading = requests.decode_request(text)
-        report = Report()
-        report.extend(reading)
-        attempt, diagnostics = applying(Loaded((), tuple(resources), len(resources)), report)
+        request = requests.decode_request(text)
+        if request.op == "apply":
+            report = Report()
+            report.extend(request.reading)
+            attempt, diagnostics = applying(Loaded((), request.resources, len(request.resources)), report)
+        elif request.op == "delete":
+            attempt, diagnostics = deleting(request.kind, request.name, request.mesh, request.namespace), []
+        else:
+            attempt, diagnostics = deleting_named(request.resources, request.ignore_not_found), []
         for number in range(1, ATTEMPTS + 1):
             snap = self.catch_up(conn)
             try:
@@ -111,8 +116,9 @@ class Writer:
                 self._record(conn, rid, requests.Answer(diagnostics=tuple(exc.report.items), invalid=True,
                                                         strict=exc.strict, attempts=number))
                 return "invalid"
-            except StoreError as exc:
-                self._record(conn, rid, requests.Answer(error=str(exc), attempts=number))
+            except StoreError as exc:  # delete: not found, or several match
+                lines = tuple(exc.lines) if isinstance(exc, NotFound) else None
+                self._record(conn, rid, requests.Answer(error=str(exc), attempts=number, not_found=lines))
                 return str(exc)
             found = requests.Answer(tuple((c.kind, c.name, c.verb) for c in prepared.plan.changes),
                                     tuple(prepared.result.report.items), attempts=number)

@@ -41,12 +41,13 @@ Examples:
   kumahc store writer --store postgresql://kumahc@db/kumahc""")
 @required_store_option
 def store_writer(store: str) -> None:
-    """Keep the store validated and rendered in memory and answer `kumahc apply`, until stopped (SIGTERM, Ctrl-C).
+    """Keep the store validated and rendered in memory and answer `kumahc apply` and `kumahc delete`, until
+    stopped (SIGTERM, Ctrl-C).
 
-    With a writer running, `apply` hands its change to it: the writer validates the resulting state exactly as
-    `apply` does, renders only the proxies the change can reach, and commits resources and rendered parts in one
-    transaction; `apply` prints its answer. Without one, `apply` does all of it itself. Run one or more per store:
-    one answers (it holds the store's lock), the others stand by. Log lines on stderr.
+    With a writer running, `apply` and `delete` hand their change to it: the writer validates the resulting state
+    exactly as they do, renders only the proxies the change can reach, and commits resources and rendered parts in
+    one transaction; the command prints its answer. Without one, they do all of it themselves. Run one or more per
+    store: one answers (it holds the store's lock), the others stand by. Log lines on stderr.
     """
     import logging
     import signal

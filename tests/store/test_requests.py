@@ -32,8 +32,9 @@ def test_resources_come_back_equal_with_every_line(inputs: str) -> None:
     report = Report()
     loaded = files.read([str(ROOT / inputs)], report)
     text = requests.encode_request(loaded.resources, report.items)
-    back, reading = requests.decode_request(text)
-    assert reading == report.items
+    request = requests.decode_request(text)
+    back, reading = request.resources, request.reading
+    assert (request.op, list(reading)) == ("apply", report.items)
     assert len(back) == len(loaded.resources)
     for a, b in zip(loaded.resources, back, strict=True):
         assert (a.kind, a.format, a.name, a.namespace, a.mesh, a.labels, a.annotations, a.creation_time, a.base,

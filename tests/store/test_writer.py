@@ -272,3 +272,29 @@ def test_concurrent_appliers_through_the_writer_lose_nothing(store: str, writer:
     with connection.session(store) as conn:
         rows = {row.name: row for row in state.read(conn).rows}
     assert (rows["a"].generation, rows["b"].generation, rows["shared"].generation) == (n, n, 2 * n)
+
+
+def test_deletes_answered_by_the_writer_print_and_store_what_delete_does(
+        store: str, new_database: Callable[[], str], writer: Callable[[], Running], tmp_path: Path) -> None:
+    from conftest import _migrated
+
+    alone = _migrated(new_database())
+    for url in (store, alone):
+        assert kumahc("apply", "-f", UNIVERSAL, "--store", url).code == 0
+        assert kumahc("apply", "-f", KUBERNETES, "--store", url).code == 0
+    running = writer()
+    spec = "spec:\n  targetRef: {kind: Mesh}\n  to: [{targetRef: {kind: Mesh}, default: {interval: 5s, tcp: {}}}]\n"
+    named = write(tmp_path, "named.yaml", f"type: MeshHealthCheck\nname: web-to-backend\nmesh: default\n{spec}---\n"
+                                          f"type: MeshHealthCheck\nname: nobody\nmesh: default\n{spec}")
+    steps = [["delete", "meshhealthcheck", "nothing-here"],  # not found
+             ["delete", "meshcircuitbreaker", "db-limits", "--mesh", "default"],
+             ["delete", "-f", named],  # one named resource is not stored: nothing deleted
+             ["delete", "-f", named, "--ignore-not-found"],
+             ["delete", "-f", named, "--ignore-not-found"]]  # nothing left to delete
+    for number, args in enumerate(steps, 1):
+        by_writer = kumahc(*args, "--store", store)
+        assert running.writer.answered == number
+        by_itself = kumahc(*args, "--store", alone)
+        assert (by_writer.code, by_writer.out, by_writer.err) == (by_itself.code, by_itself.out, by_itself.err)
+        assert tables(store) == tables(alone)
+    assert [kumahc(*a, "--store", store).code for a in steps] == [1, 1, 1, 0, 0]

@@ -1,4 +1,4 @@
-"""Issue 25's equivalence, for random sequences of applies (answered by the store's writer) and deletes: the store
+"""Issue 25's equivalence, for random sequences of applies and deletes (answered by the store's writer): the store
 they leave holds exactly what applying the final state to an empty store without a writer gives (resources,
 rendered parts, warnings), and every invalid step writes nothing. Real PostgreSQL; the writer in a thread."""
 
@@ -66,12 +66,13 @@ def test_incremental_applies_equal_the_final_state_applied_at_once(pg: PgServer,
                     path.write_text(text)
                     before = tables(incremental)
                     try:
+                        loaded, report = _read(str(path))
                         if verb == "apply":
-                            loaded, report = _read(str(path))
                             handed += not report.has_errors()  # a resource twice in one file: its own errors
                             assert apply(conn, loaded, report).writer
                         else:
-                            delete_named(conn, _read(str(path))[0].resources, ignore_not_found=True)
+                            handed += 1
+                            assert delete_named(conn, loaded.resources, ignore_not_found=True).writer
                     except InputError:
                         assert tables(incremental) == before  # an invalid step writes nothing
                 assert running.writer.answered == handed

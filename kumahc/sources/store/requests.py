@@ -110,17 +110,49 @@ def resource(form: dict[str, Any]) -> Resource:
 
 # ---- request and result ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request: ``op`` ``apply`` (``resources`` as read, ``reading``: the problems of reading them), ``delete``
+    (``kind``, ``name``, ``mesh``, ``namespace`` as ``kumahc delete KIND NAME`` selects) or ``delete_named``
+    (``resources``: those ``delete -f`` names; ``ignore_not_found``)."""
+
+    op: str
+    resources: tuple[Resource, ...] = ()
+    reading: tuple[Diagnostic, ...] = ()
+    kind: str = ""
+    name: str = ""
+    mesh: str | None = None
+    namespace: str | None = None
+    ignore_not_found: bool = False
+
+
+def _text(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_request(resources: Iterable[Resource], reading: Iterable[Diagnostic]) -> str:
     """The request text of an apply: ``resources`` in input order, ``reading`` (the problems of reading the
     files: warnings and notes only). Raises :class:`Unsendable`."""
-    return json.dumps({"resources": [resource_form(r) for r in resources],
-                       "reading": [diagnostic_form(d) for d in reading]},
-                      ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _text({"op": "apply", "resources": [resource_form(r) for r in resources],
+                  "reading": [diagnostic_form(d) for d in reading]})
 
 
-def decode_request(text: str) -> tuple[list[Resource], list[Diagnostic]]:
-    value = json.loads(text)
-    return [resource(f) for f in value["resources"]], [diagnostic(f) for f in value["reading"]]
+def encode_delete(kind: str, name: str, mesh: str | None, namespace: str | None) -> str:
+    """The request text of ``kumahc delete KIND NAME``."""
+    return _text({"op": "delete", "kind": kind, "name": name, "mesh": mesh, "namespace": namespace})
+
+
+def encode_delete_named(resources: Iterable[Resource], ignore_not_found: bool) -> str:
+    """The request text of ``kumahc delete -f``. Raises :class:`Unsendable`."""
+    return _text({"op": "delete_named", "resources": [resource_form(r) for r in resources],
+                  "ignore_not_found": ignore_not_found})
+
+
+def decode_request(text: str) -> Request:
+    v = json.loads(text)
+    return Request(v["op"], tuple(resource(f) for f in v.get("resources", ())),
+                   tuple(diagnostic(f) for f in v.get("reading", ())), v.get("kind", ""), v.get("name", ""),
+                   v.get("mesh"), v.get("namespace"), v.get("ignore_not_found", False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,19 +169,22 @@ class Answer:
     strict: bool = False
     error: str | None = None
     attempts: int = 1
+    not_found: tuple[str, ...] | None = None  # ``delete -f``: one line per named resource the store lacks
 
 
 def encode_answer(a: Answer) -> str:
     return json.dumps({"changes": [list(c) for c in a.changes],
                        "diagnostics": [diagnostic_form(d) for d in a.diagnostics], "revision": a.revision,
-                       "invalid": a.invalid, "strict": a.strict, "error": a.error, "attempts": a.attempts},
+                       "invalid": a.invalid, "strict": a.strict, "error": a.error, "attempts": a.attempts,
+                       "not_found": list(a.not_found) if a.not_found is not None else None},
                       ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_answer(text: str) -> Answer:
     v = json.loads(text)
     return Answer(tuple(tuple(c) for c in v["changes"]), tuple(diagnostic(d) for d in v["diagnostics"]),
-                  v["revision"], v["invalid"], v["strict"], v["error"], v["attempts"])
+                  v["revision"], v["invalid"], v["strict"], v["error"], v["attempts"],
+                  tuple(v["not_found"]) if v["not_found"] is not None else None)
 
 
 # ---- the queue (on the caller's autocommit connection) -----------------------------------------------------
