@@ -101,6 +101,8 @@ def _handed(conn: psycopg.Connection, text: str, wait_s: float = WAIT_S) -> Outc
     try:
         while True:
             answer = requests.answer_of(conn, rid)
+            if answer == requests.GONE:
+                return None
             if answer is not None:
                 break
             live = requests.writer_live(conn)

@@ -158,7 +158,14 @@ class Writer:
         pending = conn.execute("SELECT id, request FROM kumahc_requests WHERE answer IS NULL ORDER BY id").fetchall()
         for rid, text in pending:
             started = time.monotonic()
-            done = self.answer(conn, rid, text)
+            try:
+                done = self.answer(conn, rid, text)
+            except (psycopg.Error, StoreError):
+                raise
+            except Exception:  # noqa: BLE001 - one request must not stop the writer: its applier does the work
+                log.exception("writer: request %s failed; handing it back to its applier", rid)
+                conn.execute("DELETE FROM kumahc_requests WHERE id = %s AND answer IS NULL", (rid,))
+                continue
             log.info("writer: request %s answered in %.3f s: %s", rid, time.monotonic() - started, done)
         conn.execute("DELETE FROM kumahc_requests WHERE answer IS NOT NULL AND created_at < now() - "
                      "make_interval(secs => %s)", (KEEP_ANSWERS_S,))

@@ -298,3 +298,25 @@ def test_deletes_answered_by_the_writer_print_and_store_what_delete_does(
         assert (by_writer.code, by_writer.out, by_writer.err) == (by_itself.code, by_itself.out, by_itself.err)
         assert tables(store) == tables(alone)
     assert [kumahc(*a, "--store", store).code for a in steps] == [1, 1, 1, 0, 0]
+
+
+def test_a_request_the_writer_fails_on_is_handed_back_to_its_applier(store: str,
+                                                                      writer: Callable[[], Running]) -> None:
+    """A failure inside the writer (a bug) drops that request, logged; its applier does the work itself and the
+    writer answers the next one."""
+    running = writer()
+    real = running.writer.answer
+
+    def failing(*_: object) -> str:
+        running.writer.answer = real  # type: ignore[method-assign]
+        raise RuntimeError("boom")
+
+    running.writer.answer = failing  # type: ignore[method-assign]
+    loaded, report = _loaded(UNIVERSAL)
+    with connection.session(store) as conn:
+        first = apply(conn, loaded, report)
+        assert (first.writer, first.revision, [c.verb for c in first.changes][:1]) == (False, 1, ["created"])
+        again = apply(conn, *_loaded(UNIVERSAL))
+        assert (again.writer, again.revision) == (True, None)
+        assert conn.execute("SELECT count(*) FROM kumahc_requests").fetchone()[0] == 0
+    assert running.thread.is_alive()

@@ -207,10 +207,13 @@ def submit(conn: psycopg.Connection, text: str) -> int:
     return rid
 
 
+GONE = ""  # :func:`answer_of` of a request no longer queued (a writer dropped it: the applier does the work)
+
+
 def answer_of(conn: psycopg.Connection, rid: int) -> str | None:
-    """The answer text of request ``rid``, or None while it has none."""
+    """The answer text of request ``rid``, None while it has none, :data:`GONE` when it is not queued any more."""
     found = conn.execute("SELECT answer FROM kumahc_requests WHERE id = %s", (rid,)).fetchone()
-    return found[0] if found is not None else None
+    return GONE if found is None else found[0]
 
 
 def withdraw(conn: psycopg.Connection, rid: int) -> bool:
