@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import click
 
-from kumahc import __version__
 from kumahc.commands.apply import apply_command
 from kumahc.commands.completion import CompletingGroup, completion
 from kumahc.commands.delete import delete
@@ -22,9 +21,8 @@ from kumahc.commands.serve import serve
 from kumahc.commands.store import store_group, store_migrate
 from kumahc.commands.validate import validate
 from kumahc.commands.version import version
-from kumahc.policies.registry import KINDS
 
-HELP = f"""kumahc: health-check and circuit-breaker policies ({", ".join(KINDS)}) to Envoy clusters.
+HELP = """kumahc: health-check and circuit-breaker policies ({kinds}) to Envoy clusters.
 
 \b
 Each PATH is a YAML/JSON file, a directory (read recursively: *.yaml, *.yml, *.json), or - for a document
@@ -33,8 +31,28 @@ Exit codes: 0 ok (warnings allowed), 1 invalid input, 2 usage error, 3 (diff onl
 """
 
 
-@click.group(cls=CompletingGroup, context_settings=CONTEXT_SETTINGS, help=HELP)
-@click.version_option(__version__, prog_name="kumahc", message="%(prog)s %(version)s")
+def _version(ctx: click.Context) -> None:
+    from kumahc import __version__
+
+    click.echo(f"kumahc {__version__}")
+    ctx.exit()
+
+
+class _Main(CompletingGroup):
+    """The ``kumahc`` group, whose help names the policy kinds from the registry when it is shown: a command line
+    that does not render starts without loading the policy families."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.help is not None and "{kinds}" in self.help:
+            from kumahc.policies.registry import KINDS
+
+            self.help = self.help.replace("{kinds}", ", ".join(KINDS))
+        super().format_help_text(ctx, formatter)
+
+
+@click.group(cls=_Main, context_settings=CONTEXT_SETTINGS, help=HELP)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, help="Show the version and exit.",
+              callback=lambda ctx, _param, value: _version(ctx) if value and not ctx.resilient_parsing else None)
 @quiet_option
 def main() -> None:
     """The ``kumahc`` group; every command runs under :class:`~kumahc.commands.guard.GuardedGroup`'s guard, and a

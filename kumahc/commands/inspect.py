@@ -16,8 +16,19 @@ from kumahc.commands.options import (
     store_option,
 )
 from kumahc.commands.output import REPORT_FORMATS, as_format, emit, fail
-from kumahc.policies.registry import KINDS
 from kumahc.resources.files import Limits
+
+
+class _PolicyOption(click.Option):
+    """``--policy``, whose help names the policy kinds from the registry when help is shown: every other command
+    line starts without loading the policy families."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from kumahc.policies.registry import KINDS
+
+        if self.help is not None and "{kinds}" in self.help:
+            self.help = self.help.replace("{kinds}", f"{', '.join(KINDS[:-1])} or {KINDS[-1]}")
+        return super().get_help_record(ctx)
 
 
 @click.command(epilog="""\b
@@ -32,10 +43,10 @@ Examples:
 @click.option("--proxy", metavar="NAME", shell_complete=proxy_names,
               help="The proxy to explain: NAME (any mesh) or MESH/NAME.")
 @click.option("--cluster", metavar="C", help="Only this cluster of the proxy.")
-@click.option("--policy", metavar="KIND/NAME", shell_complete=policy_names,
+@click.option("--policy", metavar="KIND/NAME", shell_complete=policy_names, cls=_PolicyOption,
               help="Instead of a proxy: every proxy and cluster this policy reaches, and what it contributes "
-                   f"there (KIND: {', '.join(KINDS[:-1])} or {KINDS[-1]}; e.g. MeshHealthCheck/web, "
-                   "KongUpstreamPolicy/shop/backend-hc, MeshCircuitBreaker/kuma-system/backend-cb).")
+                   "there (KIND: {kinds}; e.g. MeshHealthCheck/web, KongUpstreamPolicy/shop/backend-hc, "
+                   "MeshCircuitBreaker/kuma-system/backend-cb).")
 @format_option(REPORT_FORMATS, "text", "text for people; json, or the same document as yaml, for tools.")
 @output_file_option("the explanation")
 @protocol_option

@@ -10,6 +10,7 @@ to, so a replica holding the parts of revision R needs, to reach revision S, onl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -19,7 +20,6 @@ from pathlib import Path
 import psycopg
 
 import kumahc
-from kumahc import __version__
 
 
 def _code_digest() -> str:
@@ -32,8 +32,19 @@ def _code_digest() -> str:
     return h.hexdigest()[:12]
 
 
-# Parts are served only by replicas running the very code that rendered them; others render the rows themselves.
-RENDERER = f"kumahc/{__version__}+{_code_digest()}"
+@functools.cache
+def renderer() -> str:
+    """Who renders the parts: ``kumahc/<version>+<code digest>``. Parts are served only by replicas running the
+    very code that rendered them; others render the rows themselves."""
+    return f"kumahc/{kumahc.__version__}+{_code_digest()}"
+
+
+def __getattr__(name: str) -> str:
+    # RENDERER is computed when first read (reading kumahc's code and version costs a command that never needs it).
+    if name == "RENDERER":
+        return renderer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 Digest = bytes
 Clusters = dict[Digest, tuple[str, str, bytes]]  # digest -> (cluster name, resource version, serialized Any)
 Proxies = dict[tuple[str, str], tuple[str, bytes]]  # (mesh, proxy) -> (proxy version, digests concatenated)
@@ -94,7 +105,7 @@ class Change:
     proxies: list[tuple[str, str, str, bytes]]  # created or changed: (mesh, name, version, digests)
     gone_proxies: list[tuple[str, str]]
     warnings: list[str]
-    renderer: str = RENDERER
+    renderer: str = field(default_factory=renderer)
 
 
 def change(held: Index, clusters: Clusters, proxies: Proxies, warnings: list[str]) -> Change:
