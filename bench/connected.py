@@ -77,6 +77,32 @@ def reloads(directory: str, connected: int) -> dict[str, Any]:
     return out
 
 
+def memory(directory: str) -> dict[str, Any]:
+    """In this process, what ``serve --render connected`` holds of a mesh (``python -m bench.connected memory DIR``):
+    VmRSS (kB) after the imports, after the lazy load (the fixed part every mode keeps), after every proxy is built
+    and snapshotted; the bytes of the snapshot's distinct SotW bodies and Delta entries; counts."""
+    import os
+
+    from bench.procs import rss_kb
+    from kumahc import gcpause
+    from kumahc.pipeline import run
+    from kumahc.xds.materialize import snapshot_of
+
+    pid = os.getpid()
+    out: dict[str, Any] = {"imports_kb": rss_kb(pid)}
+    with gcpause.reloading():
+        result = run([directory], lazy=True)
+    out["loaded_kb"] = rss_kb(pid)
+    with gcpause.reloading():
+        snap, _ = snapshot_of(result, None, "static", list(result.clusters))
+    out["built_kb"] = rss_kb(pid)
+    bodies = {id(p.sotw_body): len(p.sotw_body) for p in snap.proxies.values()}
+    entries = {id(b): len(b) for p in snap.proxies.values() for b in p.delta_entries.values()}
+    out.update(sotw_bytes=sum(bodies.values()), distinct_bodies=len(bodies), delta_bytes=sum(entries.values()),
+               distinct_entries=len(entries), clusters=snap.cluster_count, proxies=len(snap.proxies))
+    return out
+
+
 def _serve(mesh: Path | None, *args: str) -> Any:
     from bench.procs import Server
 
@@ -303,6 +329,18 @@ def connected_bench(mesh: Path, size: str, work: Path, connects: int = 1000) -> 
 if __name__ == "__main__":
     if sys.argv[1] == "reloads":
         print(json.dumps(reloads(sys.argv[2], int(sys.argv[3]))), flush=True)
+    elif sys.argv[1] == "start":  # start → /ready ÷ validate, then first responses: python -m bench.connected start DIR
+        from bench.generator import Manifest
+
+        ready, validate = start_vs_validate(Path(sys.argv[2]))
+        order = random.Random(13).sample(list(Manifest.read(sys.argv[2]).proxies),
+                                         len(Manifest.read(sys.argv[2]).proxies))
+        times = sorted(first_responses(Path(sys.argv[2]), order, 1000))
+        print(json.dumps({"ready_s": ready, "validate_s": validate, "first_p50_s": times[len(times) // 2],
+                          "first_p99_s": times[int(len(times) * 0.99)], "first_max_s": times[-1],
+                          "load": _load()}), flush=True)
+    elif sys.argv[1] == "memory":
+        print(json.dumps(memory(sys.argv[2])), flush=True)
     elif sys.argv[1] == "rss":
         print(json.dumps(rss_rows(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]) if sys.argv[4:] else 10)),
               flush=True)
