@@ -29,6 +29,7 @@ from typing import Any
 from bench import report
 
 CLIENT_PROCS = 4
+EDITS = 10  # reloads with every proxy connected before the last RSS row (issue 21: "after 10 edits")
 
 
 def reloads(directory: str, connected: int) -> dict[str, Any]:
@@ -294,9 +295,13 @@ def connected_bench(mesh: Path, size: str, work: Path, connects: int = 1000) -> 
                      report.secs(r[name + "_lazy_s"]), f"{100 * r[name + '_lazy_s'] / full:.1f}%", target, ""])
     sample = random.Random(11).sample(nodes, tenth)
     some = serve_rss(mesh, sample)
-    every = serve_rss(mesh, nodes)
+    edited = serve_rss_edits(mesh, nodes, EDITS, work)
+    every = edited["all_kb"]
     rows.append([f"serve RSS, {tenth} of {len(nodes)} connected ÷ all connected",
                  f"{report.mb(some)} / {report.mb(every)}", f"{100 * some / every:.0f}%", "<= 40%", ""])
+    rows.append([f"serve RSS, all {len(nodes)} connected, after {EDITS} one-policy edits",
+                 report.mb(edited["edited_kb"]), f"{edited['edited_kb'] / every:.2f}x of before", "<= 1 GB",
+                 f"peak {report.mb(edited['peak_kb'])}"])
     from bench.pgserver import PgServer
     from bench.store_serve import _store
 
