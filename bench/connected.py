@@ -29,11 +29,15 @@ from typing import Any
 from bench import report
 
 CLIENT_PROCS = 4
+EDITS = 10  # reloads with every proxy connected before the last RSS row (issue 21: "after 10 edits")
 
 
 def reloads(directory: str, connected: int) -> dict[str, Any]:
-    """In this process: a warm full render, then each edit (one, Mesh-wide; forward) reloaded eagerly and lazily."""
+    """In this process: a warm full render, then each edit (one, Mesh-wide; forward) reloaded eagerly and lazily.
+    Every load and reload is wrapped as ``serve`` wraps it (:func:`kumahc.gcpause.reloading`: the collector off
+    until the previous result is released, then the new mesh frozen); its time is inside the figure."""
     from bench.generator import Manifest, apply_edit
+    from kumahc import gcpause
     from kumahc.pipeline import RunCache, run
     from kumahc.xds import snapshot
     from kumahc.xds.materialize import snapshot_of
@@ -45,25 +49,58 @@ def reloads(directory: str, connected: int) -> dict[str, Any]:
     snapshot.build(run([directory]))
     out["full_s"] = time.perf_counter() - t0
     eager_cache, lazy_cache = RunCache(), RunCache()
-    eager = snapshot.build(run([directory], cache=eager_cache))
+    with gcpause.reloading():
+        eager = snapshot.build(run([directory], cache=eager_cache))
     keys = sorted(eager.proxies)
     random.Random(7).shuffle(keys)
     chosen = set(keys[:connected])
-    lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), None, "static", chosen)
+    with gcpause.reloading():
+        lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), None, "static", chosen)
     for name, edit in (("one", manifest.edit_one), ("mesh", manifest.edit_mesh)):
         apply_edit(directory, edit)
+        before = {k: v.version for k, v in eager.proxies.items()}
         t0 = time.perf_counter()
-        after = snapshot.build(run([directory], cache=eager_cache), eager)
+        with gcpause.reloading():
+            eager = snapshot.build(run([directory], cache=eager_cache), eager)
         out[f"{name}_eager_s"] = time.perf_counter() - t0
-        out[f"{name}_changed"] = sum(1 for k, v in after.proxies.items() if eager.proxies[k].version != v.version)
-        eager = after
+        out[f"{name}_changed"] = sum(1 for k, v in eager.proxies.items() if before[k] != v.version)
         t0 = time.perf_counter()
-        lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), lazy, "static", chosen)
+        with gcpause.reloading():
+            lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), lazy, "static", chosen)
         out[f"{name}_lazy_s"] = time.perf_counter() - t0
         apply_edit(directory, edit, forward=False)
-        eager = snapshot.build(run([directory], cache=eager_cache), eager)
-        lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), lazy, "static", chosen)
+        with gcpause.reloading():
+            eager = snapshot.build(run([directory], cache=eager_cache), eager)
+        with gcpause.reloading():
+            lazy, _ = snapshot_of(run([directory], cache=lazy_cache, lazy=True), lazy, "static", chosen)
     out["proxies"] = len(keys)
+    out["full_collections"] = gcpause.HEAP.collections
+    return out
+
+
+def memory(directory: str) -> dict[str, Any]:
+    """In this process, what ``serve --render connected`` holds of a mesh (``python -m bench.connected memory DIR``):
+    VmRSS (kB) after the imports, after the lazy load (the fixed part every mode keeps), after every proxy is built
+    and snapshotted; the bytes of the snapshot's distinct SotW bodies and Delta entries; counts."""
+    import os
+
+    from bench.procs import rss_kb
+    from kumahc import gcpause
+    from kumahc.pipeline import run
+    from kumahc.xds.materialize import snapshot_of
+
+    pid = os.getpid()
+    out: dict[str, Any] = {"imports_kb": rss_kb(pid)}
+    with gcpause.reloading():
+        result = run([directory], lazy=True)
+    out["loaded_kb"] = rss_kb(pid)
+    with gcpause.reloading():
+        snap, _ = snapshot_of(result, None, "static", list(result.clusters))
+    out["built_kb"] = rss_kb(pid)
+    bodies = {id(p.sotw_body): len(p.sotw_body) for p in snap.proxies.values()}
+    entries = {id(b): len(b) for p in snap.proxies.values() for b in p.delta_entries.values()}
+    out.update(sotw_bytes=sum(bodies.values()), distinct_bodies=len(bodies), delta_bytes=sum(entries.values()),
+               distinct_entries=len(entries), clusters=snap.cluster_count, proxies=len(snap.proxies))
     return out
 
 
@@ -116,6 +153,81 @@ def serve_rss(mesh: Path | None, nodes: list[str], *args: str) -> int:
         for w in workers:
             w.stop()
         server.stop()
+
+
+def serve_rss_edits(mesh: Path, nodes: list[str], edits: int, work: Path) -> dict[str, int]:
+    """RSS (kB) of a ``serve`` (``--render connected``) of a copy of ``mesh`` once every one of ``nodes`` holds a
+    stream (``all_kb``), then after ``edits`` reloads with those streams open (``edited_kb``; the manifest's
+    ``edit_one``, alternately forward and back, each reload waited for), and its peak (``peak_kb``, VmHWM)."""
+    from bench.generator import Manifest, apply_edit
+    from bench.procs import rss_kb
+
+    copy = work / "connected-edits"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(mesh, copy)
+    manifest = Manifest.read(copy)
+    server = _serve(copy)
+    workers: list[Any] = []
+    ok = 'kumahc_reloads_total{result="success"}'
+    try:
+        server.wait_ready()
+        workers = _connect_all(server.xds, nodes)
+        time.sleep(1.0)
+        out = {"all_kb": rss_kb(server.pid)}
+        for i in range(edits):
+            before = server.metric(ok) or 0.0
+            apply_edit(copy, manifest.edit_one, forward=i % 2 == 0)
+            deadline = time.monotonic() + 1200
+            while (server.metric(ok) or 0.0) <= before:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no reload within 1,200 s")
+                time.sleep(0.5)
+        time.sleep(2.0)
+        out["edited_kb"] = rss_kb(server.pid)
+        with open(f"/proc/{server.pid}/status", encoding="ascii") as fh:
+            out["peak_kb"] = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+        return out
+    finally:
+        for w in workers:
+            w.stop()
+        server.stop()
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def rss_rows(mesh: Path, work: Path, edits: int = 10) -> dict[str, int]:
+    """The RSS figures alone (``python -m bench.connected rss MESH WORK [EDITS]``): ``serve`` with a tenth of the
+    proxies connected and with all (then after ``edits`` edits), and the same two for a ``serve --store`` replica
+    serving the parts ``kumahc apply`` stored. kB each, plus the proxy count and load averages."""
+    from bench.generator import Manifest
+    from bench.pgserver import PgServer
+    from bench.procs import raise_fd_limit
+    from bench.store_serve import _store
+
+    raise_fd_limit()
+    nodes = list(Manifest.read(mesh).proxies)
+    sample = random.Random(11).sample(nodes, max(1, len(nodes) // 10))
+    out: dict[str, Any] = {"proxies": len(nodes), "connected_some": len(sample), "load": [_load()]}
+    out["serve_some_kb"] = serve_rss(mesh, sample)
+    out["load"].append(_load())
+    every = serve_rss_edits(mesh, nodes, edits, work)
+    out.update({f"serve_{k}": v for k, v in every.items()})
+    out["edits"] = edits
+    out["load"].append(_load())
+    pg = PgServer()
+    try:
+        url = _store(pg, "connected", mesh)
+        out["replica_some_kb"] = serve_rss(None, sample, "--store", url)
+        out["load"].append(_load())
+        out["replica_all_kb"] = serve_rss(None, nodes, "--store", url)
+        out["load"].append(_load())
+    finally:
+        pg.close()
+    return out
+
+
+def _load() -> str:
+    with open("/proc/loadavg", encoding="ascii") as fh:
+        return " ".join(fh.read().split()[:3])
 
 
 def start_vs_validate(mesh: Path) -> tuple[float, float]:
@@ -183,9 +295,13 @@ def connected_bench(mesh: Path, size: str, work: Path, connects: int = 1000) -> 
                      report.secs(r[name + "_lazy_s"]), f"{100 * r[name + '_lazy_s'] / full:.1f}%", target, ""])
     sample = random.Random(11).sample(nodes, tenth)
     some = serve_rss(mesh, sample)
-    every = serve_rss(mesh, nodes)
+    edited = serve_rss_edits(mesh, nodes, EDITS, work)
+    every = edited["all_kb"]
     rows.append([f"serve RSS, {tenth} of {len(nodes)} connected ÷ all connected",
                  f"{report.mb(some)} / {report.mb(every)}", f"{100 * some / every:.0f}%", "<= 40%", ""])
+    rows.append([f"serve RSS, all {len(nodes)} connected, after {EDITS} one-policy edits",
+                 report.mb(edited["edited_kb"]), f"{edited['edited_kb'] / every:.2f}x of before", "<= 1 GB",
+                 f"peak {report.mb(edited['peak_kb'])}"])
     from bench.pgserver import PgServer
     from bench.store_serve import _store
 
@@ -218,5 +334,20 @@ def connected_bench(mesh: Path, size: str, work: Path, connects: int = 1000) -> 
 if __name__ == "__main__":
     if sys.argv[1] == "reloads":
         print(json.dumps(reloads(sys.argv[2], int(sys.argv[3]))), flush=True)
+    elif sys.argv[1] == "start":  # start → /ready ÷ validate, then first responses: python -m bench.connected start DIR
+        from bench.generator import Manifest
+
+        ready, validate = start_vs_validate(Path(sys.argv[2]))
+        order = random.Random(13).sample(list(Manifest.read(sys.argv[2]).proxies),
+                                         len(Manifest.read(sys.argv[2]).proxies))
+        times = sorted(first_responses(Path(sys.argv[2]), order, 1000))
+        print(json.dumps({"ready_s": ready, "validate_s": validate, "first_p50_s": times[len(times) // 2],
+                          "first_p99_s": times[int(len(times) * 0.99)], "first_max_s": times[-1],
+                          "load": _load()}), flush=True)
+    elif sys.argv[1] == "memory":
+        print(json.dumps(memory(sys.argv[2])), flush=True)
+    elif sys.argv[1] == "rss":
+        print(json.dumps(rss_rows(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]) if sys.argv[4:] else 10)),
+              flush=True)
     else:
         sys.exit(f"unknown measurement {sys.argv[1]!r}")

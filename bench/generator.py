@@ -81,6 +81,9 @@ SIZES: dict[str, Size] = {
                    namespaces=10),
     "large": Size("large", services=1_000, dataplanes=10_000, outbounds=50, mhc=500, healthchecks=50, kong=50,
                   namespaces=20),
+    # issue 21's store target: 4 replicas × 2,500 clients; large × 5 in every count
+    "xlarge": Size("xlarge", services=5_000, dataplanes=50_000, outbounds=50, mhc=2_500, healthchecks=250,
+                   kong=250, namespaces=100),
 }
 
 

@@ -26,7 +26,7 @@ from bench import procs, report
 from bench.fanout import _Run, snapshot_states
 from bench.generator import SIZES, Edit, Manifest, around_edit, generate
 from bench.pgserver import PgServer
-from bench.report import ms, ratio, secs
+from bench.report import mb, ms, ratio, secs
 
 ROOT = Path(__file__).resolve().parent.parent
 KUMAHC = str(ROOT / ".venv" / "bin" / "kumahc")
@@ -133,6 +133,7 @@ def _side(kind: str, replicas: int, url: str, data: Path, nodes: list[str], stat
                 res["generation_s"] = [s.metric("kumahc_snapshot_generation_seconds") for s in servers]
             out["rounds"].append(res)
             time.sleep(1.0)
+        out["rss_kb"] = [procs.rss_kb(server.pid) for server in servers]  # each server, after its last round
         conn.close()
         return out
     finally:
@@ -153,15 +154,17 @@ def store_fanout(clients: int, replicas: int, work: Path, seed: int, rounds: int
     manifest = generate(mesh, SIZES[size], seed)
     edit = manifest.edit_mesh if edit_name == "mesh" else manifest.edit_one
     states = snapshot_states(mesh, edit)
-    data = work / f"store-fanout-{size}.pickle"
-    with open(data, "wb") as fh:
-        pickle.dump({"states": states}, fh, protocol=pickle.HIGHEST_PROTOCOL)
     changed = [k for k in manifest.proxies if states[0][k][0] != states[1][k][0]]
     if edit_name == "one":
         clients = min(clients, len(changed))
     if len(changed) < clients:
         raise RuntimeError(f"only {len(changed)} proxies change with the edit; need {clients}")
     nodes = [changed[i * len(changed) // clients] for i in range(clients)]
+    # Only the clients' proxies: each bare server loads the pickle (at xlarge all 50,000 bodies × R would not fit)
+    states = [{k: s[k] for k in nodes} for s in states]
+    data = work / f"store-fanout-{size}.pickle"
+    with open(data, "wb") as fh:
+        pickle.dump({"states": states}, fh, protocol=pickle.HIGHEST_PROTOCOL)
     commits = _commits(mesh, edit)
     server = PgServer()
     try:
@@ -203,6 +206,8 @@ def store_fanout(clients: int, replicas: int, work: Path, seed: int, rounds: int
         f"target: all ACKed <= 1.5 x floor + 50 ms = {ms(target)}: "
         + ("met" if k_all <= target else f"NOT met ({ratio(k_all - 0.050, b_all)} of the floor after the 50 ms)"),
         f"{rounds} change(s) per side, alternately forward and back; figures are medians",
+        "RSS after the last round, each server: kumahc " + ", ".join(mb(x) for x in k["rss_kb"]) + "; bare "
+        + ", ".join(mb(x) for x in b["rss_kb"]),
     ]
     return report.table(f"store fan-out: commit -> every client ACKed ({replicas} replicas x {clients} clients, "
                         f"edit {edit_name})",

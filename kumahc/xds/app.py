@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kumahc import gcpause
 from kumahc.diagnostics import FatalInputError, InputError, Severity, summary
 from kumahc.pipeline import LazyClusters, Options, Progress, Result, RunCache, run
 from kumahc.resources.files import Limits
@@ -257,6 +258,14 @@ def _render(produce: Produce, previous: snapshots.Snapshot | None, endpoints: st
     return lines, snap, time.monotonic() - started
 
 
+def _first_render(produce: Produce, config: ServeConfig, whole: Callable[[], Any] | None
+                  ) -> tuple[list[str], snapshots.Snapshot, float]:
+    """The first load's :func:`_render`, its mesh frozen out of the collector's reach once built (nothing to
+    release before it: see :func:`_reload`)."""
+    with gcpause.reloading():
+        return _render(produce, None, config.endpoints, config.strict, None, whole)
+
+
 def _parts_served(snap: snapshots.Snapshot, metrics: Metrics, before: snapshots.Snapshot | None) -> None:
     """``--store``: say whether this replica serves what the store's writer rendered, when that changes."""
     now = snap.from_parts
@@ -323,7 +332,7 @@ async def _main(config: ServeConfig, produce: Produce, metrics: Metrics, tls: Ro
         await runner.cleanup()
 
     whole = replica.whole if replica is not None else None
-    first = _in_thread(lambda: _render(produce, None, config.endpoints, config.strict, None, whole))
+    first = _in_thread(lambda: _first_render(produce, config, whole))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([first, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not first.done():
@@ -411,7 +420,14 @@ async def _reload(produce: Produce, config: ServeConfig, cache: SnapshotCache, m
                   whole: Callable[[], Any] | None = None) -> None:
     """Re-render; push a valid result, keep the last good snapshot on invalid inputs (06 §7). The source's
     caches and the current snapshot let the reload redo only what the change touches. ``served`` records the
-    outcome for the operator page."""
+    outcome for the operator page. The collector stays off until the new snapshot is published (the previous one
+    released), then the new mesh is frozen out of its reach (:func:`kumahc.gcpause.reloading`)."""
+    with gcpause.reloading():
+        await _reload_now(produce, config, cache, metrics, served, connected, whole)
+
+
+async def _reload_now(produce: Produce, config: ServeConfig, cache: SnapshotCache, metrics: Metrics,
+                      served: ServeLog, connected: Connected | None, whole: Callable[[], Any] | None) -> None:
     try:
         keys = connected.keys() if connected is not None else None  # read on the loop: streams change it
         lines, snap, seconds = await _in_thread(
