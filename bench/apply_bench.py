@@ -52,6 +52,11 @@ class _Writer:
             time.sleep(0.2)
         return time.monotonic() - self.started
 
+    def answered(self) -> list[float]:
+        """The writer's own time per answered request, in order (its log lines)."""
+        return [float(line.split(" answered in ")[1].split(" s")[0]) for line in self.log.read_text().splitlines()
+                if " answered in " in line]
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -90,6 +95,7 @@ def apply_bench(mesh: Path, manifest: Manifest, size: str, repeat: int, work: Pa
                 apply_edit(mesh, manifest.edit_mesh, forward=forward)
                 wide.append(_timed("apply", "-f", wide_file, "--store", url, want="configured"))
         rss = writer.rss_mb()
+        inside = writer.answered()  # per round: one, unchanged, one, unchanged, then the Mesh-wide edit twice
         writer.stop()
         writer = None
         alone = []
@@ -113,7 +119,14 @@ def apply_bench(mesh: Path, manifest: Manifest, size: str, repeat: int, work: Pa
             row("apply the Mesh-wide policy changed (writer)", wide, "<= the whole-mesh apply"),
             row("apply one changed policy (no writer)", alone, "")]
     o, u, w = report.median(one), report.median(unchanged), report.median(wide)
+    per_round = [inside[i:i + 6] for i in range(0, len(inside), 6)]
+    in_one = [r[k] for r in per_round for k in (0, 2) if len(r) == 6]
+    in_unchanged = [r[k] for r in per_round for k in (1, 3) if len(r) == 6]
+    in_wide = [r[k] for r in per_round for k in (4, 5) if len(r) == 6]
     notes = [f"writer: start -> answering {ready:.1f} s, RSS {rss:.0f} MB after the applies",
+             "the writer's own time per answer (its log): one changed policy "
+             + ", ".join(f"{x:.2f}" for x in in_one) + " s; unchanged " + ", ".join(f"{x:.2f}" for x in in_unchanged)
+             + " s; Mesh-wide " + ", ".join(f"{x:.2f}" for x in in_wide) + " s",
              f"one changed policy: {100 * o / base:.1f}% of validate ({'met' if o <= 0.10 * base else 'missed'}); "
              f"unchanged: {u:.2f} s ({'met' if u <= 1.0 else 'missed'}); Mesh-wide: {w:.2f} s vs whole-mesh apply "
              f"{whole:.2f} s ({'met' if w <= whole else 'missed'})",

@@ -22,6 +22,7 @@ from dataclasses import replace
 import psycopg
 from psycopg.rows import class_row
 
+from kumahc import gcpause
 from kumahc.apply import ATTEMPTS, NotFound, Warm, applying, deleting, deleting_named, prepare_attempt
 from kumahc.diagnostics import InputError, Report
 from kumahc.pipeline import Options, run
@@ -159,7 +160,9 @@ class Writer:
         for rid, text in pending:
             started = time.monotonic()
             try:
-                done = self.answer(conn, rid, text)
+                # As serve's reloads: no collection walks the held mesh during an answer; it is frozen after.
+                with gcpause.reloading():
+                    done = self.answer(conn, rid, text)
             except (psycopg.Error, StoreError):
                 raise
             except Exception:  # noqa: BLE001 - one request must not stop the writer: its applier does the work
@@ -182,7 +185,8 @@ class Writer:
                 with connection.session(self.url) as conn:
                     schema.check(conn, where)
                     conn.execute(f"LISTEN {requests.REQUESTS}")
-                    self.load(conn)
+                    with gcpause.reloading():
+                        self.load(conn)
                     waited = False
                     while not conn.execute("SELECT pg_try_advisory_lock(%s)", (requests.LOCK,)).fetchone()[0]:
                         if not waited:
@@ -191,7 +195,8 @@ class Writer:
                         if _wait(conn, stop):
                             return
                     if waited:
-                        self.load(conn)
+                        with gcpause.reloading():
+                            self.load(conn)
                     log.info("writer: answering applies to store %s at revision %s", where, self.revision)
                     if ready is not None:
                         ready.set()
