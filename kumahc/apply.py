@@ -19,16 +19,18 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 
 from kumahc.diagnostics import Diagnostic, InputError, Location, Report
-from kumahc.pipeline import Options, Progress, Result, RunCache, run
 from kumahc.resources.loader import Loaded, drop_duplicates
 from kumahc.resources.model import Resource
 from kumahc.sources.store import records, rendered, requests, state
 from kumahc.sources.store.errors import StoreError
+
+if TYPE_CHECKING:  # the pipeline loads when an attempt runs: an apply the store's writer answers never needs it
+    from kumahc.pipeline import Options, Progress, Result, RunCache
 
 ATTEMPTS = 50
 BACKOFF_S = 0.02  # times the attempt number, jittered: concurrent appliers drift apart instead of colliding again
@@ -65,12 +67,27 @@ def apply(conn: psycopg.Connection, loaded: Loaded, load_report: Report, options
     problem or when conflicts outlast the retries. ``progress``: told how far validating the resulting state is
     (:func:`kumahc.pipeline.run`'s). With a live store writer (and default ``options``, no ``dry_run``) the writer
     validates and commits it (:func:`delegated`)."""
-    if not dry_run and (options is None or options == Options()):
+    if not dry_run and (_default(options)):
         found = delegated(conn, loaded, load_report)
         if found is not None:
             return found
     attempt, diagnostics = applying(loaded, load_report)
     return _commit(conn, attempt, diagnostics, options, dry_run, progress)
+
+
+def _default(options: Options | None) -> bool:
+    """``options`` are the command line's (None or default): what the store's writer renders with."""
+    if options is None:
+        return True
+    from kumahc.pipeline import Options
+
+    return options == Options()
+
+
+def _run_cache() -> RunCache:
+    from kumahc.pipeline import RunCache
+
+    return RunCache()
 
 
 def delegated(conn: psycopg.Connection, loaded: Loaded, load_report: Report, wait_s: float = WAIT_S
@@ -175,7 +192,7 @@ def delete(conn: psycopg.Connection, kind: str, name: str, mesh: str | None, nam
     """Delete the one stored ``kind`` named ``name`` (narrowed by ``mesh`` and ``namespace``). Raises
     :class:`StoreError` when none or several match, :class:`InputError` when the state left would be invalid
     (nothing deleted). With a live store writer (and default ``options``) the writer deletes it."""
-    if options is None or options == Options():
+    if _default(options):
         found = _handed(conn, requests.encode_delete(kind, name, mesh, namespace))
         if found is not None:
             return found
@@ -292,7 +309,7 @@ class Warm:
     and the rendered tables' :class:`rendered.Index` as of rendered revision ``index_revision`` (what it last read
     or wrote). None of it changes a result: an attempt with a cold ``Warm`` gives the same one."""
 
-    runs: RunCache = field(default_factory=RunCache)
+    runs: RunCache = field(default_factory=_run_cache)
     snapshot: Any = None
     index: rendered.Index | None = None
     index_revision: int | None = None
@@ -322,6 +339,8 @@ def prepare_attempt(conn: psycopg.Connection, attempt: Callable[[state.State], P
     """One attempt (``attempt``, with the reading problems ``diagnostics``) validated on ``snapshot`` (default: read
     now) and, unless ``dry_run`` or nothing would be written, rendered into the change to the stored parts.
     ``warm``: a long-running writer's caches (same result, less work). Raises as :func:`apply`."""
+    from kumahc.pipeline import Options, run
+
     snapshot = snapshot or state.read(conn)
     plan = attempt(snapshot)
 
@@ -359,6 +378,8 @@ def preview(conn: psycopg.Connection, loaded: Loaded, load_report: Report, optio
     """:func:`apply`'s planning and validation on one snapshot, and that snapshot rendered, without writing.
     Raises :class:`InputError` when the resulting state (or the stored one) is invalid, :class:`StoreError` on a
     store problem."""
+    from kumahc.pipeline import Options, run
+
     attempt, diagnostics = applying(loaded, load_report)
     snapshot = state.read(conn)
     prepared = prepare_attempt(conn, attempt, diagnostics, options, True, snapshot, progress)
@@ -381,7 +402,7 @@ def delete_named(conn: psycopg.Connection, named: Sequence[Resource], ignore_not
     does not hold raises :class:`NotFound` (nothing deleted) unless ``ignore_not_found``, which skips it. Raises
     :class:`InputError` when the state left would be invalid. With a live store writer (and default ``options``)
     the writer deletes them."""
-    if options is None or options == Options():
+    if _default(options):
         try:
             found = _handed(conn, requests.encode_delete_named(named, ignore_not_found))
         except requests.Unsendable:
