@@ -251,7 +251,7 @@ def _render(result: Result, options: Options | None, reading: list[Diagnostic], 
     snap = snapshots.build(result, warm.snapshot if warm is not None else None)
     if warm is not None:
         warm.snapshot = snap
-    found = snapshots.parts(snap)
+    found = snapshots.parts(snap, warm.parts if warm is not None else None)
     report = Report()
     skip = {id(d) for d in reading}
     # Located as a replica locates them: at ``store: KIND NAME``, ordered as the rows will be (store order, then
@@ -311,6 +311,7 @@ class Warm:
 
     runs: RunCache = field(default_factory=_run_cache)
     snapshot: Any = None
+    parts: dict = field(default_factory=dict)  # kumahc.xds.snapshot.parts's memo
     index: rendered.Index | None = None
     index_revision: int | None = None
 

@@ -372,22 +372,37 @@ def digest(resource: bytes) -> Digest:
     return hashlib.sha256(resource).digest()
 
 
-def parts(snap: Snapshot) -> Parts:
-    """The :class:`Parts` of a snapshot built with static endpoints (``build(result)``)."""
+def parts(snap: Snapshot, memo: dict | None = None) -> Parts:
+    """The :class:`Parts` of a snapshot built with static endpoints (``build(result)``). ``memo``: a dict the caller
+    keeps from one call to the next (the store's writer): a cluster list carried over from the previous snapshot
+    (the same object) and a cluster seen before (the same serialized bytes) are not walked or hashed again; it
+    keeps what this call used."""
     if snap.mode != envoy_cluster.STATIC:
         raise ValueError("only a static-endpoints snapshot has stored parts")
+    old_lists = memo.get("lists", {}) if memo is not None else {}
+    old_digests = memo.get("digests", {}) if memo is not None else {}
     clusters: dict[Digest, tuple[str, str, bytes]] = {}
     lists: dict[int, tuple[str, bytes]] = {}
-    digests: dict[int, Digest] = {}  # by packed cluster: lists share most of theirs
+    kept_lists: dict[int, tuple[Any, tuple[str, bytes], dict[Digest, tuple[str, str, bytes]]]] = {}
+    digests: dict[bytes, Digest] = {}  # by serialized cluster: lists share most of theirs
     for items, res in snap.shared.values():
-        keys = []
-        for p in items:
-            d = digests.get(id(p))
-            if d is None:
-                d = digests[id(p)] = digest(p.resource)
-                clusters[d] = (p.name, p.version, p.resource)
-            keys.append(d)
-        lists[id(res)] = (res.version, b"".join(keys))
+        hit = old_lists.get(id(res))
+        if hit is None or hit[0] is not res:
+            own: dict[Digest, tuple[str, str, bytes]] = {}
+            keys = []
+            for p in items:
+                d = digests.get(p.resource) or old_digests.get(p.resource) or digest(p.resource)
+                digests[p.resource] = d
+                own[d] = (p.name, p.version, p.resource)
+                keys.append(d)
+            hit = (res, (res.version, b"".join(keys)), own)
+        else:
+            digests.update((c[2], d) for d, c in hit[2].items())
+        kept_lists[id(res)] = hit
+        clusters.update(hit[2])
+        lists[id(res)] = hit[1]
+    if memo is not None:
+        memo["lists"], memo["digests"] = kept_lists, digests
     return Parts(clusters, {key: lists[id(res)] for key, res in snap.proxies.items()})
 
 
