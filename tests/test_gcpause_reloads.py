@@ -25,7 +25,7 @@ from kumahc.xds.metrics import Metrics
 from kumahc.xds.reloads import ServeLog
 
 RELOADS = 40
-BALLAST = 20_000  # lists of one int: two blocks each
+SHARE = 20  # a generation's ballast: lists of one int, two blocks each, so a tenth of the heap's blocks
 
 
 @pytest.fixture()
@@ -51,12 +51,13 @@ def tracked(obj: object) -> bool:
 
 class Generation:
     """Stands for what a reload leaves in a reference cycle: it holds its snapshot, itself, and as many small
-    objects as a large mesh's generation is to the heap (about a tenth of this process's blocks)."""
+    objects as a large mesh's generation is to the heap (about a tenth of this process's blocks, however many the
+    tests run before this one left: the collections counted follow the ratio, not the heap's size)."""
 
-    def __init__(self, snap: snapshots.Snapshot) -> None:
+    def __init__(self, snap: snapshots.Snapshot, ballast: int) -> None:
         self.snap = snap
         self.me = self
-        self.ballast = [[i] for i in range(BALLAST)]
+        self.ballast = [[i] for i in range(ballast)]
 
 
 def test_a_reload_leaves_its_mesh_frozen_and_the_collector_as_it_was(mesh: tuple[Path, Manifest]) -> None:
@@ -85,11 +86,12 @@ def test_cycles_of_released_generations_are_collected(mesh: tuple[Path, Manifest
     alive: list[weakref.ref[Generation]] = []
     current: Generation | None = None
     baselines = []
+    ballast = sys.getallocatedblocks() // SHARE
     for i in range(RELOADS):
         apply_edit(root, manifest.edit_mesh, forward=i % 2 == 0)
         with heap.reloading():
             current = Generation(snapshots.build(run([str(root)], cache=cache),
-                                                 current.snap if current is not None else None))
+                                                 current.snap if current is not None else None), ballast)
             alive.append(weakref.ref(current))
         assert sys.getallocatedblocks() <= heap.baseline * (1 + gcpause.GROWTH)  # type: ignore[operator]
         baselines.append(heap.baseline)

@@ -19,6 +19,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from helpers import refusing_port  # noqa: E402
+from pgdatabases import drop as _drop  # noqa: E402
+from pgdatabases import migrated as _migrated  # noqa: E402
 
 from bench.pgserver import PgServer  # noqa: E402
 
@@ -40,22 +42,6 @@ class OwnPgServer(PgServer):
                 yield
         finally:
             self.start()
-
-
-def _drop(server: PgServer, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _migrated(url: str) -> str:
-    """``url`` after migrating its database to the current schema."""
-    from kumahc.sources.store import connection, schema
-
-    with connection.session(url) as conn:
-        schema.migrate(conn)
-    return url
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +79,12 @@ def new_database(pg: PgServer) -> Iterator[Callable[[], str]]:
     finally:
         for name in names:
             _drop(pg, name)
+
+
+@pytest.fixture
+def new_store(new_database: Callable[[], str]) -> Callable[[], str]:
+    """Makes new databases migrated to the current schema (dropped at teardown, as ``new_database``'s)."""
+    return lambda: _migrated(new_database())
 
 
 @pytest.fixture

@@ -87,11 +87,9 @@ def edited(tmp_path: Path, source: str) -> str:
 
 @pytest.mark.parametrize("inputs", INPUTS)
 def test_an_apply_answered_by_the_writer_prints_and_stores_what_apply_does(
-        inputs: str, store: str, new_database: Callable[[], str], writer: Callable[[], Running],
+        inputs: str, store: str, new_store: Callable[[], str], writer: Callable[[], Running],
         tmp_path: Path) -> None:
-    from conftest import _migrated
-
-    alone = _migrated(new_database())
+    alone = new_store()
     running = writer()
     for args in (["-f", inputs], ["-f", edited(tmp_path, inputs)], ["-f", edited(tmp_path, inputs)],
                  ["-f", inputs]):
@@ -103,12 +101,10 @@ def test_an_apply_answered_by_the_writer_prints_and_stores_what_apply_does(
         assert tables(store) == tables(alone)
 
 
-def test_an_invalid_apply_answered_by_the_writer_writes_nothing(store: str, new_database: Callable[[], str],
+def test_an_invalid_apply_answered_by_the_writer_writes_nothing(store: str, new_store: Callable[[], str],
                                                                  writer: Callable[[], Running],
                                                                  tmp_path: Path) -> None:
-    from conftest import _migrated
-
-    alone = _migrated(new_database())
+    alone = new_store()
     for url in (store, alone):
         assert kumahc("apply", "-f", UNIVERSAL, "--store", url).code == 0
     running = writer()
@@ -183,10 +179,8 @@ def test_a_standby_writer_takes_over(store: str) -> None:
             second.__exit__()
 
 
-def test_a_writer_of_another_database_is_not_this_stores(store: str, new_database: Callable[[], str]) -> None:
-    from conftest import _migrated
-
-    other = _migrated(new_database())
+def test_a_writer_of_another_database_is_not_this_stores(store: str, new_store: Callable[[], str]) -> None:
+    other = new_store()
     with Running(other), connection.session(store) as conn:
         assert not requests.writer_live(conn)
         with connection.session(other) as there:
@@ -216,13 +210,11 @@ def test_a_request_withdrawn_before_the_commit_is_rolled_back(store: str) -> Non
     assert tables(store)[0] == []
 
 
-def test_a_cluster_that_comes_back_is_stored_again(store: str, new_database: Callable[[], str],
+def test_a_cluster_that_comes_back_is_stored_again(store: str, new_store: Callable[[], str],
                                                     writer: Callable[[], Running], tmp_path: Path) -> None:
     """The writer's kept index of the rendered tables forgets the clusters a commit deleted: when a later change
     renders one of them again, it is written again (a replica would otherwise miss it)."""
-    from conftest import _migrated
-
-    alone = _migrated(new_database())
+    alone = new_store()
     for url in (store, alone):
         assert kumahc("apply", "-f", UNIVERSAL, "--store", url).code == 0
     running = writer()
@@ -275,10 +267,8 @@ def test_concurrent_appliers_through_the_writer_lose_nothing(store: str, writer:
 
 
 def test_deletes_answered_by_the_writer_print_and_store_what_delete_does(
-        store: str, new_database: Callable[[], str], writer: Callable[[], Running], tmp_path: Path) -> None:
-    from conftest import _migrated
-
-    alone = _migrated(new_database())
+        store: str, new_store: Callable[[], str], writer: Callable[[], Running], tmp_path: Path) -> None:
+    alone = new_store()
     for url in (store, alone):
         assert kumahc("apply", "-f", UNIVERSAL, "--store", url).code == 0
         assert kumahc("apply", "-f", KUBERNETES, "--store", url).code == 0

@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 
 import yaml
-from conftest import _drop, _migrated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pgdatabases import drop, migrated
 from test_store_cli import UNIVERSAL
 from test_writer import Running, tables
 
@@ -55,7 +55,7 @@ def _read(path: str) -> tuple:
 def test_incremental_applies_equal_the_final_state_applied_at_once(pg: PgServer, tmp_path: Path,
                                                                     steps: list[tuple[str, str]]) -> None:
     names_ = [f"t_{uuid.uuid4().hex}" for _ in range(2)]
-    incremental, fresh = (_migrated(pg.create_database(n)) for n in names_)
+    incremental, fresh = (migrated(pg.create_database(n)) for n in names_)
     try:
         with connection.session(incremental) as conn:
             apply(conn, *_read(UNIVERSAL))
@@ -87,4 +87,4 @@ def test_incremental_applies_equal_the_final_state_applied_at_once(pg: PgServer,
         assert got[1:4] == want[1:4]  # rendered head (renderer, warnings) and parts
     finally:
         for n in names_:
-            _drop(pg, n)
+            drop(pg, n)

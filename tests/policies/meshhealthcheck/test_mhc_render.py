@@ -635,12 +635,12 @@ def test_usage_errors_exit_2(ws: Workspace, args: tuple[str, ...]) -> None:
 
 def test_unexpected_exception_is_one_line(monkeypatch: pytest.MonkeyPatch, ws: Workspace) -> None:
     import kumahc.cli
-    import kumahc.commands.options
+    import kumahc.pipeline
 
     def boom(*_: Any, **__: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(kumahc.commands.options, "run", boom)
+    monkeypatch.setattr(kumahc.pipeline, "run", boom)
     ws.write("a.yaml", "")
     result = CliRunner().invoke(kumahc.cli.main, ["render", "a.yaml"])
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", "error: internal: RuntimeError: boom\n")
