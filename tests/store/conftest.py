@@ -19,8 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from helpers import refusing_port  # noqa: E402
-from pgdatabases import drop as _drop  # noqa: E402
-from pgdatabases import migrated as _migrated  # noqa: E402
+from pgdatabases import drop, migrated  # noqa: E402
 
 from bench.pgserver import PgServer  # noqa: E402
 
@@ -30,7 +29,7 @@ class OwnPgServer(PgServer):
 
     def new_store(self) -> str:
         """The URL of a new database (uuid name) migrated to the current schema."""
-        return _migrated(self.create_database(f"t_{uuid.uuid4().hex}"))
+        return migrated(self.create_database(f"t_{uuid.uuid4().hex}"))
 
     @contextlib.contextmanager
     def down(self) -> Iterator[None]:
@@ -78,13 +77,13 @@ def new_database(pg: PgServer) -> Iterator[Callable[[], str]]:
         yield make
     finally:
         for name in names:
-            _drop(pg, name)
+            drop(pg, name)
 
 
 @pytest.fixture
 def new_store(new_database: Callable[[], str]) -> Callable[[], str]:
     """Makes new databases migrated to the current schema (dropped at teardown, as ``new_database``'s)."""
-    return lambda: _migrated(new_database())
+    return lambda: migrated(new_database())
 
 
 @pytest.fixture
@@ -96,4 +95,4 @@ def blank_url(new_database: Callable[[], str]) -> str:
 @pytest.fixture
 def store(blank_url: str) -> str:
     """The URL of a new database migrated to the current schema."""
-    return _migrated(blank_url)
+    return migrated(blank_url)
